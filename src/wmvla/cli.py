@@ -1,0 +1,147 @@
+"""`wmvla` command line: thin argument parsing around the library; Snakemake rules call these."""
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from wmvla.errors import WmvlaError
+from wmvla.libero_setup import apply_environment_defaults
+
+log = logging.getLogger("wmvla")
+
+
+def _cmd_setup_libero(args: argparse.Namespace) -> None:
+    from wmvla.libero_setup import install_libero_config
+
+    print(install_libero_config(args.config_dir))
+
+
+def _cmd_tiny_model(args: argparse.Namespace) -> None:
+    from wmvla import tiny_models
+    from wmvla.provenance import provenance
+
+    build = {"smolvlm": tiny_models.build_tiny_smolvlm, "vjepa2": tiny_models.build_tiny_vjepa2}[args.kind]
+    with provenance(args.out, {"kind": args.kind}):
+        build(args.out)
+
+
+def _cmd_record_smoke(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from wmvla.data.checks import check_libero_dataset
+    from wmvla.data.record_smoke import SmokeSpec, record_smoke_dataset
+    from wmvla.provenance import provenance
+
+    spec = SmokeSpec(
+        repo_id=args.repo_id,
+        suite=args.suite,
+        task_ids=tuple(args.task_ids),
+        episodes_per_task=args.episodes_per_task,
+        steps_per_episode=args.steps,
+        image_size=args.image_size,
+        seed=args.seed,
+    )
+    with provenance(args.out, asdict(spec)):
+        record_smoke_dataset(args.out, spec)
+        summary = check_libero_dataset(args.out)
+    log.info("recorded %d episodes, %d frames", summary.num_episodes, summary.num_frames)
+
+
+def _cmd_download(args: argparse.Namespace) -> None:
+    from wmvla.data.checks import check_libero_dataset
+    from wmvla.data.download import download_dataset
+    from wmvla.provenance import provenance
+
+    with provenance(args.out, {"repo_id": args.repo_id, "revision": args.revision}):
+        download_dataset(args.repo_id, args.revision, args.out)
+        check_libero_dataset(args.out)
+
+
+def _cmd_check(args: argparse.Namespace) -> None:
+    from wmvla.data.checks import check_libero_dataset
+
+    print(json.dumps(check_libero_dataset(args.root).to_json(), indent=2))
+
+
+def _cmd_eval_import(args: argparse.Namespace) -> None:
+    from wmvla.eval.lerobot_eval import import_lerobot_eval
+
+    import_lerobot_eval(
+        eval_info=args.eval_info,
+        checkpoint=args.checkpoint,
+        suite=args.suite,
+        mode=args.mode,
+        seed=args.seed,
+        out=args.out,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wmvla", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    def command(group: argparse._SubParsersAction, name: str, func: Callable, help: str):
+        sub = group.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        return sub
+
+    setup = groups.add_parser("setup", help="machine set-up steps").add_subparsers(required=True)
+    p = command(setup, "libero", _cmd_setup_libero, "link LIBERO assets, write LIBERO's config")
+    p.add_argument("--config-dir", type=Path, default=None, help="default: <venv>/libero")
+
+    models = groups.add_parser("models", help="model files").add_subparsers(required=True)
+    p = command(models, "tiny", _cmd_tiny_model, "write a tiny random-weight model directory")
+    p.add_argument("--kind", choices=["smolvlm", "vjepa2"], required=True)
+    p.add_argument("--out", type=Path, required=True)
+
+    data = groups.add_parser("data", help="datasets").add_subparsers(required=True)
+    p = command(data, "record-smoke", _cmd_record_smoke, "record the smoke dataset in LIBERO")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--repo-id", default="wmvla/libero_smoke")
+    p.add_argument("--suite", default="libero_spatial")
+    p.add_argument("--task-ids", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--episodes-per-task", type=int, default=2)
+    p.add_argument("--steps", type=int, default=40, help="env steps per episode")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p = command(data, "download", _cmd_download, "download a LeRobot dataset at a pinned revision")
+    p.add_argument("--repo-id", required=True)
+    p.add_argument("--revision", required=True, help="40-hex commit sha")
+    p.add_argument("--out", type=Path, required=True)
+    p = command(data, "check", _cmd_check, "check a dataset against the LIBERO contract")
+    p.add_argument("root", type=Path)
+
+    evaluation = groups.add_parser("eval", help="evaluation results").add_subparsers(required=True)
+    p = command(evaluation, "import-lerobot", _cmd_eval_import, "turn eval_info.json into eval/<mode>.json")
+    p.add_argument("--eval-info", type=Path, required=True)
+    p.add_argument("--checkpoint", type=Path, required=True, help="the evaluated pretrained_model dir")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--mode", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    apply_environment_defaults()
+    try:
+        args.func(args)
+    except WmvlaError as err:
+        # Expected failures (bad config, bad data, offline) get one clear line, not a traceback.
+        log.debug("details", exc_info=True)
+        log.error("%s", err)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

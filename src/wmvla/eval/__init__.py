@@ -1,0 +1,1 @@
+"""Evaluation in the LIBERO simulator and the result files it writes."""

@@ -1,0 +1,78 @@
+"""The evaluation result file `eval/<mode>.json` (DESIGN.md §4 "Evaluation result").
+
+Why a file of our own: `lerobot-eval`'s `eval_info.json` reports success lists per task but no
+suite/seed/checkpoint/init-state identity and no confidence intervals, which the paired statistics
+across experiments need.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from wmvla.stats import wilson_interval
+
+RESULT_SCHEMA_VERSION = 1
+
+
+def _rate(successes: int, trials: int) -> dict[str, Any]:
+    low, high = wilson_interval(successes, trials)
+    return {"n_episodes": trials, "successes": successes, "sr": successes / trials, "sr_ci95": [low, high]}
+
+
+def episodes_from_lerobot_eval(eval_info: dict) -> list[dict[str, Any]]:
+    """Per-episode records from `eval_info.json`.
+
+    Episode j of a task starts from LIBERO init state j: LeRobot's LIBERO env ties each sub-env to
+    init state `episode_index` and advances by the number of envs at every reset.
+    """
+    episodes = []
+    for task in sorted(eval_info.get("per_task", []), key=lambda t: t["task_id"]):
+        successes = task["metrics"].get("successes")
+        if successes is None:
+            raise ValueError(f"eval_info.json task {task['task_id']} has no per-episode `successes`")
+        for j, success in enumerate(successes):
+            episodes.append({"task_id": int(task["task_id"]), "init_state_id": j, "success": bool(success)})
+    if not episodes:
+        raise ValueError("eval_info.json holds no episodes (`per_task` is empty)")
+    return episodes
+
+
+def build_result(
+    episodes: list[dict[str, Any]],
+    *,
+    suite: str,
+    mode: str,
+    seed: int,
+    checkpoint_step: int | None,
+    task_names: dict[int, str],
+    source: str,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """Aggregate per-episode records into per-task and overall success rates with Wilson CIs."""
+    task_ids = sorted({e["task_id"] for e in episodes})
+    tasks = []
+    for tid in task_ids:
+        outcomes = [e["success"] for e in episodes if e["task_id"] == tid]
+        tasks.append({"task_id": tid, "task": task_names.get(tid), **_rate(sum(outcomes), len(outcomes))})
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "suite": suite,
+        "mode": mode,
+        "seed": seed,
+        "checkpoint_step": checkpoint_step,
+        "tasks": tasks,
+        "episodes": episodes,
+        "overall": _rate(sum(e["success"] for e in episodes), len(episodes)),
+        "source": source,
+        "provenance": provenance,
+    }
+
+
+def write_result(result: dict[str, Any], path: Path) -> Path:
+    """Write atomically so an interrupted job never leaves a truncated result behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,95 @@
+"""`provenance.json` next to every artifact: which code, config and packages made it, where, when.
+
+Why: results are shared through DVC and compared across machines; without the commit, config hash
+and package versions next to a number, nobody can tell which run produced it.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PROVENANCE_FILE = "provenance.json"
+TRACKED_PACKAGES = ("torch", "lerobot", "transformers", "wmvla", "mujoco", "snakemake")
+
+
+def config_hash(config: Any) -> str:
+    """Stable short hash of a JSON-serialisable config (key order does not matter)."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def git_state(repo_dir: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag of the checkout, or `None`s outside a git work tree."""
+
+    def run(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=repo_dir, capture_output=True, text=True, check=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():  # ROCm builds report through the cuda API too
+        return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_provenance(
+    artifact_dir: Path, config: Any, started_at: str, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write `provenance.json` into `artifact_dir` (call when the artifact is complete)."""
+    record = {
+        **git_state(Path(__file__).resolve().parent),
+        "config_hash": config_hash(config),
+        "config": config,
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "device": device_description(),
+        "started_at": started_at,
+        "finished_at": _now(),
+        **(extra or {}),
+    }
+    artifact_dir = Path(artifact_dir)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    path = artifact_dir / PROVENANCE_FILE
+    path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+@contextmanager
+def provenance(artifact_dir: Path, config: Any, extra: dict[str, Any] | None = None) -> Iterator[None]:
+    """Record start time, run the body, then write provenance only if the body succeeded."""
+    started_at = _now()
+    yield
+    write_provenance(artifact_dir, config, started_at, extra)
