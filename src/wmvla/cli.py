@@ -53,17 +53,25 @@ def _cmd_record_smoke(args: argparse.Namespace) -> None:
 def _cmd_download(args: argparse.Namespace) -> None:
     from wmvla.data.checks import check_libero_dataset
     from wmvla.data.download import download_dataset
-    from wmvla.provenance import provenance
+    from wmvla.provenance import now, write_provenance
 
-    with provenance(args.out, {"repo_id": args.repo_id, "revision": args.revision}):
-        download_dataset(args.repo_id, args.revision, args.out)
-        check_libero_dataset(args.out)
+    started_at = now()
+    _, sha = download_dataset(args.repo_id, args.revision, args.out)
+    check_libero_dataset(args.out)
+    config = {"repo_id": args.repo_id, "revision": args.revision}
+    write_provenance(args.out, config, started_at, extra={"resolved_revision": sha})
 
 
 def _cmd_check(args: argparse.Namespace) -> None:
     from wmvla.data.checks import check_libero_dataset
 
     print(json.dumps(check_libero_dataset(args.root).to_json(), indent=2))
+
+
+def _cmd_episodes(args: argparse.Namespace) -> None:
+    from wmvla.data.suites import suite_episodes
+
+    print("[" + ",".join(map(str, suite_episodes(args.root, args.suite))) + "]")
 
 
 def _cmd_eval_import(args: argparse.Namespace) -> None:
@@ -77,6 +85,16 @@ def _cmd_eval_import(args: argparse.Namespace) -> None:
         seed=args.seed,
         out=args.out,
     )
+
+
+def _cmd_provenance(args: argparse.Namespace) -> None:
+    from wmvla.provenance import write_provenance
+
+    try:
+        config = json.loads(args.config)
+    except json.JSONDecodeError as err:
+        raise WmvlaError(f"--config is not JSON: {err}") from err
+    write_provenance(args.dir, config, args.started_at)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,10 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p = command(data, "download", _cmd_download, "download a LeRobot dataset at a pinned revision")
     p.add_argument("--repo-id", required=True)
-    p.add_argument("--revision", required=True, help="40-hex commit sha")
+    p.add_argument("--revision", required=True, help="commit sha (a branch is resolved and logged)")
     p.add_argument("--out", type=Path, required=True)
     p = command(data, "check", _cmd_check, "check a dataset against the LIBERO contract")
     p.add_argument("root", type=Path)
+
+    p = command(data, "episodes", _cmd_episodes, "print the episode indices of one LIBERO suite")
+    p.add_argument("root", type=Path)
+    p.add_argument("--suite", required=True)
+
+    p = command(groups, "provenance", _cmd_provenance, "write provenance.json for a finished artifact")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--config", required=True, help="JSON describing what made the artifact")
+    p.add_argument("--started-at", required=True, help="ISO time the job started")
 
     evaluation = groups.add_parser("eval", help="evaluation results").add_subparsers(required=True)
     p = command(evaluation, "import-lerobot", _cmd_eval_import, "turn eval_info.json into eval/<mode>.json")

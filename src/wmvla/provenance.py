@@ -60,7 +60,7 @@ def device_description() -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -77,7 +77,7 @@ def write_provenance(
         "host": platform.node(),
         "device": device_description(),
         "started_at": started_at,
-        "finished_at": _now(),
+        "finished_at": now(),
         **(extra or {}),
     }
     artifact_dir = Path(artifact_dir)
@@ -90,6 +90,6 @@ def write_provenance(
 @contextmanager
 def provenance(artifact_dir: Path, config: Any, extra: dict[str, Any] | None = None) -> Iterator[None]:
     """Record start time, run the body, then write provenance only if the body succeeded."""
-    started_at = _now()
+    started_at = now()
     yield
     write_provenance(artifact_dir, config, started_at, extra)

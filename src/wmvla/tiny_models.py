@@ -171,9 +171,7 @@ def build_tiny_smolvlm(out_dir: Path, spec: TinySmolVLMSpec = TinySmolVLMSpec())
 
     size = {"longest_edge": spec.image_size}
     processor = SmolVLMProcessor(
-        image_processor=SmolVLMImageProcessor(
-            size=size, max_image_size=size, do_image_splitting=False
-        ),
+        image_processor=SmolVLMImageProcessor(size=size, max_image_size=size, do_image_splitting=False),
         tokenizer=tokenizer,
         video_processor=SmolVLMVideoProcessor(size=size, max_image_size=size),
         image_seq_len=image_seq_len,

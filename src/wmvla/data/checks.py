@@ -57,7 +57,7 @@ def _check_features(root: Path, features: dict) -> tuple[int, ...]:
     return image_shapes.pop()
 
 
-def _episode_tasks(root: Path) -> pd.DataFrame:
+def episode_tasks(root: Path) -> pd.DataFrame:
     files = sorted((root / "meta" / "episodes").rglob("*.parquet"))
     if not files:
         raise DatasetContractError(f"{root}: no episode metadata under meta/episodes/")
@@ -75,7 +75,7 @@ def check_libero_dataset(root: Path) -> DatasetSummary:
         raise DatasetContractError(
             f"{root}: no task instructions (meta/tasks.parquet missing); the `task` key is required"
         )
-    episodes = _episode_tasks(root)
+    episodes = episode_tasks(root)
     empty = [
         int(ep)
         for ep, tasks in zip(episodes["episode_index"], episodes["tasks"], strict=True)

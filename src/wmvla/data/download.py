@@ -19,21 +19,22 @@ class DatasetDownloadError(WmvlaError, RuntimeError):
     """The dataset could not be fetched (offline, unknown id/revision, no permission)."""
 
 
-def download_dataset(repo_id: str, revision: str, out_dir: Path, allow_unpinned: bool = False) -> Path:
-    """Snapshot `repo_id@revision` into `out_dir` (resumable: finished files are not fetched again)."""
+def download_dataset(repo_id: str, revision: str, out_dir: Path) -> tuple[Path, str]:
+    """Snapshot `repo_id@revision` into `out_dir`; returns the path and the commit sha used.
+
+    A branch or tag is resolved to its commit first (logged as a warning) so the files and the
+    recorded provenance always refer to one immutable revision. Resumable: finished files are kept.
+    """
     import httpx
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
-    if not COMMIT_SHA.match(revision) and not allow_unpinned:
-        raise DatasetDownloadError(
-            f"dataset revision {revision!r} for {repo_id} is not a 40-hex commit sha; "
-            "pin the revision in the config so every run sees the same data"
-        )
     try:
-        path = snapshot_download(
-            repo_id=repo_id, repo_type="dataset", revision=revision, local_dir=str(out_dir)
-        )
+        sha = revision
+        if not COMMIT_SHA.match(revision):
+            sha = HfApi().dataset_info(repo_id, revision=revision).sha
+            log.warning("%s: revision %r resolved to %s; pin it in the config", repo_id, revision, sha)
+        path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=sha, local_dir=str(out_dir))
     except (OfflineModeIsEnabled, LocalEntryNotFoundError, httpx.TransportError) as err:
         raise DatasetDownloadError(
             f"cannot download {repo_id}@{revision}: the Hub is unreachable or HF_HUB_OFFLINE=1 "
@@ -42,5 +43,5 @@ def download_dataset(repo_id: str, revision: str, out_dir: Path, allow_unpinned:
         ) from err
     except HfHubHTTPError as err:
         raise DatasetDownloadError(f"cannot download {repo_id}@{revision}: {err}") from err
-    log.info("downloaded %s@%s to %s", repo_id, revision, path)
-    return Path(path)
+    log.info("downloaded %s@%s to %s", repo_id, sha, path)
+    return Path(path), sha

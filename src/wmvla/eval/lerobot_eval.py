@@ -4,6 +4,7 @@ import json
 import logging
 from pathlib import Path
 
+from wmvla.data.suites import suite_tasks
 from wmvla.errors import WmvlaError
 from wmvla.eval.results import build_result, episodes_from_lerobot_eval, write_result
 from wmvla.provenance import git_state, package_versions
@@ -23,17 +24,6 @@ def checkpoint_step(pretrained_model_dir: Path) -> int | None:
     return int(json.loads(step_file.read_text())["step"])
 
 
-def libero_task_names(suite: str, task_ids: list[int]) -> dict[int, str]:
-    """Natural-language instruction of each task, from LIBERO's own benchmark definition."""
-    from libero.libero import benchmark
-
-    suites = benchmark.get_benchmark_dict()
-    if suite not in suites:
-        raise EvalImportError(f"unknown LIBERO suite {suite!r}; known: {sorted(suites)}")
-    tasks = suites[suite]()
-    return {tid: tasks.get_task(tid).language for tid in task_ids}
-
-
 def import_lerobot_eval(
     eval_info: Path, checkpoint: Path, suite: str, mode: str, seed: int, out: Path
 ) -> Path:
@@ -49,13 +39,16 @@ def import_lerobot_eval(
     if groups != {suite}:
         raise EvalImportError(f"{eval_info} evaluated {sorted(map(str, groups))}, expected {suite!r}")
     task_ids = sorted({e["task_id"] for e in episodes})
+    tasks = suite_tasks(suite)
+    if task_ids[-1] >= len(tasks):
+        raise EvalImportError(f"{eval_info}: task id {task_ids[-1]} does not exist in {suite}")
     result = build_result(
         episodes,
         suite=suite,
         mode=mode,
         seed=seed,
         checkpoint_step=checkpoint_step(checkpoint),
-        task_names=libero_task_names(suite, task_ids),
+        task_names={tid: tasks[tid] for tid in task_ids},
         source=f"lerobot-eval ({eval_info})",
         provenance={
             **git_state(Path(__file__).resolve().parent),

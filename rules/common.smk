@@ -1,0 +1,47 @@
+import shlex
+
+from snakemake.utils import validate
+
+from wmvla import workflow as wf
+
+wf.normalise_cli_overrides(config)
+validate(config, schema="../config/schema.yaml")
+wf.prepare_job_environment(config)
+
+
+wildcard_constraints:
+    suite="libero_[a-z0-9]+",
+    exp="[A-Za-z0-9_]+",
+    seed=r"\d+",
+    mode="pred|zero|random",
+
+
+def get_resources(stage):
+    """Snakemake resources of one stage, from the config's `resources` section."""
+    res = config["resources"][stage]
+    return {"gpu": res["gpu"], "mem_mb": res["mem_mb"], "runtime": res["runtime"]}
+
+
+def get_dataset_command(wildcards):
+    if wildcards.dataset != config["dataset"]["name"]:
+        raise ValueError(f"no dataset {wildcards.dataset!r} in this config")
+    return shlex.join(wf.dataset_command(config))
+
+
+def get_train_args(wildcards):
+    return shlex.join(
+        wf.train_args(config, wildcards.suite, wildcards.exp, int(wildcards.seed))
+    )
+
+
+def get_eval_args(wildcards):
+    return shlex.join(
+        wf.eval_args(
+            config, wildcards.suite, wildcards.exp, int(wildcards.seed), wildcards.mode
+        )
+    )
+
+
+def get_run_description(wildcards):
+    """The provenance `config` of a run: what identifies it plus its experiment spec."""
+    return shlex.quote(wf.run_description(config, dict(wildcards)))

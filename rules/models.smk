@@ -1,0 +1,9 @@
+rule tiny_model:
+    output:
+        model=directory("results/models/{kind}-tiny"),
+    log:
+        "logs/models/{kind}-tiny.log",
+    wildcard_constraints:
+        kind="smolvlm|vjepa2",
+    shell:
+        "wmvla models tiny --kind {wildcards.kind} --out {output.model} > {log} 2>&1"

@@ -1,0 +1,22 @@
+rule train:
+    input:
+        dataset=wf.dataset_dir(config),
+        models=wf.local_model_inputs(config),
+    output:
+        train=directory("results/{suite}/{exp}/seed{seed}/train"),
+    log:
+        "logs/{suite}/{exp}/seed{seed}/train.log",
+    benchmark:
+        "logs/{suite}/{exp}/seed{seed}/train.benchmark.tsv"
+    threads: config["resources"]["train"]["cpus"]
+    resources:
+        **get_resources("train"),
+    params:
+        args=get_train_args,
+        run=get_run_description,
+    shell:
+        "(started=$(date -u +%FT%T+00:00)"
+        " && episodes=$(wmvla data episodes {input.dataset} --suite {wildcards.suite})"
+        ' && lerobot-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
+        " && wmvla provenance {output.train} --config {params.run} --started-at $started"
+        ") > {log} 2>&1"

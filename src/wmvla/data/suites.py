@@ -1,0 +1,46 @@
+"""Select the episodes of one LIBERO suite from a dataset that holds several.
+
+Why: the Hub LIBERO datasets mix all suites; "training on one suite" means training on the episodes
+whose instruction is one of that suite's tasks, as LIBERO's benchmark defines them.
+"""
+
+import contextlib
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from wmvla.data.checks import DatasetContractError, episode_tasks
+
+
+def suite_tasks(suite: str) -> list[str]:
+    """The natural-language instruction of each task of a suite, by task id (needs LIBERO set up)."""
+    # LIBERO prints to stdout while building a suite; keep stdout clean for callers that parse it.
+    with contextlib.redirect_stdout(sys.stderr):
+        from libero.libero import benchmark
+
+        suites = benchmark.get_benchmark_dict()
+        if suite not in suites:
+            raise DatasetContractError(f"unknown LIBERO suite {suite!r}; known: {sorted(suites)}")
+        tasks = suites[suite]()
+        return [tasks.get_task(i).language for i in range(tasks.n_tasks)]
+
+
+def suite_instructions(suite: str) -> set[str]:
+    return {language.strip().lower() for language in suite_tasks(suite)}
+
+
+def select_episodes(episodes: pd.DataFrame, instructions: set[str]) -> list[int]:
+    """Episodes whose every instruction belongs to `instructions` (case and surrounding space ignored)."""
+    return sorted(
+        int(ep)
+        for ep, tasks in zip(episodes["episode_index"], episodes["tasks"], strict=True)
+        if all(str(t).strip().lower() in instructions for t in tasks)
+    )
+
+
+def suite_episodes(root: Path, suite: str) -> list[int]:
+    selected = select_episodes(episode_tasks(Path(root)), suite_instructions(suite))
+    if not selected:
+        raise DatasetContractError(f"{root} has no episode of suite {suite!r}")
+    return selected

@@ -1,0 +1,193 @@
+"""What each Snakemake job runs, derived from the validated study config.
+
+Why here and not in `rules/*.smk`: the command lines are the logic of the pipeline; as plain functions
+of (config, wildcards) they are unit-tested, and the rules stay wiring only.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from wmvla.errors import WmvlaError
+from wmvla.libero_setup import apply_environment_defaults
+
+RESULTS = Path("results")
+TINY_MODELS_DIR = RESULTS / "models"
+
+
+class StudyConfigError(WmvlaError, ValueError):
+    """The study config is valid by schema but inconsistent (e.g. budget not divisible)."""
+
+
+def _cli_value(value: Any) -> str:
+    """Format a value the way LeRobot's draccus parser reads it on the command line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_cli_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _flags(prefix: str, args: dict[str, Any]) -> list[str]:
+    return [f"--{prefix}{key}={_cli_value(value)}" for key, value in args.items()]
+
+
+def prepare_job_environment(config: dict) -> None:
+    """Environment every job inherits: the venv's tools first on PATH, LIBERO's config, offline mode.
+
+    Why: jobs must use the tools of the venv that runs Snakemake (also on cluster nodes, where the
+    job re-runs Snakemake with the same interpreter), and no job may prompt or reach the network
+    when the study is declared offline.
+    """
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    apply_environment_defaults()
+    if config["offline"]:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def normalise_cli_overrides(config: dict) -> None:
+    """`--config seeds=[0,1]` arrives as strings; turn digit strings into ints before validation."""
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in seeds]
+
+
+def dataset_dir(config: dict) -> Path:
+    return RESULTS / "data" / config["dataset"]["name"]
+
+
+def train_dir(suite: str, exp: str, seed: int | str) -> Path:
+    return RESULTS / suite / exp / f"seed{seed}" / "train"
+
+
+def eval_result(suite: str, exp: str, seed: int | str, mode: str) -> Path:
+    return RESULTS / suite / exp / f"seed{seed}" / "eval" / f"{mode}.json"
+
+
+def checkpoint_dir(suite: str, exp: str, seed: int | str) -> Path:
+    """The model LeRobot saved at the end of training (`checkpoints/last` links the final step)."""
+    return train_dir(suite, exp, seed) / "checkpoints" / "last" / "pretrained_model"
+
+
+def train_steps(config: dict) -> int:
+    """Fixed sample budget → optimiser steps, identical across experiments of one study."""
+    total, batch = config["train"]["total_samples"], config["train"]["batch_size"]
+    if total % batch:
+        raise StudyConfigError(
+            f"train.total_samples={total} is not a multiple of train.batch_size={batch}; "
+            "the sample budget must map to a whole number of steps"
+        )
+    return total // batch
+
+
+def local_model_inputs(config: dict) -> list[str]:
+    """Tiny model directories the DAG must build before training (paths under results/models/)."""
+    name = config["policy"]["vlm_model_name"]
+    return [name] if Path(name).parent == TINY_MODELS_DIR else []
+
+
+def dataset_command(config: dict) -> list[str]:
+    """`wmvla data …` arguments that produce the dataset directory."""
+    ds = config["dataset"]
+    if ds["source"] == "record":
+        rec = ds["record"]
+        return [
+            "record-smoke",
+            f"--repo-id={ds['repo_id']}",
+            f"--suite={rec['suite']}",
+            "--task-ids",
+            *map(str, rec["task_ids"]),
+            f"--episodes-per-task={rec['episodes_per_task']}",
+            f"--steps={rec['steps_per_episode']}",
+            f"--image-size={rec['image_size']}",
+            f"--seed={rec['seed']}",
+        ]
+    return ["download", f"--repo-id={ds['repo_id']}", f"--revision={ds['revision']}"]
+
+
+def experiment(config: dict, exp: str) -> dict:
+    try:
+        return config["experiments"][exp]
+    except KeyError:
+        known = ", ".join(sorted(config["experiments"]))
+        raise StudyConfigError(f"unknown experiment {exp!r}; the config defines: {known}") from None
+
+
+def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
+    """`lerobot-train` arguments of one run; the rule adds the output dir and the suite's episodes."""
+    spec, pol, train = experiment(config, exp), config["policy"], config["train"]
+    policy = ["--policy.path=" + pol["init"]] if pol["init"] else ["--policy.type=" + spec["policy_type"]]
+    steps = train_steps(config)
+    return [
+        f"--dataset.repo_id={config['dataset']['repo_id']}",
+        f"--dataset.root={dataset_dir(config)}",
+        "--dataset.video_backend=pyav",
+        *policy,
+        f"--policy.vlm_model_name={pol['vlm_model_name']}",
+        f"--policy.device={pol['device']}",
+        *_flags("policy.", pol["args"]),
+        *_flags("policy.", spec.get("policy_args", {})),
+        f"--batch_size={train['batch_size']}",
+        f"--steps={steps}",
+        f"--save_freq={steps}",
+        f"--log_freq={train['log_freq']}",
+        f"--num_workers={train['num_workers']}",
+        f"--seed={seed}",
+        "--wandb.enable=false",
+    ]
+
+
+def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[str]:
+    """`lerobot-eval` arguments; the same env, episodes and seed for every experiment (paired)."""
+    spec, ev = experiment(config, exp), config["eval"]
+    if mode not in spec["eval_modes"]:
+        raise StudyConfigError(f"experiment {exp} has no rollout mode {mode!r} (has {spec['eval_modes']})")
+    if spec["policy_type"] == "smolvla" and mode != "pred":
+        raise StudyConfigError(f"{exp}: a plain smolvla policy has no world memory to set to {mode!r}")
+    args = [
+        f"--policy.path={checkpoint_dir(suite, exp, seed)}",
+        f"--policy.device={config['policy']['device']}",
+        "--env.type=libero",
+        f"--env.task={suite}",
+        f"--env.observation_height={ev['image_size']}",
+        f"--env.observation_width={ev['image_size']}",
+        f"--eval.n_episodes={ev['n_episodes']}",
+        f"--eval.batch_size={ev['batch_size']}",
+        f"--seed={seed}",
+    ]
+    if suite in ev["task_ids"]:
+        args.append(f"--env.task_ids={_cli_value(ev['task_ids'][suite])}")
+    if ev["episode_length"] is not None:
+        args.append(f"--env.episode_length={ev['episode_length']}")
+    return args
+
+
+def run_description(config: dict, wildcards: dict[str, str]) -> str:
+    """JSON identifying one job for its provenance: wildcards, experiment spec, shared settings."""
+    exp = wildcards.get("exp")
+    return json.dumps(
+        {
+            "study": config["study"],
+            **wildcards,
+            "experiment": experiment(config, exp) if exp else None,
+            "policy": config["policy"],
+            "train": config["train"],
+            "dataset": config["dataset"],
+        },
+        sort_keys=True,
+    )
+
+
+def all_targets(config: dict) -> list[str]:
+    """Every evaluation result of the study: suites × experiments × seeds × rollout modes."""
+    return [
+        str(eval_result(suite, exp, seed, mode))
+        for suite in config["suites"]
+        for exp, spec in config["experiments"].items()
+        for seed in config["seeds"]
+        for mode in spec["eval_modes"]
+    ]

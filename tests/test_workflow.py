@@ -1,0 +1,132 @@
+"""The DAG: config validation, planned jobs, and the command lines jobs run."""
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from wmvla import workflow as wf
+
+
+def _load(repo, name):
+    return yaml.safe_load((repo / "config" / name).read_text())
+
+
+def _dry_run(snakemake_bin, repo, *args, cwd=None):
+    """Plan with `snakemake -n` and return the job counts per rule (the 'Job stats' table)."""
+    out = subprocess.run(
+        [snakemake_bin, "-n", "--snakefile", str(repo / "Snakefile"), *args],
+        cwd=cwd or repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    table = out.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m[1] != "total"}
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
+def test_shipped_configs_validate(repo, name):
+    from snakemake.utils import validate
+
+    config = _load(repo, name)
+    validate(config, schema=str(repo / "config" / "schema.yaml"))
+    assert wf.all_targets(config)
+
+
+def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
+    jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path))
+    assert jobs == {"all": 1, "tiny_model": 1, "dataset": 1, "train": 1, "eval_lerobot": 1}
+
+
+def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
+    jobs = _dry_run(
+        snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
+    )
+    assert jobs == {"all": 1, "dataset": 1, "train": 12, "eval_lerobot": 12}  # 4 suites x 3 seeds x E0
+
+
+def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
+    jobs = _dry_run(
+        snakemake_bin,
+        repo,
+        "--configfile",
+        str(repo / "config/config.yaml"),
+        "--directory",
+        str(tmp_path),
+        "--config",
+        "suites=[libero_goal]",
+        "seeds=[1]",
+    )
+    assert jobs == {"all": 1, "dataset": 1, "train": 1, "eval_lerobot": 1}
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("seedz=[0]", "seedz"), ("suites=[libero_nope]", "libero_nope"), ("offline=maybe", "maybe")],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(snakemake_bin, repo, tmp_path, override, named):
+    out = subprocess.run(
+        [
+            snakemake_bin,
+            "-n",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--config",
+            override,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert "Error validating config" in out.stderr + out.stdout
+    assert named in out.stderr + out.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_train_args_fix_the_sample_budget(repo):
+    config = _load(repo, "smoke.yaml")
+    args = wf.train_args(config, "libero_spatial", "E0", 0)
+    steps = config["train"]["total_samples"] // config["train"]["batch_size"]
+    assert f"--steps={steps}" in args and f"--save_freq={steps}" in args
+    assert "--policy.type=smolvla" in args
+    assert "--policy.resize_imgs_with_padding=[64,64]" in args
+    assert "--policy.load_vlm_weights=false" in args
+    assert "--dataset.root=results/data/libero_smoke" in args
+
+
+def test_full_study_fine_tunes_from_the_init_checkpoint(repo):
+    config = _load(repo, "config.yaml")
+    args = wf.train_args(config, "libero_goal", "E0", 2)
+    assert "--policy.path=HuggingFaceVLA/smolvla_libero" in args
+    assert not any(a.startswith("--policy.type") for a in args)
+    assert "--seed=2" in args
+
+
+def test_budget_not_divisible_by_batch_is_an_error(repo):
+    config = _load(repo, "smoke.yaml")
+    config["train"]["total_samples"] = 401
+    with pytest.raises(wf.StudyConfigError, match="not a multiple"):
+        wf.train_steps(config)
+
+
+def test_eval_args_are_paired_across_experiments(repo):
+    config = _load(repo, "smoke.yaml")
+    config["experiments"]["E0b"] = dict(config["experiments"]["E0"])
+    a = wf.eval_args(config, "libero_spatial", "E0", 0, "pred")
+    b = wf.eval_args(config, "libero_spatial", "E0b", 0, "pred")
+    differing = {x for x in a if x not in b} | {x for x in b if x not in a}
+    assert all(x.startswith("--policy.path=") for x in differing)
+    assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
+
+
+def test_plain_smolvla_has_no_memory_ablation(repo):
+    config = _load(repo, "smoke.yaml")
+    config["experiments"]["E0"]["eval_modes"] = ["pred", "zero"]
+    with pytest.raises(wf.StudyConfigError, match="no world memory"):
+        wf.eval_args(config, "libero_spatial", "E0", 0, "zero")
