@@ -52,8 +52,8 @@ test-fast: setup
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 

@@ -12,6 +12,7 @@ configfile: f"{workflow.basedir}/config/smoke.yaml"
 include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/data.smk"
+include: "rules/latents.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
 

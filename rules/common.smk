@@ -14,6 +14,7 @@ wildcard_constraints:
     exp="[A-Za-z0-9_]+",
     seed=r"\d+",
     mode="pred|zero|random",
+    window=r"\d+",
 
 
 def get_resources(stage):
@@ -26,6 +27,16 @@ def get_dataset_command(wildcards):
     if wildcards.dataset != config["dataset"]["name"]:
         raise ValueError(f"no dataset {wildcards.dataset!r} in this config")
     return shlex.join(wf.dataset_command(config))
+
+
+def get_latents_args(wildcards):
+    cache = wf.latent_cache_dir(config)
+    wanted = (
+        f"results/latents/{wildcards.dataset}/{wildcards.encoder}_m{wildcards.window}"
+    )
+    if wanted != str(cache):
+        raise ValueError(f"this config builds {cache}, not {wanted}")
+    return shlex.join(wf.latents_command(config))
 
 
 def get_train_args(wildcards):

@@ -1,39 +1,16 @@
 """The dataset contract check fails fast, naming what is wrong (synthetic data; no simulator)."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from wmvla.data.checks import DatasetContractError, check_libero_dataset
-from wmvla.data.features import libero_features
 
-
-def _synthetic_dataset(root, tasks=("put the bowl on the plate", "open the drawer"), frames=3):
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-    dataset = LeRobotDataset.create(
-        repo_id="test/synthetic", fps=20, features=libero_features(16), root=root, use_videos=False
-    )
-    rng = np.random.default_rng(0)
-    for task in tasks:
-        for _ in range(frames):
-            dataset.add_frame(
-                {
-                    "observation.images.image": rng.integers(0, 255, (16, 16, 3), dtype=np.uint8),
-                    "observation.images.image2": rng.integers(0, 255, (16, 16, 3), dtype=np.uint8),
-                    "observation.state": rng.normal(size=8).astype(np.float32),
-                    "action": rng.normal(size=7).astype(np.float32),
-                    "task": task,
-                }
-            )
-        dataset.save_episode()
-    dataset.finalize()
-    return root
+from .datasets import synthetic_dataset
 
 
 @pytest.fixture
 def dataset(tmp_path):
-    return _synthetic_dataset(tmp_path / "ds")
+    return synthetic_dataset(tmp_path / "ds")
 
 
 def _rewrite_episode_tasks(root, tasks_of_episode):

@@ -57,3 +57,27 @@ def test_same_spec_records_identical_data(recorded, tmp_path):
 def test_existing_output_is_not_overwritten(recorded):
     with pytest.raises(FileExistsError):
         record_smoke_dataset(recorded, SPEC)
+
+
+def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, tiny_vjepa2, tmp_path):
+    """Frames streamed step by step through the online encoder give the cache's history windows."""
+    import torch
+
+    from wmvla.latents.cache import CacheRequest, build_cache
+    from wmvla.latents.encoders import VideoEncoder
+    from wmvla.latents.frames import EpisodeFrames
+    from wmvla.latents.online import OnlineWorldEncoder
+    from wmvla.latents.reader import WorldLatents
+
+    encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
+    cache = build_cache(recorded, request, encoder, tmp_path / "cache", batch_size=4, shard_size=8)
+    reader = WorldLatents(cache.path, request, t_ctx=4, k=8)
+    frames = EpisodeFrames(recorded, request.camera).episode(1)  # rows 6..11
+    online = OnlineWorldEncoder(encoder, temporal_window=4, t_ctx=4, n_envs=1)
+    for t in range(len(frames)):
+        online.observe(frames[t : t + 1])
+        z, mask = online.history()
+        want = reader.windows(np.array([6 + t]))
+        assert torch.equal(mask, want["hist_mask"])
+        torch.testing.assert_close(z.half().float(), want["z_hist"], rtol=2e-3, atol=2e-3)

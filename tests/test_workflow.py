@@ -38,14 +38,20 @@ def test_shipped_configs_validate(repo, name):
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path))
-    assert jobs == {"all": 1, "tiny_model": 1, "dataset": 1, "train": 1, "eval_lerobot": 1}
+    assert jobs == {"all": 1, "tiny_model": 2, "dataset": 1, "latents": 1, "train": 1, "eval_lerobot": 1}
 
 
 def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(
         snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
     )
-    assert jobs == {"all": 1, "dataset": 1, "train": 12, "eval_lerobot": 12}  # 4 suites x 3 seeds x E0
+    assert jobs == {
+        "all": 1,
+        "dataset": 1,
+        "latents": 1,
+        "train": 12,
+        "eval_lerobot": 12,
+    }  # 4 suites x 3 seeds
 
 
 def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
@@ -60,7 +66,7 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "suites=[libero_goal]",
         "seeds=[1]",
     )
-    assert jobs == {"all": 1, "dataset": 1, "train": 1, "eval_lerobot": 1}
+    assert jobs == {"all": 1, "dataset": 1, "latents": 1, "train": 1, "eval_lerobot": 1}
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,27 @@ def _cmd_episodes(args: argparse.Namespace) -> None:
     print("[" + ",".join(map(str, suite_episodes(args.root, args.suite))) + "]")
 
 
+def _cmd_latents_build(args: argparse.Namespace) -> None:
+    from wmvla.latents.cache import CacheRequest, build_cache
+    from wmvla.latents.encoders import VideoEncoder
+    from wmvla.provenance import now, write_provenance
+
+    started_at = now()
+    request = CacheRequest(args.repo_id, args.encoder, args.window, args.camera)
+    encoder = VideoEncoder(args.encoder)
+    build_cache(
+        args.dataset,
+        request,
+        encoder,
+        args.out,
+        batch_size=args.batch_size,
+        shard_size=args.shard_size,
+        allow_nonfinite=args.allow_nonfinite,
+    )
+    config = {**request.__dict__, "batch_size": args.batch_size, "shard_size": args.shard_size}
+    write_provenance(args.out, config, started_at)
+
+
 def _cmd_eval_import(args: argparse.Namespace) -> None:
     from wmvla.eval.lerobot_eval import import_lerobot_eval
 
@@ -141,6 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.add_argument("--config", required=True, help="JSON describing what made the artifact")
     p.add_argument("--started-at", required=True, help="ISO time the job started")
+
+    latents = groups.add_parser("latents", help="world latent caches").add_subparsers(required=True)
+    p = command(latents, "build", _cmd_latents_build, "encode every frame's clip into a latent cache")
+    p.add_argument("--dataset", type=Path, required=True, help="LeRobot dataset directory")
+    p.add_argument("--repo-id", required=True, help="the dataset's repo id (recorded and checked)")
+    p.add_argument("--encoder", required=True, help="registered encoder name, e.g. vjepa2-vitg")
+    p.add_argument("--window", type=int, default=4, help="frames per clip (temporal_window m)")
+    p.add_argument("--camera", default="observation.images.image")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--shard-size", type=int, default=4096, help="rows per shard (resume granularity)")
+    p.add_argument("--allow-nonfinite", action="store_true", help="keep a cache with NaN/inf rows")
+    p.add_argument("--out", type=Path, required=True)
 
     evaluation = groups.add_parser("eval", help="evaluation results").add_subparsers(required=True)
     p = command(evaluation, "import-lerobot", _cmd_eval_import, "turn eval_info.json into eval/<mode>.json")

@@ -7,3 +7,7 @@ their message as one clear line (exit code 2), while any other exception keeps i
 
 class WmvlaError(Exception):
     """An expected failure whose message tells the user what to change."""
+
+
+class OutputExistsError(WmvlaError, FileExistsError):
+    """A step refuses to overwrite a finished artifact."""

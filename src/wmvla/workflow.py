@@ -60,6 +60,11 @@ def dataset_dir(config: dict) -> Path:
     return RESULTS / "data" / config["dataset"]["name"]
 
 
+def latent_cache_dir(config: dict) -> Path:
+    world = config["world"]
+    return RESULTS / "latents" / config["dataset"]["name"] / f"{world['encoder']}_m{world['temporal_window']}"
+
+
 def train_dir(suite: str, exp: str, seed: int | str) -> Path:
     return RESULTS / suite / exp / f"seed{seed}" / "train"
 
@@ -84,10 +89,35 @@ def train_steps(config: dict) -> int:
     return total // batch
 
 
+def _built_by_dag(path: str) -> list[str]:
+    return [path] if Path(path).parent == TINY_MODELS_DIR else []
+
+
 def local_model_inputs(config: dict) -> list[str]:
-    """Tiny model directories the DAG must build before training (paths under results/models/)."""
-    name = config["policy"]["vlm_model_name"]
-    return [name] if Path(name).parent == TINY_MODELS_DIR else []
+    """Tiny VLM directory the DAG must build before training (paths under results/models/)."""
+    return _built_by_dag(config["policy"]["vlm_model_name"])
+
+
+def encoder_model_inputs(config: dict) -> list[str]:
+    """Tiny encoder directory the DAG must build before caching latents."""
+    from wmvla.latents.encoders import encoder_spec
+
+    spec = encoder_spec(config["world"]["encoder"])
+    return _built_by_dag(spec.source) if spec.is_local else []
+
+
+def latents_command(config: dict) -> list[str]:
+    """`wmvla latents build` arguments (the rule adds --out)."""
+    world = config["world"]
+    return [
+        f"--dataset={dataset_dir(config)}",
+        f"--repo-id={config['dataset']['repo_id']}",
+        f"--encoder={world['encoder']}",
+        f"--window={world['temporal_window']}",
+        f"--camera={world['camera']}",
+        f"--batch-size={world['batch_size']}",
+        f"--shard-size={world['shard_size']}",
+    ]
 
 
 def dataset_command(config: dict) -> list[str]:
@@ -183,8 +213,8 @@ def run_description(config: dict, wildcards: dict[str, str]) -> str:
 
 
 def all_targets(config: dict) -> list[str]:
-    """Every evaluation result of the study: suites × experiments × seeds × rollout modes."""
-    return [
+    """The latent cache and every evaluation result: suites × experiments × seeds × rollout modes."""
+    return [str(latent_cache_dir(config))] + [
         str(eval_result(suite, exp, seed, mode))
         for suite in config["suites"]
         for exp, spec in config["experiments"].items()

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from wmvla.data.features import ACTION_DIM, IMAGE_KEYS, STATE_KEY, libero_features
+from wmvla.errors import OutputExistsError
 from wmvla.libero_setup import apply_environment_defaults
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def record_smoke_dataset(out_dir: Path, spec: SmokeSpec) -> Path:
     apply_environment_defaults()
     out_dir = Path(out_dir)
     if out_dir.exists():
-        raise FileExistsError(f"{out_dir} already exists; remove it to record again")
+        raise OutputExistsError(f"{out_dir} already exists; remove it to record again")
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)

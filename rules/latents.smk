@@ -1,0 +1,18 @@
+rule latents:
+    input:
+        dataset=wf.dataset_dir(config),
+        models=wf.encoder_model_inputs(config),
+    output:
+        cache=directory("results/latents/{dataset}/{encoder}_m{window}"),
+    log:
+        "logs/latents/{dataset}/{encoder}_m{window}.log",
+    benchmark:
+        "logs/latents/{dataset}/{encoder}_m{window}.benchmark.tsv"
+    retries: 2  # the build resumes from its last complete shard (e.g. after preemption)
+    threads: config["resources"]["latents"]["cpus"]
+    resources:
+        **get_resources("latents"),
+    params:
+        args=get_latents_args,
+    shell:
+        "wmvla latents build {params.args} --out {output.cache} > {log} 2>&1"

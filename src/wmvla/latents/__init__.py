@@ -1,0 +1,1 @@
+"""World latents: frozen video encoders, the episode-aware latent cache, and online encoding."""
