@@ -1,0 +1,89 @@
+"""`smolvla_world`: SmolVLA's config plus the world branch (flag names fixed by DESIGN.md §4)."""
+
+from dataclasses import dataclass
+
+from lerobot.configs import PreTrainedConfig
+from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
+
+from wmvla.world.imagination import METHODS
+from wmvla.world.memory import ROLLOUT_MODES, TRAIN_MODES
+
+PREFIX_BLOCKS = ("prefix", "state")
+
+
+@PreTrainedConfig.register_subclass("smolvla_world")
+@dataclass
+class SmolVLAWorldConfig(SmolVLAConfig):
+    # World latents (a cache built by `wmvla latents build`; read by the batch's `index`).
+    world_latents_path: str | None = None  # cache directory; required for training
+    world_encoder: str = "vjepa2-vitg"  # registered encoder name; the cache must match
+    world_temporal_window: int = 4  # frames per clip (m); the cache must match
+    world_camera: str = "observation.images.image"
+    world_dim: int = 1408  # D (vitg 1408, vitl 1024)
+    world_t_ctx: int = 4  # history length T_ctx
+    world_k: int = 8  # predicted future steps K
+
+    # Prophet (action-independent future predictor).
+    world_prophet_width: int = 512
+    world_prophet_layers: int = 2
+    world_prophet_heads: int = 8
+    world_prophet_dropout: float = 0.1
+    world_predict_delta: bool = True  # ẑ_abs = z_t + Δ; the loss compares changes
+    lambda_world: float = 0.2  # loss_total = action_loss + lambda_world · world_loss
+
+    # Fusion points; every gate is tanh(g) with g starting at its *_gate_init.
+    world_gate_init: float = 0.0
+    world_fusion_heads: int = 8
+    enable_world_injection: bool = True  # F1: late, before action_out_proj, every denoising step
+    world_inject_suffix_in: bool = False  # F2: into the suffix input embeddings
+    world_prefix_tokens: int = 0  # F3a: number of world tokens added to the prefix (0 = off)
+    world_prefix_block: str = "prefix"  # F3a: join the image/language block, or behave like state
+    world_prefix_gate_init: float = 0.0  # F3a and F3b gates
+    world_prefix_cross_attn: bool = False  # F3b: prefix embeddings attend to the memory
+    world_prefix_num_heads: int = 8
+
+    # Imagination bank.
+    world_num_hypotheses: int = 1  # N; 1 = plain E2
+    world_hypothesis_method: str = "dropout"
+    world_hypothesis_noise_std: float = 0.1  # for the "noise" method
+    world_best_of_n: bool = False  # world loss = min over hypotheses (soft-min if temperature > 0)
+    world_best_of_n_temperature: float = 0.0
+
+    # Memory modes.
+    world_memory_mode_train: str = "pred"
+    world_memory_mode_rollout: str = "pred"
+
+    # Initialise SmolVLA weights and processors from a pretrained `smolvla` checkpoint.
+    init_from_policy_path: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        checks = [
+            (self.world_memory_mode_train in TRAIN_MODES, "world_memory_mode_train", TRAIN_MODES),
+            (self.world_memory_mode_rollout in ROLLOUT_MODES, "world_memory_mode_rollout", ROLLOUT_MODES),
+            (self.world_prefix_block in PREFIX_BLOCKS, "world_prefix_block", PREFIX_BLOCKS),
+            (self.world_hypothesis_method in METHODS, "world_hypothesis_method", METHODS),
+        ]
+        for ok, name, allowed in checks:
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        positive = ("world_dim", "world_t_ctx", "world_k", "world_temporal_window", "world_num_hypotheses")
+        for name in (*positive, "world_prophet_width", "world_prophet_layers", "world_fusion_heads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.world_prefix_tokens < 0:
+            raise ValueError(f"world_prefix_tokens must be >= 0, got {self.world_prefix_tokens}")
+        if self.lambda_world < 0:
+            raise ValueError(f"lambda_world must be >= 0, got {self.lambda_world}")
+        if self.world_best_of_n_temperature < 0:
+            raise ValueError("world_best_of_n_temperature must be >= 0")
+        if not (
+            self.enable_world_injection
+            or self.world_inject_suffix_in
+            or self.world_prefix_tokens
+            or self.world_prefix_cross_attn
+        ):
+            raise ValueError(
+                "no fusion point is enabled: set enable_world_injection, world_inject_suffix_in, "
+                "world_prefix_tokens or world_prefix_cross_attn"
+            )

@@ -1,0 +1,276 @@
+"""`smolvla_world`: SmolVLA whose action expert can read predicted future world latents.
+
+SmolVLA's own computation is reused unchanged; the world branch enters at four fusion points
+(DESIGN.md §4), each a gated cross-attention on the memory of the current call:
+  F1  late: the action expert's output before `action_out_proj` (a forward pre-hook; every
+      denoising step sees it, since every step calls `action_out_proj`)
+  F2  suffix input: the output of `action_time_mlp_out`, i.e. the suffix embeddings (forward hook)
+  F3a K world tokens inserted into the prefix between language and state (`embed_prefix`)
+  F3b prefix embeddings attend to the memory (`embed_prefix`)
+The memory is set for the duration of one `forward`/`sample_actions` by `WorldFlowMatching.world_memory`.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from lerobot.policies.pretrained import PreTrainedPolicy
+from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching
+from torch import Tensor, nn
+
+from wmvla.latents.cache import CacheRequest
+from wmvla.world.fusion import GatedCrossAttention
+from wmvla.world.imagination import ImaginationBank
+from wmvla.world.loss import hypothesis_losses, world_loss
+from wmvla.world.memory import build_memory
+from wmvla.world.prefix_tokens import PrefixWorldTokens
+from wmvla.world.prophet import ProphetConfig
+
+from .configuration_smolvla_world import SmolVLAWorldConfig
+
+log = logging.getLogger(__name__)
+
+
+class WorldBranch(nn.Module):
+    """The Prophet (as an imagination bank of N hypotheses) and one module per enabled fusion point."""
+
+    def __init__(self, config: SmolVLAWorldConfig, expert_dim: int, prefix_dim: int) -> None:
+        super().__init__()
+        c, d = config, config.world_dim
+        prophet = ProphetConfig(
+            dim=d,
+            t_ctx=c.world_t_ctx,
+            k=c.world_k,
+            width=c.world_prophet_width,
+            layers=c.world_prophet_layers,
+            heads=c.world_prophet_heads,
+            dropout=c.world_prophet_dropout,
+            predict_delta=c.world_predict_delta,
+        )
+        self.bank = ImaginationBank(
+            prophet, c.world_num_hypotheses, c.world_hypothesis_method, c.world_hypothesis_noise_std
+        )
+
+        def gated(dim: int, heads: int, gate: float, on: bool) -> GatedCrossAttention | None:
+            return GatedCrossAttention(dim, d, heads, gate) if on else None
+
+        self.late = gated(expert_dim, c.world_fusion_heads, c.world_gate_init, c.enable_world_injection)
+        self.suffix_in = gated(expert_dim, c.world_fusion_heads, c.world_gate_init, c.world_inject_suffix_in)
+        self.prefix_cross = gated(
+            prefix_dim, c.world_prefix_num_heads, c.world_prefix_gate_init, c.world_prefix_cross_attn
+        )
+        self.prefix_tokens = (
+            PrefixWorldTokens(
+                c.world_prefix_tokens, d, prefix_dim, c.world_prefix_num_heads, c.world_prefix_gate_init
+            )
+            if c.world_prefix_tokens
+            else None
+        )
+
+    def gates(self) -> dict[str, Tensor]:
+        """Metric name → the gate parameter g of each enabled fusion point."""
+        named = {
+            "world_gate": self.late,
+            "world_gate_suffix_in": self.suffix_in,
+            "world_gate_prefix": self.prefix_tokens,
+            "world_gate_prefix_cross": self.prefix_cross,
+        }
+        return {name: module.gate for name, module in named.items() if module is not None}
+
+    def fusions(self) -> list[nn.Module]:
+        return [
+            m for m in (self.late, self.suffix_in, self.prefix_cross, self.prefix_tokens) if m is not None
+        ]
+
+
+class WorldFlowMatching(VLAFlowMatching):
+    """SmolVLA's flow-matching core with the world fusion points attached."""
+
+    def __init__(self, config: SmolVLAWorldConfig, rtc_processor=None) -> None:
+        super().__init__(config, rtc_processor=rtc_processor)
+        expert_dim = self.vlm_with_expert.expert_hidden_size
+        prefix_dim = self.vlm_with_expert.config.text_config.hidden_size
+        self.world = WorldBranch(config, expert_dim, prefix_dim)
+        self._memory: tuple[Tensor, Tensor] | None = None
+        self._stats = False
+        if self.world.late is not None:
+            self.action_out_proj.register_forward_pre_hook(self._inject_late)
+        if self.world.suffix_in is not None:
+            self.action_time_mlp_out.register_forward_hook(self._inject_suffix_in)
+
+    @contextmanager
+    def world_memory(self, mem: Tensor, mem_mask: Tensor, stats: bool = False) -> Iterator[None]:
+        """Make `mem` (B, M, D) the world memory of every fusion point inside the block."""
+        self._memory, self._stats = (mem, mem_mask), stats
+        try:
+            yield
+        finally:
+            self._memory, self._stats = None, False
+
+    def _current_memory(self) -> tuple[Tensor, Tensor]:
+        if self._memory is None:
+            raise RuntimeError("world memory is not set; call the model inside `world_memory(...)`")
+        return self._memory
+
+    def _inject_late(self, module: nn.Module, args: tuple[Tensor]) -> tuple[Tensor]:
+        mem, mask = self._current_memory()
+        return (self.world.late(args[0], mem, mask, self._stats),)  # (B, chunk, expert_dim)
+
+    def _inject_suffix_in(self, module: nn.Module, args: tuple[Tensor], output: Tensor) -> Tensor:
+        mem, mask = self._current_memory()
+        return self.world.suffix_in(output, mem, mask, self._stats)
+
+    def embed_prefix(self, images, img_masks, lang_tokens, lang_masks, state=None):
+        embs, pad_masks, att_masks = super().embed_prefix(
+            images, img_masks, lang_tokens, lang_masks, state=state
+        )
+        if self.world.prefix_cross is None and self.world.prefix_tokens is None:
+            return embs, pad_masks, att_masks
+        mem, mask = self._current_memory()
+        if self.world.prefix_cross is not None:  # F3b: same tokens, shaped by the memory
+            embs = self.world.prefix_cross(embs, mem, mask, self._stats)
+        if self.world.prefix_tokens is not None:  # F3a: K more tokens, nothing overwritten
+            tokens = self.world.prefix_tokens(mem, mask, self._stats).to(embs.dtype)  # (B, K, dim)
+            k, at = tokens.shape[1], embs.shape[1] - 1  # the state token is last (no prefix padding)
+            world_att = torch.zeros(embs.shape[0], k, dtype=att_masks.dtype, device=att_masks.device)
+            if self.config.world_prefix_block == "state":
+                world_att[:, 0] = True  # a block of its own: image/language cannot attend to it
+            world_pad = torch.ones(embs.shape[0], k, dtype=pad_masks.dtype, device=pad_masks.device)
+            embs = torch.cat([embs[:, :at], tokens, embs[:, at:]], dim=1)
+            pad_masks = torch.cat([pad_masks[:, :at], world_pad, pad_masks[:, at:]], dim=1)
+            att_masks = torch.cat([att_masks[:, :at], world_att, att_masks[:, at:]], dim=1)
+        return embs, pad_masks, att_masks
+
+
+class SmolVLAWorldPolicy(SmolVLAPolicy):
+    """LeRobot policy wrapper: unpacks the batch, builds the world memory, adds the world loss."""
+
+    config_class = SmolVLAWorldConfig
+    name = "smolvla_world"
+
+    def __init__(self, config: SmolVLAWorldConfig, dataset_meta=None, **kwargs) -> None:
+        PreTrainedPolicy.__init__(self, config)
+        config.validate_features()
+        self.config = config
+        self.init_rtc_processor()
+        self.model = WorldFlowMatching(config, rtc_processor=self.rtc_processor)
+        self._dataset_repo_id = getattr(dataset_meta, "repo_id", None)
+        self._latents = None  # WorldLatents, opened on the first training batch
+        self._online = None  # OnlineWorldEncoder, built on the first rollout step
+        if config.init_from_policy_path:
+            load_smolvla_weights(self, config.init_from_policy_path)
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
+        if self._online is not None:
+            self._online.reset()
+
+    # --- training ----------------------------------------------------------------------------------
+
+    def _training_windows(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        from wmvla.latents.reader import WorldLatents
+
+        if "index" not in batch:
+            raise KeyError("smolvla_world reads world latents by the batch's `index`, which is missing")
+        if self._latents is None:
+            if not self.config.world_latents_path:
+                raise ValueError("policy.world_latents_path is not set: point it at a latent cache")
+            cache = Path(self.config.world_latents_path)
+            from wmvla.latents.cache import read_meta
+
+            repo_id = self._dataset_repo_id or read_meta(cache)["dataset"]["repo_id"]
+            request = CacheRequest(
+                repo_id,
+                self.config.world_encoder,
+                self.config.world_temporal_window,
+                self.config.world_camera,
+            )
+            self._latents = WorldLatents(cache, request, t_ctx=self.config.world_t_ctx, k=self.config.world_k)
+            if self._latents.dim != self.config.world_dim:
+                raise ValueError(
+                    f"latent cache has D={self._latents.dim}, policy.world_dim={self.config.world_dim}"
+                )
+        device = batch["index"].device
+        return {k: v.to(device, non_blocking=True) for k, v in self._latents.windows(batch["index"]).items()}
+
+    def forward(self, batch: dict[str, Tensor], noise=None, time=None, reduction: str = "mean"):
+        c = self.config
+        w = self._training_windows(batch)
+        z_pred = self.model.world.bank(w["z_hist"], w["hist_mask"])  # (B, N, K, D)
+        mem, mem_mask = build_memory(c.world_memory_mode_train, z_pred, w["z_future"], w["future_mask"])
+        with self.model.world_memory(mem, mem_mask):
+            action_loss, loss_dict = super().forward(batch, noise=noise, time=time, reduction=reduction)
+        per_hypothesis, _ = hypothesis_losses(
+            z_pred, w["z_future"], w["z_hist"][:, -1], w["future_mask"], c.world_predict_delta
+        )
+        valid = w["future_mask"].any(dim=1)
+        w_loss = world_loss(per_hypothesis, valid, c.world_best_of_n, c.world_best_of_n_temperature)
+        loss = action_loss + c.lambda_world * w_loss
+        if reduction == "none":
+            loss = action_loss + c.lambda_world * per_hypothesis.mean(dim=1) * valid
+        return loss, loss_dict
+
+    # --- rollout -----------------------------------------------------------------------------------
+
+    def _observe(self, batch: dict[str, Tensor]) -> None:
+        """Feed the current camera frame of every env to the online encoder."""
+        from wmvla.latents.encoders import VideoEncoder
+        from wmvla.latents.online import OnlineWorldEncoder
+
+        frames = batch[self.config.world_camera]  # (B, 3, H, W) in [0, 1]
+        if self._online is None or self._online.n_envs != frames.shape[0]:
+            encoder = VideoEncoder(self.config.world_encoder, device=frames.device)
+            if encoder.dim != self.config.world_dim:
+                raise ValueError(
+                    f"encoder {encoder.spec.name} has D={encoder.dim}, world_dim={self.config.world_dim}"
+                )
+            self._online = OnlineWorldEncoder(
+                encoder, self.config.world_temporal_window, self.config.world_t_ctx, frames.shape[0]
+            )
+        uint8 = (frames * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+        self._online.observe(uint8)
+
+    def _rollout_memory(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        z_hist, hist_mask = self._online.history()
+        z_pred = self.model.world.bank(z_hist.to(device), hist_mask.to(device))
+        return build_memory(self.config.world_memory_mode_rollout, z_pred)
+
+    def _get_action_chunk(self, batch: dict[str, Tensor], noise: Tensor | None = None, **kwargs) -> Tensor:
+        mem, mem_mask = self._rollout_memory(batch[self.config.world_camera].device)
+        with self.model.world_memory(mem, mem_mask):
+            return super()._get_action_chunk(batch, noise, **kwargs)
+
+    @torch.no_grad()
+    def select_action(self, batch: dict[str, Tensor], noise: Tensor | None = None, **kwargs) -> Tensor:
+        self._observe(batch)
+        return super().select_action(batch, noise, **kwargs)
+
+    @torch.no_grad()
+    def predict_action_chunk(self, batch: dict[str, Tensor], noise: Tensor | None = None, **kwargs) -> Tensor:
+        self._observe(batch)
+        return super().predict_action_chunk(batch, noise, **kwargs)
+
+
+def load_smolvla_weights(policy: SmolVLAWorldPolicy, path: str) -> None:
+    """Initialise every SmolVLA weight from a `smolvla` checkpoint; only the world branch stays new."""
+    from safetensors.torch import load_file
+
+    local = Path(path)
+    if local.is_dir():
+        weights = local / "model.safetensors"
+    else:
+        from huggingface_hub import hf_hub_download
+
+        weights = Path(hf_hub_download(path, "model.safetensors"))
+    state = load_file(str(weights))
+    result = policy.load_state_dict(state, strict=False)
+    foreign = [k for k in result.missing_keys if not k.startswith("model.world.")]
+    if result.unexpected_keys or foreign:
+        raise ValueError(
+            f"{path} is not a compatible smolvla checkpoint: unexpected {result.unexpected_keys[:5]}, "
+            f"missing {foreign[:5]}"
+        )
+    log.info("initialised SmolVLA weights from %s (%d tensors)", path, len(state))

@@ -1,0 +1,1 @@
+"""The world branch: Prophet, imagination bank, memory modes, gated fusion, world loss."""

@@ -1,0 +1,41 @@
+"""World loss: masked mean of (1 − cos(ẑ, target)), with best-of-N over hypotheses."""
+
+import torch
+import torch.nn.functional as F
+
+
+def hypothesis_losses(
+    z_pred: torch.Tensor, z_future: torch.Tensor, z_now: torch.Tensor, future_mask: torch.Tensor, delta: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-hypothesis loss (B, N) and mean cosine (B, N) over valid future steps.
+
+    z_pred (B, N, K, D), z_future (B, K, D), z_now (B, D), future_mask (B, K). With `delta`, both sides
+    are compared as changes from z_now (a Prophet that predicts "no change" then has cos 0, not ~1).
+    """
+    pred, target = z_pred, z_future[:, None]
+    if delta:
+        pred, target = pred - z_now[:, None, None], target - z_now[:, None, None]
+    cos = F.cosine_similarity(pred.float(), target.float(), dim=-1, eps=1e-6)  # (B, N, K)
+    weight = future_mask[:, None, :].float()  # (B, 1, K)
+    count = weight.sum(-1).clamp_min(1.0)
+    return ((1.0 - cos) * weight).sum(-1) / count, (cos * weight).sum(-1) / count
+
+
+def world_loss(
+    per_hypothesis: torch.Tensor, valid: torch.Tensor, best_of_n: bool, temperature: float = 0.0
+) -> torch.Tensor:
+    """Combine (B, N) losses: mean over hypotheses, or best-of-N (min, or soft-min when temperature > 0).
+
+    The soft-min is −τ·log mean_i exp(−l_i/τ), which lies between the min and the mean. Samples with
+    no valid future step (`valid` False) do not count.
+    """
+    if not best_of_n or per_hypothesis.shape[1] == 1:
+        per_sample = per_hypothesis.mean(dim=1)
+    elif temperature > 0:
+        n = per_hypothesis.shape[1]
+        lse = torch.logsumexp(-per_hypothesis / temperature, dim=1)
+        per_sample = -temperature * (lse - torch.log(torch.tensor(float(n), device=lse.device)))
+    else:
+        per_sample = per_hypothesis.min(dim=1).values
+    w = valid.float()
+    return (per_sample * w).sum() / w.sum().clamp_min(1.0)

@@ -1,0 +1,55 @@
+"""What the fusion attends to: the memory `mem` for one batch, built from a named mode.
+
+Training modes (`world_memory_mode_train`):
+  pred     the Prophet's predictions ẑ (B, N·K, D) — the hypothesis under test (E2)
+  zero     zeros of the same shape — capacity control (E1): the branch exists but carries nothing
+  oracle   the true future latents z_future — upper bound (offline check)
+  shuffle  ẑ of another sample of the batch — right statistics, wrong situation
+  random   Gaussian noise with ẑ's per-sample scale — no information at all
+Rollout modes (`world_memory_mode_rollout`): pred, zero, random (no future is known at rollout).
+"""
+
+import torch
+
+TRAIN_MODES = ("pred", "zero", "oracle", "shuffle", "random")
+ROLLOUT_MODES = ("pred", "zero", "random")
+
+
+def build_memory(
+    mode: str,
+    z_pred: torch.Tensor,
+    z_future: torch.Tensor | None = None,
+    future_mask: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """z_pred (B, N, K, D) [+ z_future (B, K, D), future_mask (B, K)] → mem (B, M, D), mem_mask (B, M)."""
+    b, n, k, d = z_pred.shape
+    flat = z_pred.reshape(b, n * k, d)  # (B, N·K, D)
+    everything = torch.ones(b, n * k, dtype=torch.bool, device=z_pred.device)
+    if mode == "pred":
+        return flat, everything
+    if mode == "zero":
+        return torch.zeros_like(flat), everything
+    if mode == "oracle":
+        if z_future is None or future_mask is None:
+            raise ValueError("memory mode 'oracle' needs z_future and future_mask (training only)")
+        return z_future.to(flat.dtype), future_mask
+    if mode == "shuffle":
+        perm = _derangement(b, z_pred.device, generator)
+        return flat[perm], everything
+    if mode == "random":
+        scale = flat.detach().float().std(dim=(1, 2), keepdim=True).clamp_min(1e-6)  # (B, 1, 1)
+        noise = torch.randn(flat.shape, generator=generator, device="cpu" if generator else flat.device)
+        return (noise.to(flat.device) * scale).to(flat.dtype), everything
+    raise ValueError(f"unknown memory mode {mode!r}; known: {', '.join(TRAIN_MODES)}")
+
+
+def _derangement(b: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    """A permutation of the batch with no fixed point (every sample gets another one's memory)."""
+    if b < 2:
+        return torch.zeros(1, dtype=torch.long, device=device)
+    shift = int(torch.randint(1, b, (1,), generator=generator).item())
+    order = torch.randperm(b, generator=generator)
+    perm = torch.empty(b, dtype=torch.long)
+    perm[order] = order.roll(shift)
+    return perm.to(device)

@@ -1,0 +1,245 @@
+"""The `smolvla_world` policy on tiny models: do-no-harm, gates, NaN safety, F3a tokens, round trip."""
+
+import pytest
+import torch
+from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
+from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching
+
+from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
+from wmvla.latents.cache import CacheRequest, build_cache
+from wmvla.latents.encoders import VideoEncoder
+
+from .datasets import synthetic_dataset
+
+CHUNK = 4
+LENGTHS = (6, 5)
+REPO_ID = "test/synthetic"
+
+
+def _features() -> dict:
+    image = PolicyFeature(FeatureType.VISUAL, (3, 64, 64))
+    return {
+        "input_features": {
+            "observation.images.image": image,
+            "observation.images.image2": image,
+            "observation.state": PolicyFeature(FeatureType.STATE, (8,)),
+        },
+        "output_features": {"action": PolicyFeature(FeatureType.ACTION, (7,))},
+    }
+
+
+def _smolvla_kwargs(vlm_dir) -> dict:
+    return {
+        "vlm_model_name": str(vlm_dir),
+        "resize_imgs_with_padding": (64, 64),
+        "chunk_size": CHUNK,
+        "n_action_steps": CHUNK,
+        "num_vlm_layers": 4,
+        "device": "cpu",
+        **_features(),
+    }
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory, tiny_vjepa2):
+    root = synthetic_dataset(tmp_path_factory.mktemp("ds") / "ds", lengths=LENGTHS, image_size=32)
+    encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny_m4"
+    return build_cache(root, CacheRequest(REPO_ID, "vjepa2-tiny", 4), encoder, out, 4, 8).path
+
+
+def _world_config(vlm_dir, cache, **overrides) -> SmolVLAWorldConfig:
+    world = {
+        "world_latents_path": str(cache),
+        "world_encoder": "vjepa2-tiny",
+        "world_dim": 64,
+        "world_k": 3,
+        "world_prophet_width": 16,
+        "world_prophet_heads": 2,
+        "world_fusion_heads": 4,
+        "world_prefix_num_heads": 4,
+    }
+    return SmolVLAWorldConfig(**_smolvla_kwargs(vlm_dir), **{**world, **overrides})
+
+
+def _batch(b=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "observation.images.image": torch.rand(b, 3, 64, 64, generator=g),
+        "observation.images.image2": torch.rand(b, 3, 64, 64, generator=g),
+        "observation.state": torch.randn(b, 8, generator=g),
+        "action": torch.randn(b, CHUNK, 7, generator=g),
+        "observation.language.tokens": torch.randint(5, 100, (b, 7), generator=g),
+        "observation.language.attention_mask": torch.ones(b, 7, dtype=torch.bool),
+        "index": torch.tensor([0, 5, 8])[:b],  # episode start, episode end, mid-episode
+    }
+
+
+def _pair(vlm_dir, cache, **overrides):
+    """A SmolVLA and a smolvla_world policy holding the same SmolVLA weights."""
+    torch.manual_seed(0)
+    base = SmolVLAPolicy(SmolVLAConfig(**_smolvla_kwargs(vlm_dir)))
+    world = SmolVLAWorldPolicy(_world_config(vlm_dir, cache, **overrides))
+    missing, unexpected = world.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("model.world.") for k in missing)
+    return base, world
+
+
+def _memory(b=3, m=3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, m, 64, generator=g), torch.ones(b, m, dtype=torch.bool)
+
+
+ALL_EXACT_FUSIONS = {
+    "enable_world_injection": True,
+    "world_inject_suffix_in": True,
+    "world_prefix_cross_attn": True,
+}
+
+
+def test_closed_gates_reproduce_smolvla_exactly(tiny_smolvlm, cache):
+    """Do no harm: with F1, F2 and F3b on and every gate at 0, losses and actions equal SmolVLA's."""
+    base, world = _pair(tiny_smolvlm, cache, **ALL_EXACT_FUSIONS)
+    batch = _batch()
+    noise = torch.randn(3, CHUNK, 32, generator=torch.Generator().manual_seed(2))
+    time = torch.tensor([0.1, 0.5, 0.9])
+    _, base_dict = base.forward(dict(batch), noise=noise, time=time)
+    _, world_dict = world.forward(dict(batch), noise=noise, time=time)
+    assert world_dict["losses_after_forward"] == base_dict["losses_after_forward"]
+
+    base.eval(), world.eval()
+    images, masks = base.prepare_images(batch)
+    args = (images, masks, batch["observation.language.tokens"], batch["observation.language.attention_mask"])
+    state = base.prepare_state(batch)
+    expected = base.model.sample_actions(*args, state, noise=noise)
+    mem, mem_mask = _memory()
+    with world.model.world_memory(mem, mem_mask):
+        got = world.model.sample_actions(*args, state, noise=noise)
+    assert torch.equal(got, expected)
+
+
+def test_gates_learn_from_zero_when_memory_is_informative(tiny_smolvlm, cache):
+    _, world = _pair(tiny_smolvlm, cache, **ALL_EXACT_FUSIONS)
+    loss, _ = world.forward(_batch())
+    loss.backward()
+    for name, gate in world.model.world.gates().items():
+        assert gate.item() == 0.0
+        assert gate.grad is not None and gate.grad.abs().item() > 0, name
+
+
+def test_world_loss_is_added_with_lambda(tiny_smolvlm, cache):
+    torch.manual_seed(0)
+    world = SmolVLAWorldPolicy(_world_config(tiny_smolvlm, cache, lambda_world=0.0))
+    batch, noise, time = _batch(), torch.randn(3, CHUNK, 32), torch.tensor([0.2, 0.4, 0.6])
+    without, d = world.forward(dict(batch), noise=noise, time=time)
+    assert without.item() == pytest.approx(d["loss"])
+    world.config.lambda_world = 0.5
+    with_world, _ = world.forward(dict(batch), noise=noise, time=time)
+    assert with_world.item() > without.item()
+
+
+def test_nonfinite_memory_never_reaches_the_actions(tiny_smolvlm, cache):
+    _, world = _pair(tiny_smolvlm, cache, **ALL_EXACT_FUSIONS)
+    for gate in world.model.world.gates().values():
+        gate.data.fill_(2.0)  # wide open: NaN would flow if it were not guarded
+    world.eval()
+    batch = _batch()
+    images, masks = world.prepare_images(batch)
+    mem, mem_mask = _memory()
+    mem[1, 0, 0] = float("nan")
+    with world.model.world_memory(mem, mem_mask):
+        actions = world.model.sample_actions(
+            images,
+            masks,
+            batch["observation.language.tokens"],
+            batch["observation.language.attention_mask"],
+            world.prepare_state(batch),
+        )
+    assert torch.isfinite(actions).all()
+
+
+def _prefix_lengths(model) -> list[int]:
+    """Record the prefix length the VLM sees on every call (training and inference)."""
+    seen = []
+    original = model.vlm_with_expert.forward
+
+    def spy(*args, **kwargs):
+        prefix = kwargs["inputs_embeds"][0]
+        if prefix is not None:
+            seen.append(prefix.shape[1])
+        return original(*args, **kwargs)
+
+    model.vlm_with_expert.forward = spy
+    return seen
+
+
+@pytest.mark.parametrize("block", ["prefix", "state"])
+def test_prefix_world_tokens_are_added_not_written_over(tiny_smolvlm, cache, block):
+    base, world = _pair(tiny_smolvlm, cache, world_prefix_tokens=5, world_prefix_block=block)
+    batch = _batch()
+    images, masks = base.prepare_images(batch)
+    args = (images, masks, batch["observation.language.tokens"], batch["observation.language.attention_mask"])
+    state = base.prepare_state(batch)
+    embs, pad, att = base.model.embed_prefix(*args, state=state)
+    mem, mem_mask = _memory()
+    with world.model.world_memory(mem, mem_mask):
+        w_embs, w_pad, w_att = world.model.embed_prefix(*args, state=state)
+    n = embs.shape[1]
+    assert w_embs.shape[1] == n + 5
+    keep = [*range(n - 1), n + 4]  # everything before the state token, and the state token
+    assert torch.equal(w_embs[:, keep], embs) and torch.equal(w_pad[:, keep], pad)
+    assert torch.equal(w_att[:, keep], att)
+    world_att = w_att[0, n - 1 : n + 4].tolist()
+    assert world_att == ([0] * 5 if block == "prefix" else [1, 0, 0, 0, 0])
+
+    seen = _prefix_lengths(world.model)
+    world.forward(batch)  # training
+    world.eval()
+    with world.model.world_memory(mem, mem_mask):
+        world.model.sample_actions(*args, state)  # inference
+    assert seen == [n + 5, n + 5]
+
+
+def test_save_and_load_round_trip(tiny_smolvlm, cache, tmp_path):
+    _, world = _pair(
+        tiny_smolvlm, cache, **ALL_EXACT_FUSIONS, world_num_hypotheses=2, world_hypothesis_method="mixture"
+    )
+    for gate in world.model.world.gates().values():
+        gate.data.fill_(0.7)
+    world.save_pretrained(tmp_path / "ckpt")
+    loaded = SmolVLAWorldPolicy.from_pretrained(tmp_path / "ckpt")
+    assert isinstance(loaded.config, SmolVLAWorldConfig) and loaded.config.world_num_hypotheses == 2
+    world.eval(), loaded.eval()
+    batch = _batch()
+    images, masks = world.prepare_images(batch)
+    args = (images, masks, batch["observation.language.tokens"], batch["observation.language.attention_mask"])
+    noise = torch.randn(3, CHUNK, 32)
+    z_hist, hist_mask = torch.randn(3, 4, 64), torch.ones(3, 4, dtype=torch.bool)
+    outputs = []
+    for policy in (world, loaded):
+        mem = policy.model.world.bank(z_hist, hist_mask).flatten(1, 2)
+        with policy.model.world_memory(mem, torch.ones(mem.shape[:2], dtype=torch.bool)):
+            outputs.append(policy.model.sample_actions(*args, policy.prepare_state(batch), noise=noise))
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_world_policy_is_a_subclass_only_in_behaviour(tiny_smolvlm, cache):
+    _, world = _pair(tiny_smolvlm, cache)
+    assert isinstance(world.model, VLAFlowMatching) and world.name == "smolvla_world"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"world_prefix_block": "middle"}, "world_prefix_block='middle' is not one of prefix, state"),
+        ({"world_memory_mode_train": "future"}, "world_memory_mode_train"),
+        ({"world_memory_mode_rollout": "oracle"}, "world_memory_mode_rollout"),
+        ({"world_hypothesis_method": "beam"}, "world_hypothesis_method"),
+        ({"enable_world_injection": False}, "no fusion point is enabled"),
+        ({"world_k": 0}, "world_k must be >= 1"),
+    ],
+)
+def test_config_rejects_bad_flags_clearly(tiny_smolvlm, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        SmolVLAWorldConfig(**_smolvla_kwargs(tiny_smolvlm), **overrides)
