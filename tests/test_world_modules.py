@@ -26,11 +26,15 @@ def _history(b=3, seed=0):
 # --- Prophet ------------------------------------------------------------------------------------------
 
 
-def test_untrained_delta_prophet_predicts_no_change():
+def test_delta_prophet_adds_its_prediction_to_the_newest_latent():
     z, mask = _history()
-    pred = Prophet(SMALL).eval()(z, mask)
-    assert pred.shape == (3, K, D)
-    assert torch.equal(pred, z[:, -1:].expand(-1, K, -1))
+    prophet = Prophet(SMALL).eval()
+    pred = prophet(z, mask)
+    assert pred.shape == (3, K, D) and not torch.allclose(pred, z[:, -1:].expand(-1, K, -1))
+    for head in prophet.heads:  # a head that predicts no change gives z_t exactly
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+    assert torch.equal(prophet(z, mask), z[:, -1:].expand(-1, K, -1))
 
 
 def test_prophet_ignores_masked_history():
@@ -158,8 +162,6 @@ def test_unknown_memory_mode_is_named():
 def test_every_method_yields_n_distinct_hypotheses(method):
     torch.manual_seed(0)
     bank = ImaginationBank(SMALL, n=3, method=method, noise_std=0.5)
-    for head in bank.prophet.heads:  # leave the "no change" start so hypotheses can differ
-        torch.nn.init.normal_(head.weight, std=0.1)
     bank.eval()  # dropout hypotheses must stay stochastic at rollout
     z, mask = _history()
     out = bank(z, mask)

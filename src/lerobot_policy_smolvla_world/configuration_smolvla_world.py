@@ -53,6 +53,11 @@ class SmolVLAWorldConfig(SmolVLAConfig):
     world_memory_mode_train: str = "pred"
     world_memory_mode_rollout: str = "pred"
 
+    # Metrics: computed on every world_log_freq-th training step (set it to lerobot-train's
+    # --log_freq), returned to LeRobot's logging and appended to world_metrics_file if set.
+    world_log_freq: int = 200
+    world_metrics_file: str | None = None
+
     # Initialise SmolVLA weights and processors from a pretrained `smolvla` checkpoint.
     init_from_policy_path: str | None = None
 
@@ -68,11 +73,19 @@ class SmolVLAWorldConfig(SmolVLAConfig):
             if not ok:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
         positive = ("world_dim", "world_t_ctx", "world_k", "world_temporal_window", "world_num_hypotheses")
-        for name in (*positive, "world_prophet_width", "world_prophet_layers", "world_fusion_heads"):
+        for name in (
+            *positive,
+            "world_prophet_width",
+            "world_prophet_layers",
+            "world_fusion_heads",
+            "world_log_freq",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.world_prefix_tokens < 0:
             raise ValueError(f"world_prefix_tokens must be >= 0, got {self.world_prefix_tokens}")
+        if self.world_prefix_tokens and self.prefix_length > 0:
+            raise ValueError("world_prefix_tokens needs an unpadded prefix (prefix_length <= 0)")
         if self.lambda_world < 0:
             raise ValueError(f"lambda_world must be >= 0, got {self.lambda_world}")
         if self.world_best_of_n_temperature < 0:

@@ -19,12 +19,14 @@ import torch
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from wmvla.latents.cache import CacheRequest
 from wmvla.world.fusion import GatedCrossAttention
 from wmvla.world.imagination import ImaginationBank
 from wmvla.world.loss import hypothesis_losses, world_loss
 from wmvla.world.memory import build_memory
+from wmvla.world.metrics import MetricBatch, MetricsLog
 from wmvla.world.prefix_tokens import PrefixWorldTokens
 from wmvla.world.prophet import ProphetConfig
 
@@ -61,6 +63,7 @@ class WorldBranch(nn.Module):
         self.prefix_cross = gated(
             prefix_dim, c.world_prefix_num_heads, c.world_prefix_gate_init, c.world_prefix_cross_attn
         )
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))  # training steps, saved for resume
         self.prefix_tokens = (
             PrefixWorldTokens(
                 c.world_prefix_tokens, d, prefix_dim, c.world_prefix_num_heads, c.world_prefix_gate_init
@@ -159,9 +162,36 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         self._dataset_repo_id = getattr(dataset_meta, "repo_id", None)
         self._latents = None  # WorldLatents, opened on the first training batch
         self._online = None  # OnlineWorldEncoder, built on the first rollout step
+        self._step: int | None = None  # host mirror of model.world.step (no sync per step)
+        self._lr: float | None = None  # learning rate of the last optimizer step over our parameters
+        self._capture_grads = False
+        self._grad_sq: dict[str, Tensor] = {}
+        self._metrics_log = MetricsLog(config.world_metrics_file) if config.world_metrics_file else None
+        self._register_grad_hooks()
         if config.init_from_policy_path:
             load_smolvla_weights(self, config.init_from_policy_path)
         self.reset()
+
+    def _register_grad_hooks(self) -> None:
+        """On the step before a logging step, accumulate squared grad norms of the world modules."""
+        groups = {
+            "grad_prophet": self.model.world.bank,
+            "grad_world_inject": nn.ModuleList(self.model.world.fusions()),
+        }
+        for name, module in groups.items():
+            for param in module.parameters():
+                param.register_post_accumulate_grad_hook(lambda p, name=name: self._accumulate_grad(name, p))
+
+    def _record_lr(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        """Optimizer hook: the policy never sees LeRobot's optimizer, only its steps over our weights."""
+        first = next(self.model.world.bank.parameters())
+        if any(p is first for group in optimizer.param_groups for p in group["params"]):
+            self._lr = float(optimizer.param_groups[0]["lr"])
+
+    def _accumulate_grad(self, name: str, param: Tensor) -> None:
+        if self._capture_grads and param.grad is not None:
+            sq = param.grad.detach().float().pow(2).sum()
+            self._grad_sq[name] = self._grad_sq[name] + sq if name in self._grad_sq else sq
 
     def reset(self) -> None:
         super().reset()
@@ -196,14 +226,26 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         device = batch["index"].device
         return {k: v.to(device, non_blocking=True) for k, v in self._latents.windows(batch["index"]).items()}
 
+    def _advance_step(self) -> bool:
+        """Count a training step; True on logging steps (the same steps lerobot-train logs)."""
+        if self._step is None:
+            self._step = int(self.model.world.step)  # one sync, on the first step only
+            register_optimizer_step_post_hook(self._record_lr)
+        self._step += 1
+        self.model.world.step.fill_(self._step)
+        freq = self.config.world_log_freq
+        self._capture_grads = (self._step + 1) % freq == 0  # for the next step's report
+        return self._step % freq == 0
+
     def forward(self, batch: dict[str, Tensor], noise=None, time=None, reduction: str = "mean"):
         c = self.config
+        logging_step = self._advance_step() if self.training else False
         w = self._training_windows(batch)
         z_pred = self.model.world.bank(w["z_hist"], w["hist_mask"])  # (B, N, K, D)
         mem, mem_mask = build_memory(c.world_memory_mode_train, z_pred, w["z_future"], w["future_mask"])
-        with self.model.world_memory(mem, mem_mask):
+        with self.model.world_memory(mem, mem_mask, stats=logging_step):
             action_loss, loss_dict = super().forward(batch, noise=noise, time=time, reduction=reduction)
-        per_hypothesis, _ = hypothesis_losses(
+        per_hypothesis, cos = hypothesis_losses(
             z_pred, w["z_future"], w["z_hist"][:, -1], w["future_mask"], c.world_predict_delta
         )
         valid = w["future_mask"].any(dim=1)
@@ -211,7 +253,46 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         loss = action_loss + c.lambda_world * w_loss
         if reduction == "none":
             loss = action_loss + c.lambda_world * per_hypothesis.mean(dim=1) * valid
+        if logging_step:
+            metrics = self._metrics(loss.mean(), w_loss, cos, valid, w, mem)
+            loss_dict.update(metrics)
+            if self._metrics_log is not None:
+                samples = self._step * batch["index"].shape[0]
+                self._metrics_log.write({"step": self._step, "samples": samples, **metrics})
         return loss, loss_dict
+
+    def _metrics(self, loss, w_loss, cos, valid, w, mem) -> dict[str, float]:
+        """Every world metric of DESIGN.md §4 that this step can compute, with one host transfer."""
+        m = MetricBatch()
+        m.add("loss_total", loss)
+        m.add("world_loss", w_loss)
+        m.add("world_cos", (cos.mean(dim=1) * valid).sum() / valid.sum().clamp_min(1))
+        m.add("world_valid_frac", w["future_mask"].float().mean())
+        for name, gate in self.model.world.gates().items():
+            m.add(name, torch.tanh(gate))
+        m.add("world_mem_norm", mem.float().norm(dim=-1).mean())
+        hist = w["hist_mask"].float()
+        m.add("world_z_hist_norm", (w["z_hist"].norm(dim=-1) * hist).sum() / hist.sum().clamp_min(1))
+        fut = w["future_mask"].float()
+        m.add("world_z_future_norm", (w["z_future"].norm(dim=-1) * fut).sum() / fut.sum().clamp_min(1))
+        stats = self.model.world.fusions()[0].last_stats  # F1 if enabled, else the first fusion point
+        if stats is not None:
+            m.add("world_attn_entropy", stats.entropy)
+            m.add("world_attn_pmax", stats.pmax)
+            m.add("world_ctx_norm", stats.ctx_norm)
+            m.add("world_act_norm", stats.x_norm)
+            m.add("world_mem_nonfinite", stats.nonfinite)
+            n = self.config.world_num_hypotheses
+            if n > 1 and stats.slot_mass.numel() == n * self.config.world_k:
+                for i, mass in enumerate(stats.slot_mass.view(n, -1).sum(dim=1)):
+                    m.add(f"world_attn_hyp{i}", mass)
+        for name, sq in self._grad_sq.items():  # grads of the previous step
+            m.add(name, sq.sqrt())
+        self._grad_sq = {}
+        values = m.to_floats()
+        if self._lr is not None:
+            values["lr"] = self._lr  # of the previous optimizer step
+        return values
 
     # --- rollout -----------------------------------------------------------------------------------
 

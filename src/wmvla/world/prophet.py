@@ -3,7 +3,7 @@
 Read top to bottom: history latents are projected to the Prophet's width and tagged with their
 position; K learned future queries, each with its own time embedding, attend to them through a small
 transformer decoder; a head maps each query back to the latent space. With `predict_delta` the head
-predicts ẑ_{t+j} − z_t, so an untrained Prophet starts at "the world stays as it is".
+predicts the change ẑ_{t+j} − z_t and adds z_t back.
 """
 
 from dataclasses import dataclass
@@ -48,11 +48,9 @@ class Prophet(nn.Module):
         )
         self.decoder = nn.TransformerDecoder(layer, c.layers)
         self.norm = nn.LayerNorm(c.width)
+        # Default (non-zero) init on purpose: the cosine world loss is singular at a zero prediction,
+        # so a zero-initialised delta head would start training with a huge, meaningless gradient.
         self.heads = nn.ModuleList(nn.Linear(c.width, c.dim) for _ in range(c.heads_out))
-        if c.predict_delta:  # start at "no change": ẑ = z_t exactly
-            for head in self.heads:
-                nn.init.zeros_(head.weight)
-                nn.init.zeros_(head.bias)
 
     def forward(
         self,
