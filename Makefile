@@ -43,7 +43,7 @@ $(STAMPS)/libero: $(STAMPS)/python
 setup: $(STAMPS)/libero
 
 smoke: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --rerun-incomplete
 
 test: setup
 	$(BIN)/pytest -m 'slow or not slow'

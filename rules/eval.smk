@@ -1,7 +1,7 @@
 rule eval_lerobot:
     input:
         train=rules.train.output.train,
-        models=wf.local_model_inputs(config),
+        models=lambda w: wf.eval_inputs(config, w.exp),
     output:
         result="results/{suite}/{exp}/seed{seed}/eval/{mode}.json",
         raw=directory("results/{suite}/{exp}/seed{seed}/eval/{mode}.lerobot"),

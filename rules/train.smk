@@ -1,7 +1,7 @@
 rule train:
     input:
         dataset=wf.dataset_dir(config),
-        models=wf.local_model_inputs(config),
+        models=lambda w: wf.train_inputs(config, w.exp),
     output:
         train=directory("results/{suite}/{exp}/seed{seed}/train"),
     log:
@@ -17,6 +17,6 @@ rule train:
     shell:
         "(started=$(date -u +%FT%T+00:00)"
         " && episodes=$(wmvla data episodes {input.dataset} --suite {wildcards.suite})"
-        ' && lerobot-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
+        ' && lerobot-wm-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
         " && wmvla provenance {output.train} --config {params.run} --started-at $started"
         ") > {log} 2>&1"

@@ -59,11 +59,21 @@ def test_existing_output_is_not_overwritten(recorded):
         record_smoke_dataset(recorded, SPEC)
 
 
-def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, tiny_vjepa2, tmp_path):
+@pytest.fixture(scope="module")
+def recorded_cache(recorded, tiny_vjepa2, tmp_path_factory):
+    from wmvla.latents.cache import CacheRequest, build_cache
+    from wmvla.latents.encoders import VideoEncoder
+
+    encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
+    return build_cache(recorded, request, encoder, tmp_path_factory.mktemp("lat") / "c", 4, 8).path
+
+
+def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, recorded_cache, tiny_vjepa2):
     """Frames streamed step by step through the online encoder give the cache's history windows."""
     import torch
 
-    from wmvla.latents.cache import CacheRequest, build_cache
+    from wmvla.latents.cache import CacheRequest
     from wmvla.latents.encoders import VideoEncoder
     from wmvla.latents.frames import EpisodeFrames
     from wmvla.latents.online import OnlineWorldEncoder
@@ -71,8 +81,7 @@ def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, tiny_vj
 
     encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
     request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
-    cache = build_cache(recorded, request, encoder, tmp_path / "cache", batch_size=4, shard_size=8)
-    reader = WorldLatents(cache.path, request, t_ctx=4, k=8)
+    reader = WorldLatents(recorded_cache, request, t_ctx=4, k=8)
     frames = EpisodeFrames(recorded, request.camera).episode(1)  # rows 6..11
     online = OnlineWorldEncoder(encoder, temporal_window=4, t_ctx=4, n_envs=1)
     for t in range(len(frames)):
@@ -81,3 +90,54 @@ def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, tiny_vj
         want = reader.windows(np.array([6 + t]))
         assert torch.equal(mask, want["hist_mask"])
         torch.testing.assert_close(z.half().float(), want["z_hist"], rtol=2e-3, atol=2e-3)
+
+
+def test_stock_lerobot_train_runs_smolvla_world(recorded, recorded_cache, tiny_smolvlm, tmp_path):
+    """LeRobot's own CLI finds the plugin, trains 2 steps and the policy writes finite metrics."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cmd = [
+        shutil.which("lerobot-train", path=os.path.dirname(sys.executable)),
+        "--policy.type=smolvla_world",
+        f"--policy.vlm_model_name={tiny_smolvlm}",
+        "--policy.resize_imgs_with_padding=[64,64]",
+        "--policy.chunk_size=4",
+        "--policy.n_action_steps=4",
+        "--policy.num_vlm_layers=4",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        f"--policy.world_latents_path={recorded_cache}",
+        "--policy.world_encoder=vjepa2-tiny",
+        "--policy.world_dim=64",
+        "--policy.world_prophet_width=64",
+        "--policy.world_fusion_heads=4",
+        "--policy.world_log_freq=1",
+        f"--policy.world_metrics_file={out}/metrics.jsonl",
+        f"--dataset.repo_id={SPEC.repo_id}",
+        f"--dataset.root={recorded}",
+        "--dataset.video_backend=pyav",
+        "--batch_size=2",
+        "--steps=2",
+        "--log_freq=1",
+        "--num_workers=0",
+        f"--output_dir={out}",
+        "--wandb.enable=false",
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    required = {
+        "loss_total", "world_loss", "world_cos", "world_valid_frac", "world_gate", "world_mem_norm",
+        "world_z_hist_norm", "world_z_future_norm", "world_attn_entropy", "world_attn_pmax",
+        "world_ctx_norm", "world_act_norm", "samples",
+    }  # fmt: skip
+    assert required <= set(records[0])
+    assert {"grad_world_inject", "grad_prophet", "lr"} <= set(records[1])  # from the previous step
+    assert all(v is not None and np.isfinite(v) for r in records for v in r.values())
+    assert (out / "checkpoints" / "000002" / "pretrained_model" / "model.safetensors").is_file()

@@ -1,4 +1,4 @@
-"""The README's main job: the whole smoke DAG end to end in a scratch directory (slow, ~4 min)."""
+"""The README's main job: the whole smoke DAG end to end in a scratch directory (slow, ~8 min)."""
 
 import json
 import subprocess
@@ -32,6 +32,19 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     assert result["checkpoint_step"] == 200 and result["suite"] == "libero_spatial"
     assert [(e["task_id"], e["init_state_id"]) for e in result["episodes"]] == [(0, 0)]
     assert result["overall"]["n_episodes"] == 1
+
+    # E1 and E2 are smolvla_world runs with their own metrics; E2 is also evaluated with zero memory.
+    for exp in ("E1", "E2"):
+        records = [
+            json.loads(x) for x in (results / f"libero_spatial/{exp}/seed0/train/metrics.jsonl").open()
+        ]
+        assert records[-1]["step"] == 200 and all(r["world_loss"] is not None for r in records)
+    e1 = [json.loads(x) for x in (results / "libero_spatial/E1/seed0/train/metrics.jsonl").open()]
+    e2 = [json.loads(x) for x in (results / "libero_spatial/E2/seed0/train/metrics.jsonl").open()]
+    assert all(r["world_gate"] == 0.0 for r in e1)  # zero memory gives the gate nothing to learn from
+    assert e2[-1]["world_gate"] != 0.0
+    zero = json.loads((results / "libero_spatial/E2/seed0/eval/zero.json").read_text())
+    assert zero["mode"] == "zero" and zero["overall"]["n_episodes"] == 1
 
     # Logs live outside LeRobot's output directories.
     assert (tmp_path / "logs/libero_spatial/E0/seed0/train.log").is_file()

@@ -38,20 +38,16 @@ def test_shipped_configs_validate(repo, name):
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path))
-    assert jobs == {"all": 1, "tiny_model": 2, "dataset": 1, "latents": 1, "train": 1, "eval_lerobot": 1}
+    # E0, E1, E2 trained; E0 and E1 evaluated as trained, E2 also with its memory zeroed
+    assert jobs == {"all": 1, "tiny_model": 2, "dataset": 1, "latents": 1, "train": 3, "eval_lerobot": 4}
 
 
 def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(
         snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
     )
-    assert jobs == {
-        "all": 1,
-        "dataset": 1,
-        "latents": 1,
-        "train": 12,
-        "eval_lerobot": 12,
-    }  # 4 suites x 3 seeds
+    # 4 suites x 3 seeds x (E0, E1, E2); evaluations per run: E0 1 + E1 1 + E2 3 rollout modes
+    assert jobs == {"all": 1, "dataset": 1, "latents": 1, "train": 36, "eval_lerobot": 60}
 
 
 def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
@@ -66,7 +62,7 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "suites=[libero_goal]",
         "seeds=[1]",
     )
-    assert jobs == {"all": 1, "dataset": 1, "latents": 1, "train": 1, "eval_lerobot": 1}
+    assert jobs == {"all": 1, "dataset": 1, "latents": 1, "train": 3, "eval_lerobot": 5}
 
 
 @pytest.mark.parametrize(
@@ -129,6 +125,31 @@ def test_eval_args_are_paired_across_experiments(repo):
     differing = {x for x in a if x not in b} | {x for x in b if x not in a}
     assert all(x.startswith("--policy.path=") for x in differing)
     assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
+
+
+def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
+    smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
+    args = wf.train_args(smoke, "libero_spatial", "E2", 0)
+    assert "--policy.type=smolvla_world" in args
+    assert "--policy.world_latents_path=results/latents/libero_smoke/vjepa2-tiny_m4" in args
+    assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
+    assert "--policy.world_memory_mode_train=zero" in wf.train_args(smoke, "libero_spatial", "E1", 0)
+    full_args = wf.train_args(full, "libero_10", "E2", 1)
+    assert "--policy.init_from_policy_path=HuggingFaceVLA/smolvla_libero" in full_args
+    assert "--policy.world_dim=1408" in full_args and not any(
+        a.startswith("--policy.path") for a in full_args
+    )
+    assert "results/latents/libero_smoke/vjepa2-tiny_m4" in wf.train_inputs(smoke, "E2")
+    assert "results/models/vjepa2-tiny" in wf.eval_inputs(smoke, "E2")
+    assert wf.eval_inputs(smoke, "E0") == ["results/models/smolvlm-tiny"]
+
+
+def test_rollout_ablation_sets_the_memory_mode(repo):
+    config = _load(repo, "smoke.yaml")
+    assert "--policy.world_memory_mode_rollout=zero" in wf.eval_args(
+        config, "libero_spatial", "E2", 0, "zero"
+    )
+    assert not any("world_memory" in a for a in wf.eval_args(config, "libero_spatial", "E0", 0, "pred"))
 
 
 def test_plain_smolvla_has_no_memory_ablation(repo):

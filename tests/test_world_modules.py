@@ -75,6 +75,15 @@ def test_closed_gate_still_learns_from_informative_memory():
     assert fusion.gate.grad is not None and fusion.gate.grad.abs() > 0
 
 
+def test_zero_memory_carries_nothing_not_even_a_learned_constant():
+    """E1's capacity control: zero memory gives a zero context, so its gate has no reason to move."""
+    fusion = _fusion()
+    x = torch.randn(2, 5, 24)
+    out = fusion(x, torch.zeros(2, 7, D))
+    (out * torch.randn(2, 5, 24)).sum().backward()
+    assert torch.equal(out, x) and fusion.gate.grad.item() == 0.0
+
+
 def test_nonfinite_memory_is_ignored_and_counted():
     fusion = _fusion(gate=1.5)
     x, mem = torch.randn(3, 5, 24), torch.randn(3, 7, D)

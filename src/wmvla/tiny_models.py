@@ -62,6 +62,7 @@ class TinySmolVLMSpec:
     """Sizes of the tiny SmolVLM (defaults: ~0.4 M parameters, 64 px images, 4 tokens per image)."""
 
     text_hidden: int = 64
+    text_intermediate: int = 256
     text_layers: int = 4
     text_heads: int = 4
     text_kv_heads: int = 2
@@ -145,7 +146,7 @@ def build_tiny_smolvlm(out_dir: Path, spec: TinySmolVLMSpec = TinySmolVLMSpec())
             "model_type": "llama",
             "vocab_size": len(tokenizer),
             "hidden_size": spec.text_hidden,
-            "intermediate_size": spec.text_hidden * 4,
+            "intermediate_size": spec.text_intermediate,
             "num_hidden_layers": spec.text_layers,
             "num_attention_heads": spec.text_heads,
             "num_key_value_heads": spec.text_kv_heads,

@@ -147,10 +147,49 @@ def experiment(config: dict, exp: str) -> dict:
         raise StudyConfigError(f"unknown experiment {exp!r}; the config defines: {known}") from None
 
 
+def uses_world(config: dict, exp: str) -> bool:
+    return experiment(config, exp)["policy_type"] == "smolvla_world"
+
+
+def world_policy_args(config: dict) -> list[str]:
+    """Flags tying a smolvla_world policy to the study's latent cache and encoder."""
+    from wmvla.latents.encoders import encoder_spec
+
+    world = config["world"]
+    return [
+        f"--policy.world_latents_path={latent_cache_dir(config)}",
+        f"--policy.world_encoder={world['encoder']}",
+        f"--policy.world_temporal_window={world['temporal_window']}",
+        f"--policy.world_camera={world['camera']}",
+        f"--policy.world_dim={encoder_spec(world['encoder']).dim}",
+    ]
+
+
+def train_inputs(config: dict, exp: str) -> list[str]:
+    """What a training job reads besides the dataset: tiny models, and the latent cache for world policies."""
+    if not uses_world(config, exp):
+        return local_model_inputs(config)
+    return [*local_model_inputs(config), str(latent_cache_dir(config))]
+
+
+def eval_inputs(config: dict, exp: str) -> list[str]:
+    """Model directories an evaluation loads besides the checkpoint (the encoder runs online)."""
+    if not uses_world(config, exp):
+        return local_model_inputs(config)
+    return local_model_inputs(config) + encoder_model_inputs(config)
+
+
 def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
     """`lerobot-train` arguments of one run; the rule adds the output dir and the suite's episodes."""
     spec, pol, train = experiment(config, exp), config["policy"], config["train"]
-    policy = ["--policy.path=" + pol["init"]] if pol["init"] else ["--policy.type=" + spec["policy_type"]]
+    policy = ["--policy.type=" + spec["policy_type"]]
+    if pol["init"]:  # world policies load the init weights/processors themselves; smolvla fine-tunes in place
+        world = uses_world(config, exp)
+        policy = (
+            [*policy, "--policy.init_from_policy_path=" + pol["init"]]
+            if world
+            else ["--policy.path=" + pol["init"]]
+        )
     steps = train_steps(config)
     return [
         f"--dataset.repo_id={config['dataset']['repo_id']}",
@@ -160,6 +199,7 @@ def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
         f"--policy.vlm_model_name={pol['vlm_model_name']}",
         f"--policy.device={pol['device']}",
         *_flags("policy.", pol["args"]),
+        *(world_policy_args(config) if uses_world(config, exp) else []),
         *_flags("policy.", spec.get("policy_args", {})),
         f"--batch_size={train['batch_size']}",
         f"--steps={steps}",
@@ -189,6 +229,8 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
         f"--eval.batch_size={ev['batch_size']}",
         f"--seed={seed}",
     ]
+    if uses_world(config, exp):
+        args.append(f"--policy.world_memory_mode_rollout={mode}")
     if suite in ev["task_ids"]:
         args.append(f"--env.task_ids={_cli_value(ev['task_ids'][suite])}")
     if ev["episode_length"] is not None:

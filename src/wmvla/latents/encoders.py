@@ -27,6 +27,7 @@ class EncoderSpec:
     name: str
     source: str  # Hub model id, or a directory (relative to the working directory) built by the DAG
     revision: str | None  # Hub revision; the resolved commit is recorded in the cache metadata
+    dim: int  # D, the latent size (checked against the loaded model)
 
     @property
     def is_local(self) -> bool:
@@ -38,9 +39,9 @@ ENCODERS: dict[str, EncoderSpec] = {
     for spec in (
         # Branch names: transformers resolves them to a commit (`config._commit_hash`), which the
         # cache metadata records; pin a commit here once one has been validated.
-        EncoderSpec("vjepa2-vitl", "facebook/vjepa2-vitl-fpc64-256", "main"),
-        EncoderSpec("vjepa2-vitg", "facebook/vjepa2-vitg-fpc64-256", "main"),
-        EncoderSpec("vjepa2-tiny", "results/models/vjepa2-tiny", None),
+        EncoderSpec("vjepa2-vitl", "facebook/vjepa2-vitl-fpc64-256", "main", 1024),
+        EncoderSpec("vjepa2-vitg", "facebook/vjepa2-vitg-fpc64-256", "main", 1408),
+        EncoderSpec("vjepa2-tiny", "results/models/vjepa2-tiny", None, 64),  # TinyVJEPA2Spec.hidden
     )
 }
 
@@ -89,6 +90,10 @@ class VideoEncoder:
         model = VJEPA2Model.from_pretrained(source, revision=self.spec.revision, dtype=self.dtype)
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.dim = int(model.config.hidden_size)
+        if self.dim != self.spec.dim:
+            raise WmvlaError(
+                f"encoder {name!r} at {source} has D={self.dim}, the registry says {self.spec.dim}"
+            )
         self.crop_size = int(model.config.crop_size)
         self.tubelet_size = int(model.config.tubelet_size)
         self.resolved_revision = getattr(model.config, "_commit_hash", None) or self.spec.revision

@@ -34,10 +34,12 @@ class CrossAttention(nn.Module):
             raise ValueError(f"fusion width {dim} is not divisible by heads {heads}")
         self.heads = heads
         self.norm = nn.LayerNorm(dim)
-        self.mem_norm = nn.LayerNorm(mem_dim)
+        # No bias on the memory path: an all-zero memory (E1's capacity control) then yields a context
+        # of exactly 0, so it cannot smuggle in a learned constant through the gate.
+        self.mem_norm = nn.LayerNorm(mem_dim, bias=False)
         self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(mem_dim, 2 * dim)
-        self.out = nn.Linear(dim, dim)
+        self.kv = nn.Linear(mem_dim, 2 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
 
     def forward(
         self, x: torch.Tensor, mem: torch.Tensor, mem_mask: torch.Tensor | None = None, stats: bool = False
