@@ -23,6 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.datasets
 
 from tests.datasets import synthetic_dataset
+from tests.policies import smolvla_kwargs
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import VideoEncoder
 from wmvla.latents.reader import WorldLatents
@@ -51,25 +52,10 @@ def naive_build(root: Path, encoder: VideoEncoder, n: int, starts: np.ndarray) -
 
 
 def tiny_train_step_seconds(vlm_dir: Path, batch: int, repeats: int) -> float:
-    from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
     from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
-    image = PolicyFeature(FeatureType.VISUAL, (3, 64, 64))
-    config = SmolVLAConfig(
-        vlm_model_name=str(vlm_dir),
-        resize_imgs_with_padding=(64, 64),
-        chunk_size=10,
-        n_action_steps=10,
-        num_vlm_layers=4,
-        device="cpu",
-        input_features={
-            "observation.images.image": image,
-            "observation.images.image2": image,
-            "observation.state": PolicyFeature(FeatureType.STATE, (8,)),
-        },
-        output_features={"action": PolicyFeature(FeatureType.ACTION, (7,))},
-    )
+    config = SmolVLAConfig(**smolvla_kwargs(vlm_dir, chunk=10))
     policy = SmolVLAPolicy(config)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-4)
     data = {

@@ -18,12 +18,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.datasets
 
-from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from tests.datasets import synthetic_dataset
+from tests.policies import smolvla_kwargs
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import VideoEncoder
 from wmvla.tiny_models import TinySmolVLMSpec, build_tiny_smolvlm, build_tiny_vjepa2
@@ -47,18 +47,6 @@ VARIANTS = {
     "F3a 8 tokens": {"world_prefix_tokens": 8},
     "F1 pred N=4": {"world_num_hypotheses": 4, "world_hypothesis_method": "mixture"},
 }
-
-
-def _features(image: int) -> dict:
-    camera = PolicyFeature(FeatureType.VISUAL, (3, image, image))
-    return {
-        "input_features": {
-            "observation.images.image": camera,
-            "observation.images.image2": camera,
-            "observation.state": PolicyFeature(FeatureType.STATE, (8,)),
-        },
-        "output_features": {"action": PolicyFeature(FeatureType.ACTION, (7,))},
-    }
 
 
 def _batch(b: int, image: int, chunk: int) -> dict:
@@ -91,15 +79,7 @@ def measure(scale: str, tmp: Path, repeats: int, batch_size: int) -> None:
     cache = build_cache(
         dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), encoder, tmp / f"c-{scale}"
     ).path
-    common = {
-        "vlm_model_name": str(vlm),
-        "resize_imgs_with_padding": (image, image),
-        "chunk_size": chunk,
-        "n_action_steps": chunk,
-        "num_vlm_layers": spec.text_layers,
-        "device": "cpu",
-        **_features(image),
-    }
+    common = smolvla_kwargs(vlm, chunk=chunk, image=image, layers=spec.text_layers)
     world = {"world_latents_path": str(cache), "world_encoder": "vjepa2-tiny", "world_dim": 64}
     if scale == "tiny":
         world |= {"world_prophet_width": 64, "world_fusion_heads": 4, "world_prefix_num_heads": 4}

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching
 
@@ -11,34 +10,11 @@ from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import VideoEncoder
 
 from .datasets import synthetic_dataset
+from .policies import smolvla_kwargs
 
 CHUNK = 4
 LENGTHS = (6, 5)
 REPO_ID = "test/synthetic"
-
-
-def _features() -> dict:
-    image = PolicyFeature(FeatureType.VISUAL, (3, 64, 64))
-    return {
-        "input_features": {
-            "observation.images.image": image,
-            "observation.images.image2": image,
-            "observation.state": PolicyFeature(FeatureType.STATE, (8,)),
-        },
-        "output_features": {"action": PolicyFeature(FeatureType.ACTION, (7,))},
-    }
-
-
-def _smolvla_kwargs(vlm_dir) -> dict:
-    return {
-        "vlm_model_name": str(vlm_dir),
-        "resize_imgs_with_padding": (64, 64),
-        "chunk_size": CHUNK,
-        "n_action_steps": CHUNK,
-        "num_vlm_layers": 4,
-        "device": "cpu",
-        **_features(),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +36,7 @@ def _world_config(vlm_dir, cache, **overrides) -> SmolVLAWorldConfig:
         "world_fusion_heads": 4,
         "world_prefix_num_heads": 4,
     }
-    return SmolVLAWorldConfig(**_smolvla_kwargs(vlm_dir), **{**world, **overrides})
+    return SmolVLAWorldConfig(**smolvla_kwargs(vlm_dir), **{**world, **overrides})
 
 
 def _batch(b=3, seed=0):
@@ -79,7 +55,7 @@ def _batch(b=3, seed=0):
 def _pair(vlm_dir, cache, **overrides):
     """A SmolVLA and a smolvla_world policy holding the same SmolVLA weights."""
     torch.manual_seed(0)
-    base = SmolVLAPolicy(SmolVLAConfig(**_smolvla_kwargs(vlm_dir)))
+    base = SmolVLAPolicy(SmolVLAConfig(**smolvla_kwargs(vlm_dir)))
     world = SmolVLAWorldPolicy(_world_config(vlm_dir, cache, **overrides))
     missing, unexpected = world.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.world.") for k in missing)
@@ -242,4 +218,64 @@ def test_world_policy_is_a_subclass_only_in_behaviour(tiny_smolvlm, cache):
 )
 def test_config_rejects_bad_flags_clearly(tiny_smolvlm, overrides, message):
     with pytest.raises(ValueError, match=message):
-        SmolVLAWorldConfig(**_smolvla_kwargs(tiny_smolvlm), **overrides)
+        SmolVLAWorldConfig(**smolvla_kwargs(tiny_smolvlm), **overrides)
+
+
+def test_init_from_a_smolvla_checkpoint_reuses_its_weights_and_processors(tiny_smolvlm, cache, tmp_path):
+    from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
+
+    from lerobot_policy_smolvla_world import make_smolvla_world_pre_post_processors
+
+    torch.manual_seed(3)
+    base_config = SmolVLAConfig(**smolvla_kwargs(tiny_smolvlm))
+    base = SmolVLAPolicy(base_config)
+    stats = {"observation.state": {"mean": torch.full((8,), 0.5), "std": torch.full((8,), 2.0)},
+             "action": {"mean": torch.full((7,), -1.0), "std": torch.full((7,), 3.0)}}  # fmt: skip
+    pre, post = make_smolvla_pre_post_processors(base_config, stats)
+    base.save_pretrained(tmp_path / "init")
+    pre.save_pretrained(tmp_path / "init")
+    post.save_pretrained(tmp_path / "init")
+
+    config = _world_config(tiny_smolvlm, cache, init_from_policy_path=str(tmp_path / "init"))
+    world = SmolVLAWorldPolicy(config)
+    for key, value in base.state_dict().items():
+        assert torch.equal(world.state_dict()[key], value), key
+
+    other_stats = {k: {s: v * 10 for s, v in d.items()} for k, d in stats.items()}  # e.g. the new dataset's
+    w_pre, w_post = make_smolvla_world_pre_post_processors(config, other_stats)
+    saved, loaded = pre.steps[-1].state_dict(), w_pre.steps[-1].state_dict()  # the normalizer steps
+    assert saved.keys() == loaded.keys() and all(torch.equal(saved[k], loaded[k]) for k in saved)
+    action = torch.zeros(1, 7)
+    assert torch.equal(w_post(action), post(action))  # the init checkpoint's unnormalisation: -1 + 0 * 3
+    assert torch.allclose(w_post(action), torch.full((1, 7), -1.0))
+
+
+def test_logging_step_reports_every_metric_once_and_attention_per_hypothesis(tiny_smolvlm, cache, tmp_path):
+    import json
+
+    config = _world_config(
+        tiny_smolvlm,
+        cache,
+        world_num_hypotheses=2,
+        world_hypothesis_method="ensemble",
+        world_best_of_n=True,
+        world_log_freq=2,
+        world_metrics_file=str(tmp_path / "metrics.jsonl"),
+    )
+    torch.manual_seed(0)
+    world = SmolVLAWorldPolicy(config)
+    optimizer = torch.optim.AdamW(world.parameters(), lr=1e-4)
+    dicts = []
+    for _ in range(4):
+        loss, d = world.forward(_batch())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        dicts.append(d)
+    assert "world_loss" not in dicts[0] and "world_loss" in dicts[1]  # only on logging steps 2 and 4
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4] and records[0]["samples"] == 6
+    mass = records[1]["world_attn_hyp0"] + records[1]["world_attn_hyp1"]
+    assert mass == pytest.approx(1.0, abs=1e-5)
+    assert records[1]["lr"] == pytest.approx(1e-4) and records[1]["grad_prophet"] > 0
+    assert all(isinstance(v, float) for k, v in dicts[1].items() if k.startswith("world_"))

@@ -7,6 +7,8 @@ import torch
 
 from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
 
+from .policies import smolvla_kwargs
+
 
 def _digest(directory: Path) -> dict[str, str]:
     return {
@@ -14,28 +16,11 @@ def _digest(directory: Path) -> dict[str, str]:
     }
 
 
-def _smolvla(vlm_dir: Path, chunk: int = 4):
-    from lerobot.configs.types import FeatureType, PolicyFeature
+def _smolvla(vlm_dir: Path):
     from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
     from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
-    image = PolicyFeature(FeatureType.VISUAL, (3, 64, 64))
-    config = SmolVLAConfig(
-        vlm_model_name=str(vlm_dir),
-        load_vlm_weights=False,
-        resize_imgs_with_padding=(64, 64),
-        chunk_size=chunk,
-        n_action_steps=chunk,
-        num_vlm_layers=4,
-        device="cpu",
-        input_features={
-            "observation.images.image": image,
-            "observation.images.image2": image,
-            "observation.state": PolicyFeature(FeatureType.STATE, (8,)),
-        },
-        output_features={"action": PolicyFeature(FeatureType.ACTION, (7,))},
-    )
-    return SmolVLAPolicy(config)
+    return SmolVLAPolicy(SmolVLAConfig(load_vlm_weights=False, **smolvla_kwargs(vlm_dir)))
 
 
 def test_smolvla_trains_and_acts_on_the_tiny_vlm(tiny_smolvlm):

@@ -11,6 +11,7 @@ The memory is set for the duration of one `forward`/`sample_actions` by `WorldFl
 """
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -230,7 +231,10 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         """Count a training step; True on logging steps (the same steps lerobot-train logs)."""
         if self._step is None:
             self._step = int(self.model.world.step)  # one sync, on the first step only
-            register_optimizer_step_post_hook(self._record_lr)
+            record = weakref.WeakMethod(self._record_lr)  # the global hook must not keep us alive
+            register_optimizer_step_post_hook(
+                lambda opt, args, kwargs: (r := record()) is not None and r(opt, args, kwargs)
+            )
         self._step += 1
         self.model.world.step.fill_(self._step)
         freq = self.config.world_log_freq
