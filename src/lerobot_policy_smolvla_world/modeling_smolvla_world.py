@@ -22,10 +22,11 @@ from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatc
 from torch import Tensor, nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from wmvla.latents.cache import CacheRequest
+from wmvla.latents.cache import CacheRequest, read_meta
+from wmvla.latents.reader import WorldLatents
 from wmvla.world.fusion import GatedCrossAttention
 from wmvla.world.imagination import ImaginationBank
-from wmvla.world.loss import hypothesis_losses, world_loss
+from wmvla.world.loss import combine_hypotheses, hypothesis_losses, world_loss
 from wmvla.world.memory import build_memory
 from wmvla.world.metrics import MetricBatch, MetricsLog
 from wmvla.world.prefix_tokens import PrefixWorldTokens
@@ -202,16 +203,12 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
     # --- training ----------------------------------------------------------------------------------
 
     def _training_windows(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        from wmvla.latents.reader import WorldLatents
-
         if "index" not in batch:
             raise KeyError("smolvla_world reads world latents by the batch's `index`, which is missing")
         if self._latents is None:
             if not self.config.world_latents_path:
                 raise ValueError("policy.world_latents_path is not set: point it at a latent cache")
             cache = Path(self.config.world_latents_path)
-            from wmvla.latents.cache import read_meta
-
             repo_id = self._dataset_repo_id or read_meta(cache)["dataset"]["repo_id"]
             request = CacheRequest(
                 repo_id,
@@ -255,8 +252,9 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         valid = w["future_mask"].any(dim=1)
         w_loss = world_loss(per_hypothesis, valid, c.world_best_of_n, c.world_best_of_n_temperature)
         loss = action_loss + c.lambda_world * w_loss
-        if reduction == "none":
-            loss = action_loss + c.lambda_world * per_hypothesis.mean(dim=1) * valid
+        if reduction == "none":  # per-sample losses, e.g. for LeRobot's sample weighting
+            per_sample = combine_hypotheses(per_hypothesis, c.world_best_of_n, c.world_best_of_n_temperature)
+            loss = action_loss + c.lambda_world * per_sample * valid
         if logging_step:
             metrics = self._metrics(loss.mean(), w_loss, cos, valid, w, mem)
             loss_dict.update(metrics)

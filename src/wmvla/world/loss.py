@@ -21,21 +21,25 @@ def hypothesis_losses(
     return ((1.0 - cos) * weight).sum(-1) / count, (cos * weight).sum(-1) / count
 
 
+def combine_hypotheses(
+    per_hypothesis: torch.Tensor, best_of_n: bool, temperature: float = 0.0
+) -> torch.Tensor:
+    """(B, N) losses → (B,): mean over hypotheses, or best-of-N (min, or soft-min when temperature > 0).
+
+    The soft-min is −τ·log mean_i exp(−l_i/τ), which lies between the min and the mean.
+    """
+    if not best_of_n or per_hypothesis.shape[1] == 1:
+        return per_hypothesis.mean(dim=1)
+    if temperature > 0:
+        n = per_hypothesis.shape[1]
+        lse = torch.logsumexp(-per_hypothesis / temperature, dim=1)
+        return -temperature * (lse - torch.log(torch.tensor(float(n), device=lse.device)))
+    return per_hypothesis.min(dim=1).values
+
+
 def world_loss(
     per_hypothesis: torch.Tensor, valid: torch.Tensor, best_of_n: bool, temperature: float = 0.0
 ) -> torch.Tensor:
-    """Combine (B, N) losses: mean over hypotheses, or best-of-N (min, or soft-min when temperature > 0).
-
-    The soft-min is −τ·log mean_i exp(−l_i/τ), which lies between the min and the mean. Samples with
-    no valid future step (`valid` False) do not count.
-    """
-    if not best_of_n or per_hypothesis.shape[1] == 1:
-        per_sample = per_hypothesis.mean(dim=1)
-    elif temperature > 0:
-        n = per_hypothesis.shape[1]
-        lse = torch.logsumexp(-per_hypothesis / temperature, dim=1)
-        per_sample = -temperature * (lse - torch.log(torch.tensor(float(n), device=lse.device)))
-    else:
-        per_sample = per_hypothesis.min(dim=1).values
+    """Mean over samples with at least one valid future step of the combined per-sample loss."""
     w = valid.float()
-    return (per_sample * w).sum() / w.sum().clamp_min(1.0)
+    return (combine_hypotheses(per_hypothesis, best_of_n, temperature) * w).sum() / w.sum().clamp_min(1.0)
