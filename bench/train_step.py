@@ -2,7 +2,7 @@
 
 Same batch, same SmolVLA weights, interleaved repetitions; prints median step times and ratios for
 F1 (pred, N=1), F3a (8 prefix tokens) and an imagination bank of N=4, at the tiny config and at real
-SmolVLA dimensions (SmolVLM2-500M text/vision sizes, 16 layers, random weights).
+SmolVLA dimensions (SmolVLM2-500M text/vision sizes, 16 layers, random weights, D = 1408 latents).
 
 Usage: .venv/bin/python bench/train_step.py [--scale tiny|real|both] [--repeats 5] [--batch 2]
 """
@@ -49,6 +49,23 @@ VARIANTS = {
 }
 
 
+class SyntheticLatents:
+    """Random windows at the real latent size D=1408 (vitg), standing in for the cache reader: no
+    real-size encoder can be built here, and the reader's gather cost is measured by bench/latents.py."""
+
+    def __init__(self, dim: int, t_ctx: int, k: int) -> None:
+        self.dim, self.t_ctx, self.k = dim, t_ctx, k
+
+    def windows(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        b = index.shape[0]
+        return {
+            "z_hist": torch.randn(b, self.t_ctx, self.dim),
+            "z_future": torch.randn(b, self.k, self.dim),
+            "hist_mask": torch.ones(b, self.t_ctx, dtype=torch.bool),
+            "future_mask": torch.ones(b, self.k, dtype=torch.bool),
+        }
+
+
 def _batch(b: int, image: int, chunk: int) -> dict:
     return {
         "observation.images.image": torch.rand(b, 3, image, image),
@@ -74,15 +91,16 @@ def measure(scale: str, tmp: Path, repeats: int, batch_size: int) -> None:
     spec = REAL if scale == "real" else TinySmolVLMSpec()
     image, chunk = spec.image_size, 50 if scale == "real" else 10
     vlm = build_tiny_smolvlm(tmp / f"smolvlm-{scale}", spec)
-    dataset = synthetic_dataset(tmp / f"ds-{scale}", lengths=(20, 20), image_size=32)
-    encoder = VideoEncoder("vjepa2-tiny", local_dir=build_tiny_vjepa2(tmp / "vjepa2-tiny"))
-    cache = build_cache(
-        dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), encoder, tmp / f"c-{scale}"
-    ).path
-    common = smolvla_kwargs(vlm, chunk=chunk, image=image, layers=spec.text_layers)
-    world = {"world_latents_path": str(cache), "world_encoder": "vjepa2-tiny", "world_dim": 64}
-    if scale == "tiny":
+    if scale == "tiny":  # the whole chain: a real cache from the tiny encoder
+        dataset = synthetic_dataset(tmp / "ds", lengths=(20, 20), image_size=32)
+        encoder = VideoEncoder("vjepa2-tiny", local_dir=build_tiny_vjepa2(tmp / "vjepa2-tiny"))
+        request = CacheRequest("test/synthetic", "vjepa2-tiny", 4)
+        cache = build_cache(dataset, request, encoder, tmp / "cache").path
+        world = {"world_latents_path": str(cache), "world_encoder": "vjepa2-tiny", "world_dim": 64}
         world |= {"world_prophet_width": 64, "world_fusion_heads": 4, "world_prefix_num_heads": 4}
+    else:  # real sizes: D = 1408, the default Prophet (width 512) and fusion heads
+        world = {"world_latents_path": "synthetic", "world_dim": 1408}
+    common = smolvla_kwargs(vlm, chunk=chunk, image=image, layers=spec.text_layers)
 
     torch.manual_seed(0)
     policies = {"smolvla": SmolVLAPolicy(SmolVLAConfig(**common))}
@@ -90,6 +108,8 @@ def measure(scale: str, tmp: Path, repeats: int, batch_size: int) -> None:
     for name, overrides in VARIANTS.items():
         policy = SmolVLAWorldPolicy(SmolVLAWorldConfig(**common, **world, **overrides))
         policy.load_state_dict(base_state, strict=False)
+        if scale == "real":
+            policy._latents = SyntheticLatents(1408, policy.config.world_t_ctx, policy.config.world_k)
         policies[name] = policy
     optimizers = {
         n: torch.optim.AdamW([p for p in pol.parameters() if p.requires_grad]) for n, pol in policies.items()
