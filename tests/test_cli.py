@@ -47,3 +47,9 @@ def test_provenance_records_commit_config_and_packages(tmp_path):
     assert record["config"] == {"exp": "E0"} and len(record["config_hash"]) == 16
     assert record["packages"]["lerobot"] == "0.6.1" and record["packages"]["torch"]
     assert {"git_commit", "git_dirty", "device", "started_at", "finished_at"} <= set(record)
+
+
+def test_impossible_recording_spec_is_a_clear_error(tmp_path):
+    out = _wmvla("data", "record-smoke", "--steps", "0", "--out", str(tmp_path / "d"))
+    assert out.returncode == 2 and "steps_per_episode must be positive" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "d").exists()

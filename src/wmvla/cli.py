@@ -53,13 +53,11 @@ def _cmd_record_smoke(args: argparse.Namespace) -> None:
 def _cmd_download(args: argparse.Namespace) -> None:
     from wmvla.data.checks import check_libero_dataset
     from wmvla.data.download import download_dataset
-    from wmvla.provenance import now, write_provenance
+    from wmvla.provenance import provenance
 
-    started_at = now()
-    _, sha = download_dataset(args.repo_id, args.revision, args.out)
-    check_libero_dataset(args.out)
-    config = {"repo_id": args.repo_id, "revision": args.revision}
-    write_provenance(args.out, config, started_at, extra={"resolved_revision": sha})
+    with provenance(args.out, {"repo_id": args.repo_id, "revision": args.revision}) as facts:
+        _, facts["resolved_revision"] = download_dataset(args.repo_id, args.revision, args.out)
+        check_libero_dataset(args.out)
 
 
 def _cmd_check(args: argparse.Namespace) -> None:
@@ -77,22 +75,21 @@ def _cmd_episodes(args: argparse.Namespace) -> None:
 def _cmd_latents_build(args: argparse.Namespace) -> None:
     from wmvla.latents.cache import CacheRequest, build_cache
     from wmvla.latents.encoders import VideoEncoder
-    from wmvla.provenance import now, write_provenance
+    from wmvla.provenance import provenance
 
-    started_at = now()
     request = CacheRequest(args.repo_id, args.encoder, args.window, args.camera)
-    encoder = VideoEncoder(args.encoder)
-    build_cache(
-        args.dataset,
-        request,
-        encoder,
-        args.out,
-        batch_size=args.batch_size,
-        shard_size=args.shard_size,
-        allow_nonfinite=args.allow_nonfinite,
-    )
     config = {**request.__dict__, "batch_size": args.batch_size, "shard_size": args.shard_size}
-    write_provenance(args.out, config, started_at)
+    with provenance(args.out, config) as facts:
+        report = build_cache(
+            args.dataset,
+            request,
+            VideoEncoder(args.encoder),
+            args.out,
+            batch_size=args.batch_size,
+            shard_size=args.shard_size,
+            allow_nonfinite=args.allow_nonfinite,
+        )
+        facts.update(clips_encoded=report.clips_encoded, frames_decoded=report.frames_decoded)
 
 
 def _cmd_eval_import(args: argparse.Namespace) -> None:

@@ -88,8 +88,12 @@ def write_provenance(
 
 
 @contextmanager
-def provenance(artifact_dir: Path, config: Any, extra: dict[str, Any] | None = None) -> Iterator[None]:
-    """Record start time, run the body, then write provenance only if the body succeeded."""
+def provenance(artifact_dir: Path, config: Any) -> Iterator[dict[str, Any]]:
+    """Record the start time, run the body, then write provenance only if the body succeeded.
+
+    The body may add facts learnt while making the artifact to the yielded dict (e.g. a resolved revision).
+    """
     started_at = now()
-    yield
+    extra: dict[str, Any] = {}
+    yield extra
     write_provenance(artifact_dir, config, started_at, extra)

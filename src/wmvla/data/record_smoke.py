@@ -17,10 +17,14 @@ import torch
 from tqdm import tqdm
 
 from wmvla.data.features import ACTION_DIM, IMAGE_KEYS, STATE_KEY, libero_features
-from wmvla.errors import OutputExistsError
+from wmvla.errors import OutputExistsError, WmvlaError
 from wmvla.libero_setup import apply_environment_defaults
 
 log = logging.getLogger(__name__)
+
+
+class SmokeSpecError(WmvlaError, ValueError):
+    """The recording spec is impossible (e.g. zero steps)."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,9 @@ class SmokeSpec:
     def __post_init__(self) -> None:
         for name in ("episodes_per_task", "steps_per_episode", "image_size", "fps"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"SmokeSpec.{name} must be positive, got {getattr(self, name)}")
+                raise SmokeSpecError(f"{name} must be positive, got {getattr(self, name)}")
         if not self.task_ids:
-            raise ValueError("SmokeSpec.task_ids must name at least one task")
+            raise SmokeSpecError("task_ids must name at least one task")
 
 
 class ExploratoryPolicy:
