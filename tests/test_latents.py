@@ -246,3 +246,36 @@ def test_online_encoder_reproduces_cache_windows(cache, dataset, encoder):
     want = reader.windows(np.array([11, 5]))
     assert torch.equal(mask, want["hist_mask"])
     torch.testing.assert_close(z.half().float(), want["z_hist"], rtol=2e-3, atol=2e-3)
+
+
+def test_video_datasets_decode_each_episode_in_order(tmp_path):
+    """MP4-backed datasets (lerobot/libero) read through the episode's video metadata."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from wmvla.data.features import libero_features
+
+    features = libero_features(32)
+    for key in ("observation.images.image", "observation.images.image2"):
+        features[key]["dtype"] = "video"
+    dataset = LeRobotDataset.create(
+        repo_id="t/v", fps=20, features=features, root=tmp_path / "v", use_videos=True
+    )
+    for episode, length in enumerate((5, 7)):
+        for t in range(length):
+            frame = np.full((32, 32, 3), 20 * t + 100 * episode, dtype=np.uint8)
+            dataset.add_frame(
+                {
+                    "observation.images.image": frame,
+                    "observation.images.image2": frame,
+                    "observation.state": np.zeros(8, np.float32),
+                    "action": np.zeros(7, np.float32),
+                    "task": "open the drawer",
+                }
+            )
+        dataset.save_episode()
+    dataset.finalize()
+    frames = EpisodeFrames(tmp_path / "v", CAMERA)
+    second = frames.episode(1)
+    assert second.shape == (7, 32, 32, 3) and frames.frames_decoded == 7
+    expected = torch.tensor([100 + 20 * t for t in range(7)], dtype=torch.float32)
+    torch.testing.assert_close(second[:, 16, 16, 0].float(), expected, atol=4, rtol=0)  # lossy codec

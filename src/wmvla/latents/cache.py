@@ -112,20 +112,21 @@ class ClipAssembler:
     def clips(self, rows: np.ndarray) -> torch.Tensor:
         """(B,) global rows → preprocessed clips (B, m, C, crop, crop)."""
         positions = self.episodes.episode_of_rows(rows)
-        frame_rows = clip_frame_rows(rows, self.episodes.start[positions], self.window)  # (B, m)
-        needed = np.unique(positions)
+        starts = self.episodes.start[positions]
+        local = clip_frame_rows(rows, starts, self.window) - starts[:, None]  # (B, m) frame within episode
+        needed = np.unique(positions)  # a batch spans a few episodes
         for stale in [p for p in self._loaded if p < needed[0]]:
             del self._loaded[stale]
-        for p in needed:
+        out = None
+        for p in needed.tolist():
             if p not in self._loaded:
-                self._loaded[int(p)] = self.encoder.preprocess(self.frames.episode(int(p)))
-        order = sorted(int(p) for p in needed)
-        stacked = torch.cat([self._loaded[p] for p in order])
-        base = np.cumsum([0] + [len(self._loaded[p]) for p in order])[:-1]
-        base_of = dict(zip(order, base, strict=True))
-        local = frame_rows - self.episodes.start[positions][:, None]
-        index = local + np.array([base_of[int(p)] for p in positions])[:, None]
-        return stacked[torch.from_numpy(index)]
+                self._loaded[p] = self.encoder.preprocess(self.frames.episode(p))
+            frames = self._loaded[p]
+            if out is None:
+                out = frames.new_empty((len(rows), self.window, *frames.shape[1:]))
+            hit = positions == p
+            out[torch.from_numpy(hit)] = frames[torch.from_numpy(local[hit])]
+        return out
 
 
 def _plan(

@@ -7,7 +7,6 @@ parquet (HuggingFaceVLA/libero); video datasets store MP4 per chunk (lerobot/lib
 
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +66,7 @@ class EpisodeFrames:
         self.camera_key = camera_key
         self.is_video = feature["dtype"] == "video"
         self.episodes = read_episode_table(self.root)
+        self._video_meta = self._read_video_meta() if self.is_video else {}
         self.frames_decoded = 0
         self._data_files = sorted((self.root / "data").rglob("*.parquet"))
         self._cached_column: tuple[Path, object] | None = None
@@ -92,10 +92,6 @@ class EpisodeFrames:
             )
         self.frames_decoded += frames.shape[0]
         return frames
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        for position in range(len(self.episodes.start)):
-            yield self.episode(position)
 
     def _decode_images(self, start: int, end: int) -> torch.Tensor:
         images = []
@@ -124,7 +120,11 @@ class EpisodeFrames:
         from lerobot.datasets.video_utils import decode_video_frames
 
         episode = int(self.episodes.episode_index[position])
-        meta = self._episode_video_meta(episode)
+        if episode not in self._video_meta:
+            raise FrameSourceError(
+                f"{self.root}: episode {episode} has no video metadata for {self.camera_key}"
+            )
+        meta = self._video_meta[episode]
         fps = float(self.info["fps"])
         n = int(self.episodes.end[position] - self.episodes.start[position])
         timestamps = [meta["from_timestamp"] + i / fps for i in range(n)]
@@ -136,12 +136,13 @@ class EpisodeFrames:
         )
         return frames.permute(0, 2, 3, 1).contiguous()  # (T, C, H, W) → (T, H, W, C)
 
-    def _episode_video_meta(self, episode: int) -> dict:
-        prefix = f"videos/{self.camera_key}/"
-        for f in sorted((self.root / "meta" / "episodes").rglob("*.parquet")):
-            table = pd.read_parquet(f)
-            row = table[table["episode_index"] == episode]
-            if len(row):
-                r = row.iloc[0]
-                return {k: r[prefix + k] for k in ("chunk_index", "file_index", "from_timestamp")}
-        raise FrameSourceError(f"{self.root}: episode {episode} has no video metadata for {self.camera_key}")
+    def _read_video_meta(self) -> dict[int, dict]:
+        """Episode → where its frames of this camera lie (file chunk/index, first timestamp)."""
+        keys = ("chunk_index", "file_index", "from_timestamp")
+        columns = ["episode_index", *(f"videos/{self.camera_key}/{k}" for k in keys)]
+        files = sorted((self.root / "meta" / "episodes").rglob("*.parquet"))
+        table = pd.concat([pd.read_parquet(f, columns=columns) for f in files])
+        return {
+            int(row[0]): dict(zip(keys, row[1:], strict=True))
+            for row in table.itertuples(index=False, name=None)
+        }
