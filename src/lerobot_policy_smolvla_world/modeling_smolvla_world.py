@@ -14,6 +14,7 @@ import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import torch
@@ -35,6 +36,9 @@ from wmvla.world.prophet import ProphetConfig
 from .configuration_smolvla_world import SmolVLAWorldConfig
 
 log = logging.getLogger(__name__)
+
+# True while `from_pretrained` builds a policy whose saved weights are loaded right after __init__.
+_LOADING_SAVED_WEIGHTS: ContextVar[bool] = ContextVar("loading_saved_weights", default=False)
 
 
 class WorldBranch(nn.Module):
@@ -170,9 +174,22 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         self._grad_sq: dict[str, Tensor] = {}
         self._metrics_log = MetricsLog(config.world_metrics_file) if config.world_metrics_file else None
         self._register_grad_hooks()
-        if config.init_from_policy_path:
+        if config.init_from_policy_path and not _LOADING_SAVED_WEIGHTS.get():
             load_smolvla_weights(self, config.init_from_policy_path)
         self.reset()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_name_or_path, **kwargs):
+        """Load a saved checkpoint without first loading its `init_from_policy_path` weights.
+
+        Why: every weight of the checkpoint overwrites them anyway, and at evaluation time (or on a cluster
+        node without the Hub) the init checkpoint may not even be reachable.
+        """
+        token = _LOADING_SAVED_WEIGHTS.set(True)
+        try:
+            return super().from_pretrained(pretrained_name_or_path, **kwargs)
+        finally:
+            _LOADING_SAVED_WEIGHTS.reset(token)
 
     def _register_grad_hooks(self) -> None:
         """On the step before a logging step, accumulate squared grad norms of the world modules."""
@@ -238,18 +255,27 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         self._capture_grads = (self._step + 1) % freq == 0  # for the next step's report
         return self._step % freq == 0
 
+    def _training_memory(self, batch: dict[str, Tensor], mode: str, generator=None):
+        """Latent windows of the batch, the Prophet's predictions and the memory of `mode`."""
+        w = self._training_windows(batch)
+        z_pred = self.model.world.bank(w["z_hist"], w["hist_mask"])  # (B, N, K, D)
+        mem, mem_mask = build_memory(mode, z_pred, w["z_future"], w["future_mask"], generator)
+        return w, z_pred, mem, mem_mask
+
+    def _world_losses(self, w: dict[str, Tensor], z_pred: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-hypothesis world losses and mean cosines (B, N), and which samples have any future (B,)."""
+        per_hypothesis, cos = hypothesis_losses(
+            z_pred, w["z_future"], w["z_hist"][:, -1], w["future_mask"], self.config.world_predict_delta
+        )
+        return per_hypothesis, cos, w["future_mask"].any(dim=1)
+
     def forward(self, batch: dict[str, Tensor], noise=None, time=None, reduction: str = "mean"):
         c = self.config
         logging_step = self._advance_step() if self.training else False
-        w = self._training_windows(batch)
-        z_pred = self.model.world.bank(w["z_hist"], w["hist_mask"])  # (B, N, K, D)
-        mem, mem_mask = build_memory(c.world_memory_mode_train, z_pred, w["z_future"], w["future_mask"])
+        w, z_pred, mem, mem_mask = self._training_memory(batch, c.world_memory_mode_train)
         with self.model.world_memory(mem, mem_mask, stats=logging_step):
             action_loss, loss_dict = super().forward(batch, noise=noise, time=time, reduction=reduction)
-        per_hypothesis, cos = hypothesis_losses(
-            z_pred, w["z_future"], w["z_hist"][:, -1], w["future_mask"], c.world_predict_delta
-        )
-        valid = w["future_mask"].any(dim=1)
+        per_hypothesis, cos, valid = self._world_losses(w, z_pred)
         w_loss = world_loss(per_hypothesis, valid, c.world_best_of_n, c.world_best_of_n_temperature)
         loss = action_loss + c.lambda_world * w_loss
         if reduction == "none":  # per-sample losses, e.g. for LeRobot's sample weighting
@@ -262,6 +288,29 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
                 samples = self._step * batch["index"].shape[0]
                 self._metrics_log.write({"step": self._step, "samples": samples, **metrics})
         return loss, loss_dict
+
+    @torch.no_grad()
+    def offline_losses(
+        self, batch: dict[str, Tensor], mode: str, noise: Tensor, time: Tensor, generator=None
+    ) -> dict[str, Tensor]:
+        """Per-sample losses of one batch with the memory of `mode` (the offline check; DESIGN.md §5).
+
+        `noise` and `time` are given so that every mode sees the same flow-matching draw: differences
+        between modes are then the memory's doing, not the sampler's. Returns (B,) tensors:
+        `action_loss`, and `world_loss`/`world_cos` (NaN where a sample has no future in its episode).
+        """
+        w, z_pred, mem, mem_mask = self._training_memory(batch, mode, generator)
+        with self.model.world_memory(mem, mem_mask):
+            action_loss, _ = SmolVLAPolicy.forward(self, batch, noise=noise, time=time, reduction="none")
+        per_hypothesis, cos, valid = self._world_losses(w, z_pred)
+        c = self.config
+        per_sample = combine_hypotheses(per_hypothesis, c.world_best_of_n, c.world_best_of_n_temperature)
+        nan = torch.full_like(per_sample, float("nan"))
+        return {
+            "action_loss": action_loss,
+            "world_loss": torch.where(valid, per_sample, nan),
+            "world_cos": torch.where(valid, cos.mean(dim=1), nan),
+        }
 
     def _metrics(self, loss, w_loss, cos, valid, w, mem) -> dict[str, float]:
         """Every world metric of DESIGN.md §4 that this step can compute, with one host transfer."""
