@@ -279,3 +279,38 @@ def test_video_datasets_decode_each_episode_in_order(tmp_path):
     assert second.shape == (7, 32, 32, 3) and frames.frames_decoded == 7
     expected = torch.tensor([100 + 20 * t for t in range(7)], dtype=torch.float32)
     torch.testing.assert_close(second[:, 16, 16, 0].float(), expected, atol=4, rtol=0)  # lossy codec
+
+
+def test_online_latents_at_chunk_boundaries_equal_per_step_encoding(encoder):
+    """The policy asks for latents only when it needs a new chunk; they must equal what encoding every
+    step's clip as it arrives (the obvious, T_ctx-fold costlier way) would have given at that step."""
+    window, t_ctx, chunk, steps = 4, 3, 3, 11
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (steps, 2, 32, 32, 3), dtype=torch.uint8, generator=g)
+    online = OnlineWorldEncoder(encoder, temporal_window=window, t_ctx=t_ctx, n_envs=2)
+    seen: list[list[torch.Tensor]] = [[], []]  # preprocessed frames of each env's episode so far
+    per_step: list[list[torch.Tensor]] = [[], []]  # z_t of each step, encoded as the frame arrived
+    online_calls = reference_calls = 0
+    for t in range(steps):
+        if t == 7:  # env 1 starts a new episode mid-run
+            online.reset([1])
+            seen[1], per_step[1] = [], []
+        online.observe(frames[t])
+        processed = encoder.preprocess(frames[t])
+        for env in range(2):
+            seen[env].append(processed[env])
+            clip = [seen[env][max(0, len(seen[env]) - window + i)] for i in range(window)]  # pad with first
+            before = encoder.calls
+            per_step[env].append(encoder.encode(torch.stack(clip)[None])[0])
+            reference_calls += encoder.calls - before
+        if t % chunk == 0:  # a chunk boundary: the policy reads the memory
+            before = encoder.calls
+            z, mask = online.history()
+            online_calls += encoder.calls - before
+            for env in range(2):
+                recent = per_step[env][-t_ctx:]
+                want = torch.stack([torch.zeros_like(recent[0])] * (t_ctx - len(recent)) + recent)
+                assert mask[env].tolist() == [False] * (t_ctx - len(recent)) + [True] * len(recent)
+                torch.testing.assert_close(z[env], want, rtol=1e-5, atol=1e-5)
+    assert online_calls == len(range(0, steps, chunk)) == 4  # one call per chunk, all envs and clips
+    assert reference_calls == 2 * steps

@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
+from scipy.stats import binomtest
 
-from wmvla.stats import wilson_interval
+from wmvla.stats import mcnemar_exact, paired_bootstrap_ci, wilson_interval
 
 Z95 = 1.959963984540054
 
@@ -31,3 +33,35 @@ def test_wilson_bounds_solve_the_score_equation(k, n):
 def test_wilson_rejects_impossible_counts(k, n):
     with pytest.raises(ValueError):
         wilson_interval(k, n)
+
+
+@pytest.mark.parametrize(
+    ("b", "c", "p"),
+    [  # two-sided exact binomial tails, by hand: 2·Σ_{i≤min} C(n, i) / 2^n
+        (1, 9, 2 * (1 + 10) / 2**10),  # 0.0215
+        (12, 2, 2 * (1 + 14 + 91) / 2**14),  # 0.0129
+        (0, 5, 2 / 2**5),  # 0.0625: five discordant pairs can never reach 0.05
+        (4, 4, 1.0),
+        (0, 0, 1.0),
+    ],
+)
+def test_mcnemar_exact_known_values(b, c, p):
+    assert mcnemar_exact(b, c) == pytest.approx(p, rel=1e-12)
+    assert mcnemar_exact(c, b) == pytest.approx(p, rel=1e-12)
+
+
+@pytest.mark.parametrize(("b", "c"), [(3, 17), (25, 40), (1, 1), (0, 30)])
+def test_mcnemar_exact_agrees_with_scipy_binomtest(b, c):
+    assert mcnemar_exact(b, c) == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-9)
+
+
+def test_paired_bootstrap_ci_brackets_the_mean_and_is_reproducible():
+    rng = np.random.default_rng(1)
+    diffs = rng.choice([-1.0, 0.0, 1.0], size=200, p=[0.1, 0.6, 0.3])
+    low, high = paired_bootstrap_ci(diffs)
+    assert low < diffs.mean() < high
+    assert (low, high) == paired_bootstrap_ci(diffs)  # fixed seed
+    assert low > 0  # +0.2 on 200 pairs is clearly positive
+    assert paired_bootstrap_ci([0.5] * 10) == (0.5, 0.5)
+    with pytest.raises(ValueError):
+        paired_bootstrap_ci([])

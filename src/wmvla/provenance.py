@@ -64,11 +64,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def write_provenance(
-    artifact_dir: Path, config: Any, started_at: str, extra: dict[str, Any] | None = None
-) -> Path:
-    """Write `provenance.json` into `artifact_dir` (call when the artifact is complete)."""
-    record = {
+def provenance_record(config: Any, started_at: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What made an artifact: code, config (and its hash), packages, machine, start and end time."""
+    return {
         **git_state(Path(__file__).resolve().parent),
         "config_hash": config_hash(config),
         "config": config,
@@ -80,9 +78,16 @@ def write_provenance(
         "finished_at": now(),
         **(extra or {}),
     }
+
+
+def write_provenance(
+    artifact_dir: Path, config: Any, started_at: str, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write `provenance.json` into `artifact_dir` (call when the artifact is complete)."""
     artifact_dir = Path(artifact_dir)
     artifact_dir.mkdir(parents=True, exist_ok=True)
     path = artifact_dir / PROVENANCE_FILE
+    record = provenance_record(config, started_at, extra)
     path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return path
 

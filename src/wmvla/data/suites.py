@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from wmvla.data.checks import DatasetContractError, episode_tasks
+from wmvla.errors import WmvlaError
 
 
-def suite_tasks(suite: str) -> list[str]:
-    """The natural-language instruction of each task of a suite, by task id (needs LIBERO set up)."""
+def libero_suite(suite: str):
+    """LIBERO's benchmark object of one suite (needs LIBERO set up)."""
     # LIBERO prints to stdout while building a suite; keep stdout clean for callers that parse it.
     with contextlib.redirect_stdout(sys.stderr):
         from libero.libero import benchmark
@@ -22,8 +23,13 @@ def suite_tasks(suite: str) -> list[str]:
         suites = benchmark.get_benchmark_dict()
         if suite not in suites:
             raise DatasetContractError(f"unknown LIBERO suite {suite!r}; known: {sorted(suites)}")
-        tasks = suites[suite]()
-        return [tasks.get_task(i).language for i in range(tasks.n_tasks)]
+        return suites[suite]()
+
+
+def suite_tasks(suite: str) -> list[str]:
+    """The natural-language instruction of each task of a suite, by task id."""
+    tasks = libero_suite(suite)
+    return [tasks.get_task(i).language for i in range(tasks.n_tasks)]
 
 
 def suite_instructions(suite: str) -> set[str]:
@@ -44,3 +50,31 @@ def suite_episodes(root: Path, suite: str) -> list[int]:
     if not selected:
         raise DatasetContractError(f"{root} has no episode of suite {suite!r}")
     return selected
+
+
+SPLITS = ("all", "train", "holdout")
+
+
+class SplitError(WmvlaError, ValueError):
+    """A train/holdout split that cannot be made as asked."""
+
+
+def split_episodes(episodes: list[int], split: str, holdout_every: int | None) -> list[int]:
+    """Every `holdout_every`-th episode of a suite (in index order) is held out of training.
+
+    Why by position: LIBERO datasets store each task's demonstrations together, so every n-th
+    episode holds out about 1/n of each task's demonstrations, not whole tasks.
+    """
+    if split not in SPLITS:
+        raise SplitError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    if split == "all":
+        return list(episodes)
+    if not holdout_every or holdout_every < 2:
+        raise SplitError(f"split {split!r} needs --holdout-every >= 2, got {holdout_every}")
+    held = {ep for i, ep in enumerate(episodes) if i % holdout_every == holdout_every - 1}
+    chosen = [ep for ep in episodes if (ep in held) == (split == "holdout")]
+    if not chosen:
+        raise SplitError(
+            f"the {split} split is empty: {len(episodes)} episode(s), every {holdout_every}th held out"
+        )
+    return chosen

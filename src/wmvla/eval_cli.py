@@ -1,0 +1,37 @@
+"""`lerobot-wm-eval`: `lerobot-eval`'s command line, evaluated episode by episode and resumably.
+
+Same options as `lerobot-eval` (`--policy.path`, `--policy.<key>=...` overrides, `--env.*`, `--eval.*`,
+`--seed`) plus `--result=<dir>/eval/<mode>.json` and `--videos_per_task=k`. See `wmvla.eval.runner`.
+"""
+
+import logging
+import sys
+
+from wmvla.errors import WmvlaError
+
+log = logging.getLogger("lerobot-wm-eval")
+
+
+def main() -> int:
+    from wmvla.libero_setup import apply_environment_defaults
+
+    apply_environment_defaults()
+    from lerobot.utils.import_utils import register_third_party_plugins
+    from lerobot.utils.utils import init_logging
+
+    from wmvla.eval.runner import Evaluation, check_checkpoint_argument, parse_eval_config
+
+    init_logging()
+    register_third_party_plugins()
+    try:
+        check_checkpoint_argument(sys.argv[1:])
+        Evaluation(parse_eval_config()).run()
+    except WmvlaError as err:
+        log.debug("details", exc_info=True)
+        log.error("%s", err)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
