@@ -19,7 +19,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 help:
 	@echo "make setup      venv (Python 3.12), pinned packages, LIBERO assets + config, system packages"
-	@echo "make smoke      the whole DAG on config/smoke.yaml (tiny models, recorded LIBERO data, CPU)"
+	@echo "make smoke      the whole DAG on config/smoke.yaml (tiny models, recorded LIBERO data, CPU) + report"
 	@echo "make test       every test, slow end-to-end ones included (CI runs this)"
 	@echo "make test-fast  the default pytest selection (no 'slow' tests)"
 	@echo "make lint       ruff, snakefmt --check, snakemake --lint"
@@ -44,6 +44,7 @@ setup: $(STAMPS)/libero
 
 smoke: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --rerun-incomplete
+	$(BIN)/snakemake --configfile config/smoke.yaml --report results/report.html
 
 test: setup
 	$(BIN)/pytest -m 'slow or not slow'

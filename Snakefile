@@ -9,12 +9,17 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/smoke.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/data.smk"
 include: "rules/latents.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
+include: "rules/offline.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -1,8 +1,11 @@
 import shlex
 
+from snakemake.io import report as reported
 from snakemake.utils import validate
 
 from wmvla import workflow as wf
+from wmvla.analysis.figures import FIGURES
+from wmvla.analysis.report import REPORTED_TABLES, TABLES
 
 wf.normalise_cli_overrides(config)
 validate(config, schema="../config/schema.yaml")
@@ -15,6 +18,7 @@ wildcard_constraints:
     seed=r"\d+",
     mode="pred|zero|random",
     window=r"\d+",
+    figure="|".join(FIGURES),
 
 
 def get_resources(stage):
@@ -56,3 +60,30 @@ def get_eval_args(wildcards):
 def get_run_description(wildcards):
     """The provenance `config` of a run: what identifies it plus its experiment spec."""
     return shlex.quote(wf.run_description(config, dict(wildcards)))
+
+
+def get_offline_args(wildcards):
+    return shlex.join(
+        wf.offline_args(config, wildcards.suite, wildcards.exp, int(wildcards.seed))
+    )
+
+
+def get_table_outputs():
+    """Every table file; the reported ones carry their caption (report/tables/<name>.rst)."""
+    return {
+        name: (
+            reported(
+                str(wf.TABLES_DIR / f"{name}.csv"),
+                caption=f"../report/tables/{name}.rst",
+                category="Tables",
+            )
+            if name in REPORTED_TABLES
+            else str(wf.TABLES_DIR / f"{name}.csv")
+        )
+        for name in TABLES
+    }
+
+
+def get_baseline_arg():
+    baseline = wf.baseline(config)
+    return f"--baseline={baseline}" if baseline else ""

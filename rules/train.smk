@@ -14,9 +14,10 @@ rule train:
     params:
         args=get_train_args,
         run=get_run_description,
+        split=shlex.join(wf.split_args(config, "train")),
     shell:
         "(started=$(date -u +%FT%T+00:00)"
-        " && episodes=$(wmvla data episodes {input.dataset} --suite {wildcards.suite})"
+        " && episodes=$(wmvla data episodes {input.dataset} --suite {wildcards.suite} {params.split})"
         ' && lerobot-wm-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
         " && wmvla provenance {output.train} --config {params.run} --started-at $started"
         ") > {log} 2>&1"

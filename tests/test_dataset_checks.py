@@ -52,3 +52,17 @@ def test_wrong_state_shape_fails(dataset):
 def test_not_a_dataset_fails(tmp_path):
     with pytest.raises(DatasetContractError, match="is not a LeRobot dataset"):
         check_libero_dataset(tmp_path)
+
+
+def test_holdout_split_takes_every_nth_episode_and_never_overlaps():
+    from wmvla.data.suites import SplitError, split_episodes
+
+    episodes = [3, 4, 5, 6, 7, 8, 9, 10]
+    train = split_episodes(episodes, "train", 4)
+    holdout = split_episodes(episodes, "holdout", 4)
+    assert holdout == [6, 10] and train == [3, 4, 5, 7, 8, 9]
+    assert split_episodes(episodes, "all", None) == episodes
+    with pytest.raises(SplitError, match="holdout split is empty"):
+        split_episodes([1, 2], "holdout", 4)
+    with pytest.raises(SplitError, match="needs --holdout-every"):
+        split_episodes(episodes, "train", None)

@@ -46,6 +46,27 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     zero = json.loads((results / "libero_spatial/E2/seed0/eval/zero.json").read_text())
     assert zero["mode"] == "zero" and zero["overall"]["n_episodes"] == 1
 
+    assert all(1 <= e["steps"] <= 30 for e in zero["episodes"])
+    assert (results / "libero_spatial/E2/seed0/eval/pred.videos/task0_init0.mp4").stat().st_size > 0
+
+    # Offline checks: every memory mode for world policies, the plain action loss for E0.
+    e2_offline = json.loads((results / "libero_spatial/E2/seed0/offline.json").read_text())
+    assert [m["mode"] for m in e2_offline["modes"]] == ["pred", "zero", "oracle", "shuffle", "random"]
+    assert e2_offline["episodes"] == [3]  # every 4th episode of the suite, kept out of training
+    e0_offline = json.loads((results / "libero_spatial/E0/seed0/offline.json").read_text())
+    assert [m["mode"] for m in e0_offline["modes"]] == ["none"]
+
+    # Tables, figures and the HTML report.
+    experiments = (results / "tables/experiments.csv").read_text()
+    assert all(f",{exp}," in experiments for exp in ("E0", "E1", "E2"))
+    for name in ("sr_by_experiment", "sr_per_task", "rollout_ablations", "training_curves", "attention"):
+        assert (results / f"figures/{name}.png").stat().st_size > 5_000
+        assert (results / f"figures/{name}.svg").is_file()
+    report = subprocess.run([*cmd, "--report", "report.html"], capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    assert "offline_memory_modes.png" in html and "experiments.csv" in html
+
     # Logs live outside LeRobot's output directories.
     assert (tmp_path / "logs/libero_spatial/E0/seed0/train.log").is_file()
 

@@ -38,8 +38,19 @@ def test_shipped_configs_validate(repo, name):
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path))
-    # E0, E1, E2 trained; E0 and E1 evaluated as trained, E2 also with its memory zeroed
-    assert jobs == {"all": 1, "tiny_model": 2, "dataset": 1, "latents": 1, "train": 3, "eval_lerobot": 4}
+    # E0, E1, E2 trained and checked offline; E0 and E1 evaluated as trained, E2 also with its memory
+    # zeroed; tables, and PNG+SVG of: SR, per task, ablations, training curves, attention, offline check
+    assert jobs == {
+        "all": 1,
+        "tiny_model": 2,
+        "dataset": 1,
+        "latents": 1,
+        "train": 3,
+        "eval": 4,
+        "offline_check": 3,
+        "tables": 1,
+        "figure": 6,
+    }
 
 
 def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
@@ -47,7 +58,16 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
         snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
     )
     # 4 suites x 3 seeds x (E0, E1, E2); evaluations per run: E0 1 + E1 1 + E2 3 rollout modes
-    assert jobs == {"all": 1, "dataset": 1, "latents": 1, "train": 36, "eval_lerobot": 60}
+    assert jobs == {
+        "all": 1,
+        "dataset": 1,
+        "latents": 1,
+        "train": 36,
+        "eval": 60,
+        "offline_check": 36,
+        "tables": 1,
+        "figure": 6,
+    }
 
 
 def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
@@ -62,7 +82,16 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "suites=[libero_goal]",
         "seeds=[1]",
     )
-    assert jobs == {"all": 1, "dataset": 1, "latents": 1, "train": 3, "eval_lerobot": 5}
+    assert jobs == {
+        "all": 1,
+        "dataset": 1,
+        "latents": 1,
+        "train": 3,
+        "eval": 5,
+        "offline_check": 3,
+        "tables": 1,
+        "figure": 6,
+    }
 
 
 @pytest.mark.parametrize(
@@ -123,8 +152,9 @@ def test_eval_args_are_paired_across_experiments(repo):
     a = wf.eval_args(config, "libero_spatial", "E0", 0, "pred")
     b = wf.eval_args(config, "libero_spatial", "E0b", 0, "pred")
     differing = {x for x in a if x not in b} | {x for x in b if x not in a}
-    assert all(x.startswith("--policy.path=") for x in differing)
+    assert all(x.startswith(("--policy.path=", "--result=")) for x in differing)
     assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
+    assert "--result=results/libero_spatial/E0/seed0/eval/pred.json" in a
 
 
 def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
@@ -157,3 +187,28 @@ def test_plain_smolvla_has_no_memory_ablation(repo):
     config["experiments"]["E0"]["eval_modes"] = ["pred", "zero"]
     with pytest.raises(wf.StudyConfigError, match="no world memory"):
         wf.eval_args(config, "libero_spatial", "E0", 0, "zero")
+
+
+def test_figures_follow_the_experiments_of_the_study(repo):
+    config = _load(repo, "smoke.yaml")
+    assert "imagination_bank" not in wf.figure_names(config) and "rollout_ablations" in wf.figure_names(
+        config
+    )
+    config["experiments"]["IB_mixture4"] = {
+        "policy_type": "smolvla_world",
+        "policy_args": {"world_num_hypotheses": 4, "world_hypothesis_method": "mixture"},
+        "eval_modes": ["pred"],
+    }
+    assert "imagination_bank" in wf.figure_names(config)
+    plain = {"study": "x", "experiments": {"E0": {"policy_type": "smolvla", "eval_modes": ["pred"]}}}
+    assert wf.figure_names(plain) == ["sr_by_experiment", "sr_per_task"]
+    assert wf.baseline(config) == "E0" and wf.baseline({"experiments": {}}) is None
+
+
+def test_offline_check_holds_out_what_training_leaves_out(repo):
+    config = _load(repo, "smoke.yaml")
+    every = config["offline_check"]["holdout_every"]
+    assert f"--holdout-every={every}" in wf.offline_args(config, "libero_spatial", "E2", 0)
+    assert wf.split_args(config, "train") == ["--split=train", f"--holdout-every={every}"]
+    assert "results/latents/libero_smoke/vjepa2-tiny_m4" in wf.offline_inputs(config, "E2")
+    assert "results/latents/libero_smoke/vjepa2-tiny_m4" not in wf.offline_inputs(config, "E0")

@@ -67,9 +67,10 @@ def _cmd_check(args: argparse.Namespace) -> None:
 
 
 def _cmd_episodes(args: argparse.Namespace) -> None:
-    from wmvla.data.suites import suite_episodes
+    from wmvla.data.suites import split_episodes, suite_episodes
 
-    print("[" + ",".join(map(str, suite_episodes(args.root, args.suite))) + "]")
+    episodes = split_episodes(suite_episodes(args.root, args.suite), args.split, args.holdout_every)
+    print("[" + ",".join(map(str, episodes)) + "]")
 
 
 def _cmd_latents_build(args: argparse.Namespace) -> None:
@@ -92,17 +93,46 @@ def _cmd_latents_build(args: argparse.Namespace) -> None:
         facts.update(clips_encoded=report.clips_encoded, frames_decoded=report.frames_decoded)
 
 
-def _cmd_eval_import(args: argparse.Namespace) -> None:
-    from wmvla.eval.lerobot_eval import import_lerobot_eval
+def _cmd_offline(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
 
-    import_lerobot_eval(
-        eval_info=args.eval_info,
+    from wmvla.data.suites import split_episodes, suite_episodes
+    from wmvla.eval.offline import OfflineRequest, run_offline_check
+    from wmvla.eval.results import write_result
+    from wmvla.provenance import now, provenance_record
+
+    started = now()
+    request = OfflineRequest(
         checkpoint=args.checkpoint,
-        suite=args.suite,
-        mode=args.mode,
+        dataset=args.dataset,
+        repo_id=args.repo_id,
+        episodes=split_episodes(suite_episodes(args.dataset, args.suite), "holdout", args.holdout_every),
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
         seed=args.seed,
-        out=args.out,
+        device=args.device,
     )
+    check = run_offline_check(request)
+    config = {**asdict(request), "suite": args.suite, "holdout_every": args.holdout_every}
+    write_result({**check, "provenance": provenance_record(config, started)}, args.out)
+    for row in check["modes"]:
+        log.info("%-8s action loss %.4f over %d frames", row["mode"], row["action_loss"], row["n_frames"])
+
+
+def _cmd_report_tables(args: argparse.Namespace) -> None:
+    from wmvla.analysis.report import build_tables, write_tables
+
+    frames = build_tables(args.evals, args.offline, args.metrics, args.baseline)
+    for path in write_tables(frames, args.out):
+        log.info("wrote %s", path)
+
+
+def _cmd_report_figures(args: argparse.Namespace) -> None:
+    from wmvla.analysis.figures import draw
+    from wmvla.analysis.report import read_tables
+
+    for path in draw(args.figures, read_tables(args.tables), args.experiments, args.out):
+        log.info("wrote %s", path)
 
 
 def _cmd_provenance(args: argparse.Namespace) -> None:
@@ -154,11 +184,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(data, "episodes", _cmd_episodes, "print the episode indices of one LIBERO suite")
     p.add_argument("root", type=Path)
     p.add_argument("--suite", required=True)
+    p.add_argument("--split", choices=("all", "train", "holdout"), default="all")
+    p.add_argument("--holdout-every", type=int, help="every n-th episode is held out (train/holdout splits)")
 
     p = command(groups, "provenance", _cmd_provenance, "write provenance.json for a finished artifact")
     p.add_argument("dir", type=Path)
     p.add_argument("--config", required=True, help="JSON describing what made the artifact")
     p.add_argument("--started-at", required=True, help="ISO time the job started")
+
+    evaluation = groups.add_parser("eval", help="offline evaluation").add_subparsers(required=True)
+    p = command(evaluation, "offline", _cmd_offline, "held-out action loss under every memory mode")
+    p.add_argument("--checkpoint", type=Path, required=True, help="…/checkpoints/last/pretrained_model")
+    p.add_argument("--dataset", type=Path, required=True, help="LeRobot dataset directory")
+    p.add_argument("--repo-id", required=True)
+    p.add_argument("--suite", required=True)
+    p.add_argument("--holdout-every", type=int, required=True, help="as in training's split")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-batches", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, required=True, help="results/<suite>/<exp>/seed<s>/offline.json")
+
+    report = groups.add_parser("report", help="tables and figures").add_subparsers(required=True)
+    p = command(report, "tables", _cmd_report_tables, "aggregate results into results/tables/*.csv")
+    p.add_argument("--evals", type=Path, nargs="+", required=True, help="eval/<mode>.json files")
+    p.add_argument("--offline", type=Path, nargs="*", default=[], help="offline.json files")
+    p.add_argument("--metrics", type=Path, nargs="*", default=[], help="train/metrics.jsonl files")
+    p.add_argument("--baseline", default=None, help="experiment every other one is paired against (E0)")
+    p.add_argument("--out", type=Path, required=True)
+    p = command(report, "figures", _cmd_report_figures, "draw results/figures/*.png|svg from the tables")
+    p.add_argument("--tables", type=Path, required=True)
+    p.add_argument("--figures", nargs="+", required=True, help="names of the figures to draw")
+    p.add_argument("--experiments", nargs="+", required=True, help="experiments in colour order")
+    p.add_argument("--out", type=Path, required=True)
 
     latents = groups.add_parser("latents", help="world latent caches").add_subparsers(required=True)
     p = command(latents, "build", _cmd_latents_build, "encode every frame's clip into a latent cache")
@@ -172,14 +230,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-nonfinite", action="store_true", help="keep a cache with NaN/inf rows")
     p.add_argument("--out", type=Path, required=True)
 
-    evaluation = groups.add_parser("eval", help="evaluation results").add_subparsers(required=True)
-    p = command(evaluation, "import-lerobot", _cmd_eval_import, "turn eval_info.json into eval/<mode>.json")
-    p.add_argument("--eval-info", type=Path, required=True)
-    p.add_argument("--checkpoint", type=Path, required=True, help="the evaluated pretrained_model dir")
-    p.add_argument("--suite", required=True)
-    p.add_argument("--mode", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", type=Path, required=True)
     return parser
 
 

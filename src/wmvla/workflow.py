@@ -73,6 +73,13 @@ def eval_result(suite: str, exp: str, seed: int | str, mode: str) -> Path:
     return RESULTS / suite / exp / f"seed{seed}" / "eval" / f"{mode}.json"
 
 
+def offline_result(suite: str, exp: str, seed: int | str) -> Path:
+    return RESULTS / suite / exp / f"seed{seed}" / "offline.json"
+
+
+TABLES_DIR, FIGURES_DIR = RESULTS / "tables", RESULTS / "figures"
+
+
 def checkpoint_dir(suite: str, exp: str, seed: int | str) -> Path:
     """The model LeRobot saved at the end of training (`checkpoints/last` links the final step)."""
     return train_dir(suite, exp, seed) / "checkpoints" / "last" / "pretrained_model"
@@ -137,6 +144,11 @@ def dataset_command(config: dict) -> list[str]:
             f"--seed={rec['seed']}",
         ]
     return ["download", f"--repo-id={ds['repo_id']}", f"--revision={ds['revision']}"]
+
+
+def split_args(config: dict, split: str) -> list[str]:
+    """`wmvla data episodes` options selecting a suite's training or held-out episodes."""
+    return [f"--split={split}", f"--holdout-every={config['offline_check']['holdout_every']}"]
 
 
 def experiment(config: dict, exp: str) -> dict:
@@ -212,7 +224,7 @@ def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
 
 
 def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[str]:
-    """`lerobot-eval` arguments; the same env, episodes and seed for every experiment (paired)."""
+    """`lerobot-wm-eval` arguments; the same env, episodes and seed for every experiment (paired)."""
     spec, ev = experiment(config, exp), config["eval"]
     if mode not in spec["eval_modes"]:
         raise StudyConfigError(f"experiment {exp} has no rollout mode {mode!r} (has {spec['eval_modes']})")
@@ -227,7 +239,9 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
         f"--env.observation_width={ev['image_size']}",
         f"--eval.n_episodes={ev['n_episodes']}",
         f"--eval.batch_size={ev['batch_size']}",
+        f"--videos_per_task={ev['videos_per_task']}",
         f"--seed={seed}",
+        f"--result={eval_result(suite, exp, seed, mode)}",
     ]
     if uses_world(config, exp):
         args.append(f"--policy.world_memory_mode_rollout={mode}")
@@ -248,18 +262,83 @@ def run_description(config: dict, wildcards: dict[str, str]) -> str:
             "experiment": experiment(config, exp) if exp else None,
             "policy": config["policy"],
             "train": config["train"],
+            "holdout_every": config["offline_check"]["holdout_every"],
             "dataset": config["dataset"],
         },
         sort_keys=True,
     )
 
 
-def all_targets(config: dict) -> list[str]:
-    """The latent cache and every evaluation result: suites × experiments × seeds × rollout modes."""
-    return [str(latent_cache_dir(config))] + [
+def offline_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
+    """`wmvla eval offline` arguments (the rule adds --out)."""
+    check = config["offline_check"]
+    return [
+        f"--checkpoint={checkpoint_dir(suite, exp, seed)}",
+        f"--dataset={dataset_dir(config)}",
+        f"--repo-id={config['dataset']['repo_id']}",
+        f"--suite={suite}",
+        f"--holdout-every={check['holdout_every']}",
+        f"--batch-size={check['batch_size']}",
+        *([f"--max-batches={check['max_batches']}"] if check["max_batches"] else []),
+        f"--seed={seed}",
+        f"--device={config['policy']['device']}",
+    ]
+
+
+def offline_inputs(config: dict, exp: str) -> list[str]:
+    """What an offline check reads besides the checkpoint: the dataset, and the cache for world policies."""
+    return [str(dataset_dir(config)), *train_inputs(config, exp)]
+
+
+def _runs(config: dict) -> list[tuple[str, str, int]]:
+    return [(s, e, seed) for s in config["suites"] for e in config["experiments"] for seed in config["seeds"]]
+
+
+def eval_results(config: dict) -> list[str]:
+    """Every evaluation result: suites × experiments × seeds × rollout modes."""
+    return [
         str(eval_result(suite, exp, seed, mode))
-        for suite in config["suites"]
-        for exp, spec in config["experiments"].items()
-        for seed in config["seeds"]
-        for mode in spec["eval_modes"]
+        for suite, exp, seed in _runs(config)
+        for mode in experiment(config, exp)["eval_modes"]
+    ]
+
+
+def offline_results(config: dict) -> list[str]:
+    return [str(offline_result(suite, exp, seed)) for suite, exp, seed in _runs(config)]
+
+
+def world_train_dirs(config: dict) -> list[str]:
+    """Training directories that hold a `metrics.jsonl` (smolvla_world runs)."""
+    return [str(train_dir(s, e, seed)) for s, e, seed in _runs(config) if uses_world(config, e)]
+
+
+def baseline(config: dict) -> str | None:
+    """The experiment every other one is paired against: the first plain smolvla experiment (E0)."""
+    return next((e for e, spec in config["experiments"].items() if spec["policy_type"] == "smolvla"), None)
+
+
+def figure_names(config: dict) -> list[str]:
+    """The figures this study can draw: ablation and imagination-bank figures only when it has such runs."""
+    names = ["sr_by_experiment", "sr_per_task"]
+    specs = config["experiments"].values()
+    if any(len(spec["eval_modes"]) > 1 for spec in specs):
+        names.append("rollout_ablations")
+    if any(spec["policy_type"] == "smolvla_world" for spec in specs):
+        names += ["training_curves", "attention", "offline_memory_modes"]
+    if any(int(spec.get("policy_args", {}).get("world_num_hypotheses", 1)) > 1 for spec in specs):
+        names.append("imagination_bank")
+    return names
+
+
+def figure_files(config: dict) -> list[str]:
+    return [str(FIGURES_DIR / f"{name}.{ext}") for name in figure_names(config) for ext in ("png", "svg")]
+
+
+def all_targets(config: dict) -> list[str]:
+    """The latent cache, every evaluation and offline check, the tables and the figures."""
+    return [
+        str(latent_cache_dir(config)),
+        *eval_results(config),
+        *offline_results(config),
+        *figure_files(config),
     ]

@@ -1,0 +1,17 @@
+rule offline_check:
+    input:
+        train=rules.train.output.train,
+        data=lambda w: wf.offline_inputs(config, w.exp),
+    output:
+        result="results/{suite}/{exp}/seed{seed}/offline.json",
+    log:
+        "logs/{suite}/{exp}/seed{seed}/offline.log",
+    benchmark:
+        "logs/{suite}/{exp}/seed{seed}/offline.benchmark.tsv"
+    threads: config["resources"]["eval"]["cpus"]
+    resources:
+        **get_resources("eval"),
+    params:
+        args=get_offline_args,
+    shell:
+        "wmvla eval offline {params.args} --out {output.result} > {log} 2>&1"

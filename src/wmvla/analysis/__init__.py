@@ -1,0 +1,1 @@
+"""Aggregate evaluation results, offline checks and training logs into tables and figures."""

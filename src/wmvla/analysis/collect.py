@@ -1,0 +1,106 @@
+"""Read the study's per-run files into tidy pandas frames (one row per episode, frame-mode or log step).
+
+Files are given explicitly (the DAG knows them); suite, experiment and seed come from their place in
+the results tree, `results/<suite>/<exp>/seed<s>/…` (DESIGN.md §5).
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from wmvla.errors import WmvlaError
+
+RUN_PATH = re.compile(r"(?P<suite>[^/]+)/(?P<exp>[^/]+)/seed(?P<seed>\d+)/")
+
+
+class ResultsError(WmvlaError, ValueError):
+    """A results file is missing, malformed, or not where the results tree puts it."""
+
+
+def run_identity(path: Path) -> dict[str, object]:
+    """suite, exp, seed of a file under `<suite>/<exp>/seed<s>/`."""
+    matches = list(RUN_PATH.finditer(Path(path).as_posix()))
+    if not matches:
+        raise ResultsError(f"{path} is not under <suite>/<exp>/seed<s>/")
+    m = matches[-1]
+    return {"suite": m["suite"], "exp": m["exp"], "seed": int(m["seed"])}
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"{path} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ResultsError(f"{path} is not valid JSON: {err}") from None
+
+
+def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
+    """One row per evaluated episode: suite, exp, seed, mode, checkpoint_step, task_id, init_state_id…"""
+    rows = []
+    for path in eval_files:
+        result, run = _json(path), run_identity(path)
+        if result.get("suite") != run["suite"]:
+            raise ResultsError(f"{path} holds suite {result.get('suite')!r}, its path says {run['suite']!r}")
+        for episode in result["episodes"]:
+            rows.append(
+                {
+                    **run,
+                    "mode": result["mode"],
+                    "checkpoint_step": result.get("checkpoint_step"),
+                    "task_id": episode["task_id"],
+                    "task": _task_name(result, episode["task_id"]),
+                    "init_state_id": episode["init_state_id"],
+                    "success": bool(episode["success"]),
+                    "steps": episode.get("steps"),
+                }
+            )
+    if not rows:
+        raise ResultsError("no evaluated episodes in the given files")
+    return pd.DataFrame(rows)
+
+
+def _task_name(result: dict, task_id: int) -> str | None:
+    return next((t.get("task") for t in result["tasks"] if t["task_id"] == task_id), None)
+
+
+def offline_frame(offline_files: list[Path]) -> pd.DataFrame:
+    """One row per run × memory mode of the offline check."""
+    rows = []
+    for path in offline_files:
+        check, run = _json(path), run_identity(path)
+        for mode in check["modes"]:
+            ci = mode.get("action_loss_minus_pred_ci95") or [None, None]
+            rows.append(
+                {
+                    **run,
+                    "policy_type": check["policy_type"],
+                    "mode": mode["mode"],
+                    "n_frames": mode["n_frames"],
+                    "action_loss": mode["action_loss"],
+                    "world_loss": mode.get("world_loss"),
+                    "world_cos": mode.get("world_cos"),
+                    "action_loss_minus_pred": mode.get("action_loss_minus_pred"),
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def training_frame(metrics_files: list[Path]) -> pd.DataFrame:
+    """Long format: suite, exp, seed, step, metric, value — one row per logged number."""
+    rows = []
+    for path in metrics_files:
+        run = run_identity(path)
+        for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ResultsError(f"{path}:{line_no} is not JSON: {err}") from None
+            step = record.pop("step")
+            record.pop("samples", None)
+            rows += [{**run, "step": step, "metric": k, "value": v} for k, v in record.items()]
+    return pd.DataFrame(rows, columns=["suite", "exp", "seed", "step", "metric", "value"])

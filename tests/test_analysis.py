@@ -1,0 +1,169 @@
+"""Aggregation and figures on hand-made result files whose every number is known in advance."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wmvla.analysis import collect
+from wmvla.analysis.figures import FIGURES, FigureDataError, draw
+from wmvla.analysis.report import build_tables, read_tables, write_tables
+from wmvla.stats import mcnemar_exact, wilson_interval
+
+# successes of init states 0..4 of tasks 0 and 1, per (suite, exp, mode, seed)
+OUTCOMES = {
+    ("libero_spatial", "E0", "pred", 0): ([1, 0, 0, 1, 0], [0, 0, 0, 0, 1]),  # 3/10
+    ("libero_spatial", "E0", "pred", 1): ([1, 1, 0, 0, 0], [0, 0, 0, 0, 0]),  # 2/10
+    ("libero_spatial", "E2", "pred", 0): ([1, 1, 1, 1, 0], [1, 0, 0, 0, 1]),  # 6/10
+    ("libero_spatial", "E2", "pred", 1): ([1, 1, 1, 0, 0], [1, 1, 0, 0, 0]),  # 5/10
+    ("libero_spatial", "E2", "zero", 0): ([1, 0, 0, 1, 0], [0, 0, 0, 0, 1]),  # 3/10
+    ("libero_spatial", "E2", "zero", 1): ([1, 1, 0, 0, 0], [0, 0, 0, 0, 0]),  # 2/10
+    ("libero_goal", "E0", "pred", 0): ([0, 0, 0, 0, 0], [1, 1, 1, 1, 1]),  # 5/10
+    ("libero_goal", "E2", "pred", 0): ([0, 0, 0, 0, 1], [1, 1, 1, 1, 1]),  # 6/10
+}
+
+
+def _write_eval(root: Path, suite, exp, mode, seed, outcomes) -> Path:
+    episodes = [
+        {"task_id": t, "init_state_id": j, "success": bool(s), "steps": 50 + j}
+        for t, successes in enumerate(outcomes)
+        for j, s in enumerate(successes)
+    ]
+    path = root / suite / exp / f"seed{seed}" / "eval" / f"{mode}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tasks = [{"task_id": t, "task": f"{suite} task {t}"} for t in range(len(outcomes))]
+    result = {"suite": suite, "mode": mode, "seed": seed, "checkpoint_step": 100, "tasks": tasks}
+    path.write_text(json.dumps({**result, "episodes": episodes}))
+    return path
+
+
+def _write_metrics(root: Path, suite, exp, seed, n_hyp=1) -> Path:
+    path = root / suite / exp / f"seed{seed}" / "train" / "metrics.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for step in range(10, 110, 10):  # 10 logs: world_loss 1.0, 0.9, … 0.1
+        record = {
+            "step": step,
+            "samples": 2 * step,
+            "world_loss": 1.1 - step / 100,
+            "world_gate": step / 1000,
+        }
+        record |= {"loss_total": 2.0 - step / 100, "world_cos": step / 100}
+        record |= {"world_attn_entropy": 1.0, "world_attn_pmax": 0.5}
+        record |= {f"world_attn_hyp{i}": 1 / n_hyp for i in range(n_hyp)} if n_hyp > 1 else {}
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _write_offline(root: Path, suite, exp, seed) -> Path:
+    path = root / suite / exp / f"seed{seed}" / "offline.json"
+    modes = [{"mode": "pred", "n_frames": 40, "action_loss": 1.0, "world_loss": 0.5, "world_cos": 0.5}]
+    for mode, diff in (("zero", 0.1), ("oracle", -0.2), ("shuffle", 0.05), ("random", 0.1)):
+        modes.append(
+            {
+                "mode": mode,
+                "n_frames": 40,
+                "action_loss": 1.0 + diff,
+                "action_loss_minus_pred": diff,
+                "action_loss_minus_pred_ci95": [diff - 0.03, diff + 0.03],
+            }
+        )
+    path.write_text(json.dumps({"policy_type": "smolvla_world", "modes": modes}))
+    return path
+
+
+@pytest.fixture
+def study(tmp_path):
+    root = tmp_path / "results"
+    evals = [_write_eval(root, *key, outcome) for key, outcome in OUTCOMES.items()]
+    metrics = [_write_metrics(root, "libero_spatial", "E2", s) for s in (0, 1)]
+    metrics.append(_write_metrics(root, "libero_spatial", "IB_mixture4", 0, n_hyp=4))
+    offline = [_write_offline(root, "libero_spatial", "E2", s) for s in (0, 1)]
+    return build_tables(evals, offline, metrics, baseline="E0")
+
+
+def _row(frame, **where):
+    rows = frame
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    assert len(rows) == 1, (where, rows)
+    return rows.iloc[0]
+
+
+def test_per_run_and_per_task_rates_with_wilson(study):
+    run = _row(study["runs"], suite="libero_spatial", exp="E2", mode="pred", seed=0)
+    assert (run["successes"], run["n_episodes"], run["sr"]) == (6, 10, 0.6)
+    assert (run["ci_low"], run["ci_high"]) == pytest.approx(wilson_interval(6, 10))
+    task = _row(study["tasks"], suite="libero_spatial", exp="E2", mode="pred", task_id=0)
+    assert (task["successes"], task["n_episodes"], task["task"]) == (7, 10, "libero_spatial task 0")
+
+
+def test_per_experiment_mean_sd_over_seeds_and_all_suites(study):
+    e2 = _row(study["experiments"], suite="libero_spatial", exp="E2", mode="pred")
+    assert e2["n_seeds"] == 2 and e2["sr_seed_mean"] == pytest.approx(0.55)
+    assert e2["sr_seed_sd"] == pytest.approx(0.0707107, rel=1e-5)  # sd of (0.6, 0.5)
+    assert (e2["successes"], e2["n_episodes"]) == (11, 20)
+    pooled = _row(study["experiments"], suite="all", exp="E2", mode="pred")
+    assert (pooled["successes"], pooled["n_episodes"]) == (17, 30)
+    goal = _row(study["experiments"], suite="libero_goal", exp="E0", mode="pred")
+    assert goal["n_seeds"] == 1 and goal["sr_seed_sd"] != goal["sr_seed_sd"]  # NaN: no sd from one seed
+
+
+def test_paired_comparison_counts_discordant_init_states(study):
+    spatial = _row(study["paired"], suite="libero_spatial", exp="E2", mode="pred")
+    # seed 0: E2 wins at (0,1), (0,2), (1,0); loses nowhere. seed 1: wins (0,2), (1,0), (1,1).
+    assert (spatial["only_arm"], spatial["only_ref"], spatial["n_pairs"]) == (6, 0, 20)
+    assert spatial["p_mcnemar"] == pytest.approx(mcnemar_exact(6, 0)) == pytest.approx(2 / 2**6)
+    assert (
+        spatial["diff"] == pytest.approx(0.3) and 0 < spatial["diff_ci_low"] < 0.3 < spatial["diff_ci_high"]
+    )
+    pooled = _row(study["paired"], suite="all", exp="E2", mode="pred")
+    assert (pooled["only_arm"], pooled["only_ref"], pooled["n_pairs"]) == (7, 0, 30)
+    # E2's zero-memory rollouts equal E0's outcomes here: no discordant pair, p = 1
+    zero = _row(study["paired"], suite="libero_spatial", exp="E2", mode="zero")
+    assert (zero["only_arm"], zero["only_ref"], zero["p_mcnemar"]) == (0, 0, 1.0)
+    assert not ((study["paired"]["exp"] == "E0") & (study["paired"]["mode"] == "pred")).any()
+
+
+def test_rollout_ablation_is_paired_against_the_same_experiment(study):
+    ablation = _row(study["ablations"], suite="libero_spatial", exp="E2", mode="zero")
+    assert (ablation["ref_exp"], ablation["ref_mode"]) == ("E2", "pred")
+    assert ablation["diff"] == pytest.approx(-0.3) and (ablation["only_arm"], ablation["only_ref"]) == (0, 6)
+
+
+def test_training_summary_and_offline_rows(study):
+    loss = _row(study["training"], exp="E2", seed=0, metric="world_loss")
+    assert (loss["n_logs"], loss["last_step"]) == (10, 100)
+    assert (loss["first"], loss["last"], loss["tail_mean"]) == pytest.approx((1.0, 0.1, 0.1))
+    oracle = _row(study["offline"], exp="E2", seed=1, mode="oracle")
+    assert oracle["action_loss_minus_pred"] == pytest.approx(-0.2) and oracle["ci_high"] == pytest.approx(
+        -0.17
+    )
+
+
+def test_tables_round_trip_and_every_figure_is_drawn(study, tmp_path):
+    paths = write_tables(study, tmp_path / "tables")
+    assert {p.name for p in paths} >= {"runs.csv", "tasks.csv", "experiments.csv", "paired.csv"}
+    tables = read_tables(tmp_path / "tables")
+    written = draw(list(FIGURES), tables, ["E0", "E1", "E2", "IB_mixture4"], tmp_path / "figures")
+    assert len(written) == 2 * len(FIGURES)
+    assert all(p.stat().st_size > 5_000 for p in written)
+
+
+def test_a_figure_without_data_is_an_error_not_an_empty_plot(study, tmp_path):
+    study["training_log"] = study["training_log"].iloc[0:0]
+    write_tables(study, tmp_path / "tables")
+    with pytest.raises(FigureDataError, match="imagination-bank"):
+        draw(["imagination_bank"], read_tables(tmp_path / "tables"), ["E0", "E2"], tmp_path / "figures")
+
+
+def test_results_outside_the_tree_or_mislabelled_are_rejected(tmp_path):
+    with pytest.raises(collect.ResultsError, match="is not under"):
+        collect.run_identity(tmp_path / "pred.json")
+    path = _write_eval(tmp_path / "results", "libero_goal", "E0", "pred", 0, ([1],))
+    moved = tmp_path / "results" / "libero_10" / "E0" / "seed0" / "eval" / "pred.json"
+    moved.parent.mkdir(parents=True)
+    path.rename(moved)
+    with pytest.raises(collect.ResultsError, match="holds suite 'libero_goal'"):
+        collect.episodes_frame([moved])

@@ -1,0 +1,103 @@
+"""The offline check: held-out action loss under every memory mode, paired on frames and noise."""
+
+import pytest
+import torch
+from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
+from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
+from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
+
+from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
+from wmvla.eval.offline import OfflineCheckError, OfflineRequest, run_offline_check
+from wmvla.latents.cache import CacheRequest, build_cache
+from wmvla.latents.encoders import VideoEncoder
+from wmvla.world.memory import TRAIN_MODES
+
+from .datasets import synthetic_dataset
+from .policies import smolvla_kwargs
+
+REPO_ID = "test/synthetic"
+STATS = {
+    "observation.state": {"mean": torch.zeros(8), "std": torch.ones(8)},
+    "action": {"mean": torch.zeros(7), "std": torch.ones(7)},
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, tiny_vjepa2):
+    root = synthetic_dataset(tmp_path_factory.mktemp("ds") / "ds", lengths=(6, 5, 7), image_size=32)
+    encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny_m4"
+    cache = build_cache(root, CacheRequest(REPO_ID, "vjepa2-tiny", 4), encoder, out, 4, 8).path
+    return root, cache
+
+
+def _save(policy, directory):
+    pre, post = make_smolvla_pre_post_processors(policy.config, STATS)
+    for thing in (policy, pre, post):
+        thing.save_pretrained(directory)
+    return directory
+
+
+def _world_checkpoint(tiny_smolvlm, cache, directory, gate: float):
+    config = SmolVLAWorldConfig(
+        **smolvla_kwargs(tiny_smolvlm),
+        world_latents_path=str(cache),
+        world_encoder="vjepa2-tiny",
+        world_dim=64,
+        world_k=3,
+        world_prophet_width=16,
+        world_prophet_heads=2,
+        world_fusion_heads=4,
+    )
+    torch.manual_seed(0)
+    policy = SmolVLAWorldPolicy(config)
+    for g in policy.model.world.gates().values():
+        g.data.fill_(gate)
+    return _save(policy, directory)
+
+
+def _check(checkpoint, root, **kw):
+    return run_offline_check(OfflineRequest(checkpoint, root, REPO_ID, episodes=[2], batch_size=4, **kw))
+
+
+def test_every_memory_mode_on_the_same_frames_and_noise(tiny_smolvlm, data, tmp_path):
+    root, cache = data
+    closed = _check(_world_checkpoint(tiny_smolvlm, cache, tmp_path / "closed", gate=0.0), root)
+    assert [m["mode"] for m in closed["modes"]] == list(TRAIN_MODES)
+    assert all(m["n_frames"] == 7 for m in closed["modes"])  # episode 2 only
+    # With every gate closed the memory cannot matter: identical losses prove the draws are shared.
+    assert {m["action_loss"] for m in closed["modes"]} == {closed["modes"][0]["action_loss"]}
+
+    checkpoint = _world_checkpoint(tiny_smolvlm, cache, tmp_path / "open", gate=1.0)
+    opened = _check(checkpoint, root)
+    by_mode = {m["mode"]: m for m in opened["modes"]}
+    assert "action_loss_minus_pred" not in by_mode["pred"]
+    for mode in ("zero", "oracle", "shuffle", "random"):
+        row = by_mode[mode]
+        assert row["action_loss_minus_pred"] != 0
+        assert row["action_loss_minus_pred"] == pytest.approx(
+            row["action_loss"] - by_mode["pred"]["action_loss"], rel=1e-4
+        )
+        low, high = row["action_loss_minus_pred_ci95"]
+        assert low <= row["action_loss_minus_pred"] <= high
+    assert by_mode["oracle"]["world_loss"] == by_mode["pred"]["world_loss"]  # the Prophet ignores the mode
+    assert -1 <= by_mode["pred"]["world_cos"] <= 1
+    assert _check(checkpoint, root)["modes"] == opened["modes"]  # reproducible, shuffle/random included
+    assert _check(checkpoint, root, max_batches=1)["modes"][0]["n_frames"] == 4
+
+
+def test_plain_smolvla_reports_its_action_loss_only(tiny_smolvlm, data, tmp_path):
+    root, _ = data
+    torch.manual_seed(0)
+    checkpoint = _save(SmolVLAPolicy(SmolVLAConfig(**smolvla_kwargs(tiny_smolvlm))), tmp_path / "plain")
+    check = _check(checkpoint, root)
+    assert [m["mode"] for m in check["modes"]] == ["none"] and check["reference_mode"] is None
+    assert check["modes"][0]["action_loss"] > 0 and "world_loss" not in check["modes"][0]
+
+
+def test_no_checkpoint_or_no_episodes_is_a_clear_error(data, tmp_path):
+    root, _ = data
+    with pytest.raises(OfflineCheckError, match=r"no model\.safetensors"):
+        _check(tmp_path, root)
+    with pytest.raises(OfflineCheckError, match="no held-out episodes"):
+        run_offline_check(OfflineRequest(tmp_path, root, REPO_ID, episodes=[]))
