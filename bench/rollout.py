@@ -92,8 +92,9 @@ def build_policies(root: Path, chunk: int):
     )
     world = SmolVLAWorldPolicy(world_cfg)
     world.load_state_dict(plain.state_dict(), strict=False)
-    for gate in world.model.world.gates().values():
-        gate.data.fill_(0.5)  # an open gate: the branch does its full work
+    # Gates stay closed (0): the branch still does all its work (encoder, Prophet, cross-attention), but
+    # the actions equal SmolVLA's, so both policies drive the same trajectory and the simulator does the
+    # same work — otherwise different contacts and renders make the per-step comparison pure noise.
     stats = {
         "observation.state": {"mean": torch.zeros(8), "std": torch.ones(8)},
         "action": {"mean": torch.zeros(7), "std": torch.full((7,), 0.1)},
