@@ -263,6 +263,8 @@ class Evaluation:
         plan = self.plan
         padded = ids + [ids[-1]] * (env.num_envs - len(ids))
         env.set_attr("init_state_id", padded)
+        if list(env.get_attr("init_state_id")) != padded:  # the next reset must start from these states
+            raise RuntimeError(f"could not point the LIBERO envs at init states {padded}")
         seeds = [plan.env_seed(task_id, j) for j in padded]
         set_seed(seeds[0])  # the policy's sampling noise: same draw for this batch on every resume
         filmed = [i for i, j in enumerate(ids) if j < self.cfg.videos_per_task]
