@@ -57,16 +57,17 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(
         snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
     )
-    # 4 suites x 3 seeds x (E0, E1, E2); evaluations per run: E0 1 + E1 1 + E2 3 rollout modes
+    # 4 suites x 3 seeds x 15 experiments (E0-E2, F2, F3a x2, F3b, 8 imagination banks); one
+    # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included
     assert jobs == {
         "all": 1,
         "dataset": 1,
         "latents": 1,
-        "train": 36,
-        "eval": 60,
-        "offline_check": 36,
+        "train": 180,
+        "eval": 204,
+        "offline_check": 180,
         "tables": 1,
-        "figure": 6,
+        "figure": 7,
     }
 
 
@@ -86,11 +87,11 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "all": 1,
         "dataset": 1,
         "latents": 1,
-        "train": 3,
-        "eval": 5,
-        "offline_check": 3,
+        "train": 15,
+        "eval": 17,
+        "offline_check": 15,
         "tables": 1,
-        "figure": 6,
+        "figure": 7,
     }
 
 
@@ -212,3 +213,14 @@ def test_offline_check_holds_out_what_training_leaves_out(repo):
     assert wf.split_args(config, "train") == ["--split=train", f"--holdout-every={every}"]
     assert "results/latents/libero_smoke/vjepa2-tiny_m4" in wf.offline_inputs(config, "E2")
     assert "results/latents/libero_smoke/vjepa2-tiny_m4" not in wf.offline_inputs(config, "E0")
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
+def test_every_world_experiment_is_a_valid_policy_config(repo, name):
+    """The overrides of each experiment build a SmolVLAWorldConfig: no typo waits for a GPU job to fail."""
+    from lerobot_policy_smolvla_world import SmolVLAWorldConfig
+
+    config = _load(repo, name)
+    for exp, spec in config["experiments"].items():
+        if spec["policy_type"] == "smolvla_world":
+            SmolVLAWorldConfig(**{**config["policy"]["args"], **spec.get("policy_args", {})}, world_dim=64)
