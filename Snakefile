@@ -6,7 +6,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: f"{workflow.basedir}/config/smoke.yaml"
+# The study is config/smoke.yaml unless `--configfile` names another: then that file alone, so that no
+# smoke setting (tiny images, tiny VLM) leaks into a study that does not set it.
+if not workflow.overwrite_configfiles:
+
+    configfile: f"{workflow.basedir}/config/smoke.yaml"
 
 
 report: "report/workflow.rst"
@@ -20,6 +24,12 @@ include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/offline.smk"
 include: "rules/report.smk"
+
+
+localrules:
+    all,
+    tables,
+    figure,
 
 
 rule all:

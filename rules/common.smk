@@ -24,7 +24,15 @@ wildcard_constraints:
 def get_resources(stage):
     """Snakemake resources of one stage, from the config's `resources` section."""
     res = config["resources"][stage]
-    return {"gpu": res["gpu"], "mem_mb": res["mem_mb"], "runtime": res["runtime"]}
+    cpus = (
+        {"cpus_per_gpu": res["cpus"]} if res["gpu"] else {"cpus_per_task": res["cpus"]}
+    )
+    return {
+        "gpu": res["gpu"],
+        "mem_mb": res["mem_mb"],
+        "runtime": res["runtime"],
+        **cpus,
+    }
 
 
 def get_dataset_command(wildcards):

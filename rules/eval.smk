@@ -14,4 +14,4 @@ rule eval:
     params:
         args=get_eval_args,
     shell:
-        "lerobot-wm-eval {params.args} > {log} 2>&1"
+        "wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-eval {params.args} > {log} 2>&1"

@@ -15,4 +15,4 @@ rule latents:
     params:
         args=get_latents_args,
     shell:
-        "wmvla latents build {params.args} --out {output.cache} > {log} 2>&1"
+        "wmvla gpu-run --gpus {resources.gpu} -- wmvla latents build {params.args} --out {output.cache} > {log} 2>&1"

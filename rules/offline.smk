@@ -14,4 +14,4 @@ rule offline_check:
     params:
         args=get_offline_args,
     shell:
-        "wmvla eval offline {params.args} --out {output.result} > {log} 2>&1"
+        "wmvla gpu-run --gpus {resources.gpu} -- wmvla eval offline {params.args} --out {output.result} > {log} 2>&1"

@@ -18,6 +18,6 @@ rule train:
     shell:
         "(started=$(date -u +%FT%T+00:00)"
         " && episodes=$(wmvla data episodes {input.dataset} --suite {wildcards.suite} {params.split})"
-        ' && lerobot-wm-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
+        ' && wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
         " && wmvla provenance {output.train} --config {params.run} --started-at $started"
         ") > {log} 2>&1"

@@ -221,6 +221,34 @@ def test_every_world_experiment_is_a_valid_policy_config(repo, name):
     from lerobot_policy_smolvla_world import SmolVLAWorldConfig
 
     config = _load(repo, name)
-    for exp, spec in config["experiments"].items():
+    for spec in config["experiments"].values():
         if spec["policy_type"] == "smolvla_world":
             SmolVLAWorldConfig(**{**config["policy"]["args"], **spec.get("policy_args", {})}, world_dim=64)
+
+
+def test_a_study_config_given_on_the_command_line_is_not_mixed_with_smoke(snakemake_bin, repo, tmp_path):
+    """`--configfile config/config.yaml` alone defines the study: no tiny-model setting of smoke.yaml."""
+    out = subprocess.run(
+        [
+            snakemake_bin,
+            "-n",
+            "-p",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(repo / "config/config.yaml"),
+            "--config",
+            "suites=[libero_goal]",
+            "seeds=[0]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    train = next(line for line in out.stdout.splitlines() if "lerobot-wm-train" in line)
+    assert "--policy.device=cuda" in train and "--batch_size=64" in train
+    for smoke_only in ("resize_imgs_with_padding", "load_vlm_weights", "num_vlm_layers", "record"):
+        assert smoke_only not in train

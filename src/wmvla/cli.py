@@ -135,6 +135,13 @@ def _cmd_report_figures(args: argparse.Namespace) -> None:
         log.info("wrote %s", path)
 
 
+def _cmd_gpu_run(args: argparse.Namespace) -> None:
+    from wmvla.gpu_run import run
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    raise SystemExit(run(args.gpus, command))
+
+
 def _cmd_provenance(args: argparse.Namespace) -> None:
     from wmvla.provenance import write_provenance
 
@@ -186,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True)
     p.add_argument("--split", choices=("all", "train", "holdout"), default="all")
     p.add_argument("--holdout-every", type=int, help="every n-th episode is held out (train/holdout splits)")
+
+    p = command(groups, "gpu-run", _cmd_gpu_run, "run a job's command on exactly one visible GPU")
+    p.add_argument("--gpus", type=int, required=True, help="GPUs the job asked for (0: run as is)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
 
     p = command(groups, "provenance", _cmd_provenance, "write provenance.json for a finished artifact")
     p.add_argument("dir", type=Path)
