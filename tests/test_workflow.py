@@ -252,3 +252,46 @@ def test_a_study_config_given_on_the_command_line_is_not_mixed_with_smoke(snakem
     assert "--policy.device=cuda" in train and "--batch_size=64" in train
     for smoke_only in ("resize_imgs_with_padding", "load_vlm_weights", "num_vlm_layers", "record"):
         assert smoke_only not in train
+
+
+def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake_bin, repo, tmp_path):
+    out = subprocess.run(
+        [
+            snakemake_bin,
+            "--profile",
+            str(repo / "profiles/mi300x"),
+            "-n",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = out.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m[1] != "total"}
+    assert jobs == {
+        "all": 1,
+        "dataset": 1,
+        "latents": 1,
+        "train": 180,
+        "eval": 204,
+        "offline_check": 180,
+        "tables": 1,
+        "figure": 7,
+    }
+    resources: dict[str, set[str]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out.stdout):
+        rule = re.match(r"(local)?rule (\w+):", block)
+        found = re.search(r"resources: (.*)", block)
+        if rule and found:
+            resources.setdefault(f"{rule[1] or ''}{rule[2]}", set()).add(found[1])
+    for gpu_rule in ("latents", "train", "eval", "offline_check"):
+        for line in resources[gpu_rule]:
+            assert "gpu=1" in line.split(", ") and "cpus_per_gpu=" in line, (gpu_rule, line)
+    assert all("gpu=0" in line.split(", ") for line in resources["dataset"])
+    assert not any("gpu=" in line for rule in ("tables", "figure") for line in resources[rule])
