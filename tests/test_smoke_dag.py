@@ -25,7 +25,7 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     assert (results / "data/libero_smoke/meta/info.json").is_file()
     assert (results / "data/libero_smoke/provenance.json").is_file()
     train = results / "libero_spatial/E0/seed0/train"
-    assert (train / "checkpoints/last/pretrained_model/model.safetensors").is_file()
+    assert (train / "checkpoints/000200/pretrained_model/model.safetensors").is_file()
     assert json.loads((train / "provenance.json").read_text())["config"]["exp"] == "E0"
 
     result = json.loads((results / "libero_spatial/E0/seed0/eval/pred.json").read_text())

@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = groups.add_parser("eval", help="offline evaluation").add_subparsers(required=True)
     p = command(evaluation, "offline", _cmd_offline, "held-out action loss under every memory mode")
-    p.add_argument("--checkpoint", type=Path, required=True, help="…/checkpoints/last/pretrained_model")
+    p.add_argument("--checkpoint", type=Path, required=True, help="…/checkpoints/<step>/pretrained_model")
     p.add_argument("--dataset", type=Path, required=True, help="LeRobot dataset directory")
     p.add_argument("--repo-id", required=True)
     p.add_argument("--suite", required=True)

@@ -80,9 +80,15 @@ def offline_result(suite: str, exp: str, seed: int | str) -> Path:
 TABLES_DIR, FIGURES_DIR = RESULTS / "tables", RESULTS / "figures"
 
 
-def checkpoint_dir(suite: str, exp: str, seed: int | str) -> Path:
-    """The model LeRobot saved at the end of training (`checkpoints/last` links the final step)."""
-    return train_dir(suite, exp, seed) / "checkpoints" / "last" / "pretrained_model"
+def checkpoint_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    """The model LeRobot saved at the last step, by its step directory (named as LeRobot names it).
+
+    Why not `checkpoints/last`: that is a symlink, which DVC does not version; the step directory is
+    what gets shared and pulled.
+    """
+    steps = train_steps(config)
+    step = f"{steps:0{max(6, len(str(steps)))}d}"
+    return train_dir(suite, exp, seed) / "checkpoints" / step / "pretrained_model"
 
 
 def train_steps(config: dict) -> int:
@@ -231,7 +237,7 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
     if spec["policy_type"] == "smolvla" and mode != "pred":
         raise StudyConfigError(f"{exp}: a plain smolvla policy has no world memory to set to {mode!r}")
     args = [
-        f"--policy.path={checkpoint_dir(suite, exp, seed)}",
+        f"--policy.path={checkpoint_dir(config, suite, exp, seed)}",
         f"--policy.device={config['policy']['device']}",
         "--env.type=libero",
         f"--env.task={suite}",
@@ -273,7 +279,7 @@ def offline_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
     """`wmvla eval offline` arguments (the rule adds --out)."""
     check = config["offline_check"]
     return [
-        f"--checkpoint={checkpoint_dir(suite, exp, seed)}",
+        f"--checkpoint={checkpoint_dir(config, suite, exp, seed)}",
         f"--dataset={dataset_dir(config)}",
         f"--repo-id={config['dataset']['repo_id']}",
         f"--suite={suite}",
