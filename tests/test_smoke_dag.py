@@ -1,27 +1,51 @@
-"""The README's main job: the whole smoke DAG end to end in a scratch directory (slow, ~8 min)."""
+"""The README's main job: the whole smoke DAG end to end in a scratch study (slow, ~9 min), then its
+results shared through DVC with another clone."""
 
 import json
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
+PROJECT_FILES = ("Snakefile", "rules", "config", "report", "dvc.yaml", ".dvcignore", ".dvc/config")
 
-def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, repo, tmp_path):
-    cmd = [
-        snakemake_bin,
-        "--snakefile",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--cores",
-        "2",
-    ]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True
+    )
+
+
+@pytest.fixture(scope="module")
+def study(repo, tmp_path_factory) -> Path:
+    """A git checkout of the workflow files (as a researcher's clone), with DVC initialised as shipped."""
+    root = tmp_path_factory.mktemp("study")
+    for name in PROJECT_FILES:
+        source, target = repo / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    (root / ".gitignore").write_text("/results\n/logs\n/.snakemake\n")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "study")
+    return root
+
+
+def _snakemake(snakemake_bin: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [snakemake_bin, "--cores", "2", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800)
+
+
+def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, study):
+    cmd = [snakemake_bin, "--cores", "2"]
+    run = subprocess.run(cmd, cwd=study, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-4000:]
 
-    results = tmp_path / "results"
+    results = study / "results"
     assert (results / "data/libero_smoke/meta/info.json").is_file()
     assert (results / "data/libero_smoke/provenance.json").is_file()
     train = results / "libero_spatial/E0/seed0/train"
@@ -62,13 +86,54 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     for name in ("sr_by_experiment", "sr_per_task", "rollout_ablations", "training_curves", "attention"):
         assert (results / f"figures/{name}.png").stat().st_size > 5_000
         assert (results / f"figures/{name}.svg").is_file()
-    report = subprocess.run([*cmd, "--report", "report.html"], capture_output=True, text=True, timeout=300)
+    report = subprocess.run(
+        [*cmd, "--report", "report.html"], cwd=study, capture_output=True, text=True, timeout=300
+    )
     assert report.returncode == 0, report.stderr[-3000:]
-    html = (tmp_path / "report.html").read_text()
+    html = (study / "report.html").read_text()
     assert "offline_memory_modes.png" in html and "experiments.csv" in html
 
     # Logs live outside LeRobot's output directories.
-    assert (tmp_path / "logs/libero_spatial/E0/seed0/train.log").is_file()
+    assert (study / "logs/libero_spatial/E0/seed0/train.log").is_file()
 
-    again = subprocess.run([*cmd, "-n"], capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*cmd, "-n"], cwd=study, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, study, tmp_path):
+    """dvc commit + push after the run; a fresh clone pulls, and Snakemake then plans nothing at all;
+    deleting one evaluation replans exactly it and what reads it."""
+    if not (study / "results/tables/runs.csv").exists():
+        pytest.skip("needs the smoke run of the test above")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    remote = tmp_path / "remote"
+    for args in (
+        ("commit", "-f", "study"),
+        ("remote", "modify", "--local", "shared", "url", str(remote)),
+        ("push",),
+    ):
+        subprocess.run([dvc, *args], cwd=study, check=True, capture_output=True)
+    _git(study, "add", "dvc.lock")
+    _git(study, "commit", "-qm", "results of the smoke run")
+
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(study), str(clone))
+    subprocess.run([dvc, "remote", "modify", "--local", "shared", "url", str(remote)], cwd=clone, check=True)
+    subprocess.run([dvc, "pull"], cwd=clone, check=True, capture_output=True)
+    assert (clone / "results/libero_spatial/E2/seed0/train/checkpoints/000200/pretrained_model").is_dir()
+    assert not (clone / "results/libero_spatial/E2/seed0/train/checkpoints/last").exists()
+
+    assert _snakemake(snakemake_bin, clone, "--touch").returncode == 0  # pulled files get DAG-ordered mtimes
+    plan = _snakemake(snakemake_bin, clone, "-n")
+    assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
+
+    (clone / "results/libero_spatial/E2/seed0/eval/zero.json").unlink()
+    plan = _snakemake(snakemake_bin, clone, "-n")
+    table = plan.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    assert [line.split() for line in table.strip().splitlines()[2:]] == [
+        ["eval", "1"],
+        ["tables", "1"],
+        ["figure", "6"],
+        ["all", "1"],
+        ["total", "9"],
+    ]

@@ -156,6 +156,9 @@ def test_eval_args_are_paired_across_experiments(repo):
     assert all(x.startswith(("--policy.path=", "--result=")) for x in differing)
     assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
     assert "--result=results/libero_spatial/E0/seed0/eval/pred.json" in a
+    assert "--policy.path=results/libero_spatial/E0/seed0/train/checkpoints/000200/pretrained_model" in a
+    full = wf.eval_args(_load(repo, "config.yaml"), "libero_goal", "E2", 1, "zero")
+    assert "--policy.path=results/libero_goal/E2/seed1/train/checkpoints/050000/pretrained_model" in full
 
 
 def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
