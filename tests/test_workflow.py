@@ -298,3 +298,22 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
             assert "gpu=1" in line.split(", ") and "cpus_per_gpu=" in line, (gpu_rule, line)
     assert all("gpu=0" in line.split(", ") for line in resources["dataset"])
     assert not any("gpu=" in line for rule in ("tables", "figure") for line in resources[rule])
+
+
+def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
+    config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
+    jobs = _dry_run(snakemake_bin, repo, *config, "results/libero_goal/F3b/seed1/eval/pred.json")
+    assert jobs == {"dataset": 1, "latents": 1, "train": 1, "eval": 1}
+    jobs = _dry_run(snakemake_bin, repo, *config, "results/libero_10/E0/seed0/offline.json")
+    assert jobs == {"dataset": 1, "train": 1, "offline_check": 1}  # a plain SmolVLA run needs no latents
+    jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path), "results/figures/sr_per_task.png")
+    assert jobs == {
+        "tiny_model": 2,
+        "dataset": 1,
+        "latents": 1,
+        "train": 3,
+        "eval": 4,
+        "offline_check": 3,
+        "tables": 1,
+        "figure": 1,
+    }
