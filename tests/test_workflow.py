@@ -317,3 +317,17 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
         "tables": 1,
         "figure": 1,
     }
+
+
+def test_reordering_config_keys_does_not_change_any_command_line(repo):
+    """Snakemake reruns a job whose params changed; key order in YAML must not count as a change."""
+    config = _load(repo, "smoke.yaml")
+    reordered = yaml.safe_load(yaml.safe_dump(config, sort_keys=True))
+    for exp in config["experiments"]:
+        assert wf.train_args(config, "libero_spatial", exp, 0) == wf.train_args(
+            reordered, "libero_spatial", exp, 0
+        )
+    shuffled = dict(reversed(list(config["policy"]["args"].items())))
+    assert wf.train_args(
+        {**config, "policy": {**config["policy"], "args": shuffled}}, "libero_spatial", "E0", 0
+    ) == (wf.train_args(config, "libero_spatial", "E0", 0))

@@ -33,7 +33,9 @@ def _cli_value(value: Any) -> str:
 
 
 def _flags(prefix: str, args: dict[str, Any]) -> list[str]:
-    return [f"--{prefix}{key}={_cli_value(value)}" for key, value in args.items()]
+    """`--<prefix><key>=<value>` in key order: reordering keys in a config file must not look like a
+    change of parameters to Snakemake (which would rerun every job)."""
+    return [f"--{prefix}{key}={_cli_value(args[key])}" for key in sorted(args)]
 
 
 def prepare_job_environment(config: dict) -> None:
