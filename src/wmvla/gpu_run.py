@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,6 +91,4 @@ def run(gpus: int, command: list[str]) -> int:
             env.pop(name, None)
         env["ROCR_VISIBLE_DEVICES"] = str(index)
         log.info("running on GPU %d of this node: %s", index, " ".join(command))
-        import subprocess
-
         return subprocess.run(command, env=env, check=False).returncode  # the lock is held until it ends

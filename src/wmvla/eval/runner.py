@@ -10,6 +10,7 @@ memory until the end) — and the result file with the identities the paired sta
 
 import dataclasses
 import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,8 +82,6 @@ def rollout_mode(policy_cfg: Any) -> str:
 
 def checkpoint_step(pretrained_model_dir: Path) -> int | None:
     """Training step of a LeRobot checkpoint (`<step>/pretrained_model` next to `training_state`)."""
-    import json
-
     step_file = Path(pretrained_model_dir).resolve().parent / "training_state" / "training_step.json"
     if not step_file.is_file():
         return None
