@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import torch
 from lerobot.configs.types import FeatureType, PolicyFeature
 
 
@@ -29,3 +30,25 @@ def smolvla_kwargs(vlm_dir: Path, chunk: int = 4, image: int = 64, layers: int =
         "device": "cpu",
         **libero_policy_features(image),
     }
+
+
+# smolvla_world settings sized for the tiny models (D = 64 from the tiny V-JEPA 2, small Prophet).
+TINY_WORLD = {
+    "world_encoder": "vjepa2-tiny",
+    "world_dim": 64,
+    "world_k": 3,
+    "world_prophet_width": 16,
+    "world_prophet_heads": 2,
+    "world_fusion_heads": 4,
+    "world_prefix_num_heads": 4,
+}
+
+
+def save_checkpoint(policy, stats: dict[str, dict[str, torch.Tensor]], directory: Path) -> Path:
+    """Save a policy with SmolVLA processors normalising by `stats`, as lerobot-train saves a checkpoint."""
+    from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
+
+    pre, post = make_smolvla_pre_post_processors(policy.config, stats)
+    for thing in (policy, pre, post):
+        thing.save_pretrained(directory)
+    return directory

@@ -16,7 +16,6 @@ import pytest
 import torch
 from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
-from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from wmvla.eval.episode_log import EpisodeLog
@@ -31,16 +30,7 @@ from wmvla.eval.runner import (
     validate,
 )
 
-from .policies import smolvla_kwargs
-
-WORLD = {
-    "world_encoder": "vjepa2-tiny",
-    "world_dim": 64,
-    "world_k": 3,
-    "world_prophet_width": 16,
-    "world_prophet_heads": 2,
-    "world_fusion_heads": 4,
-}
+from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs
 
 
 def _stats(scale: float) -> dict:
@@ -50,26 +40,21 @@ def _stats(scale: float) -> dict:
     }
 
 
-def _save(policy, config, stats, directory: Path) -> Path:
-    pre, post = make_smolvla_pre_post_processors(config, stats)
-    for thing in (policy, pre, post):
-        thing.save_pretrained(directory)
-    return directory
-
-
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, tiny_smolvlm):
     """An init `smolvla` checkpoint (stats ×1) and a world checkpoint made from it, saved with stats ×5."""
     root = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
     base_cfg = SmolVLAConfig(**smolvla_kwargs(tiny_smolvlm))
-    init = _save(SmolVLAPolicy(base_cfg), base_cfg, _stats(1.0), root / "init")
-    world_cfg = SmolVLAWorldConfig(**smolvla_kwargs(tiny_smolvlm), **WORLD, init_from_policy_path=str(init))
+    init = save_checkpoint(SmolVLAPolicy(base_cfg), _stats(1.0), root / "init")
+    world_cfg = SmolVLAWorldConfig(
+        **smolvla_kwargs(tiny_smolvlm), **TINY_WORLD, init_from_policy_path=str(init)
+    )
     world = SmolVLAWorldPolicy(world_cfg)
     for gate in world.model.world.gates().values():
         gate.data.fill_(1.0)  # open: the memory visibly shapes the actions
     step_dir = root / "train" / "checkpoints" / "000010"
-    _save(world, world_cfg, _stats(5.0), step_dir / "pretrained_model")
+    save_checkpoint(world, _stats(5.0), step_dir / "pretrained_model")
     (step_dir / "training_state").mkdir()
     (step_dir / "training_state" / "training_step.json").write_text('{"step": 10}')
     (root / "train" / "checkpoints" / "last").symlink_to("000010")

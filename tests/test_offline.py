@@ -4,7 +4,6 @@ import pytest
 import torch
 from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
-from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from wmvla.eval.offline import OfflineCheckError, OfflineRequest, run_offline_check
@@ -13,7 +12,7 @@ from wmvla.latents.encoders import VideoEncoder
 from wmvla.world.memory import TRAIN_MODES
 
 from .datasets import synthetic_dataset
-from .policies import smolvla_kwargs
+from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs
 
 REPO_ID = "test/synthetic"
 STATS = {
@@ -31,29 +30,13 @@ def data(tmp_path_factory, tiny_vjepa2):
     return root, cache
 
 
-def _save(policy, directory):
-    pre, post = make_smolvla_pre_post_processors(policy.config, STATS)
-    for thing in (policy, pre, post):
-        thing.save_pretrained(directory)
-    return directory
-
-
 def _world_checkpoint(tiny_smolvlm, cache, directory, gate: float):
-    config = SmolVLAWorldConfig(
-        **smolvla_kwargs(tiny_smolvlm),
-        world_latents_path=str(cache),
-        world_encoder="vjepa2-tiny",
-        world_dim=64,
-        world_k=3,
-        world_prophet_width=16,
-        world_prophet_heads=2,
-        world_fusion_heads=4,
-    )
+    config = SmolVLAWorldConfig(**smolvla_kwargs(tiny_smolvlm), **TINY_WORLD, world_latents_path=str(cache))
     torch.manual_seed(0)
     policy = SmolVLAWorldPolicy(config)
     for g in policy.model.world.gates().values():
         g.data.fill_(gate)
-    return _save(policy, directory)
+    return save_checkpoint(policy, STATS, directory)
 
 
 def _check(checkpoint, root, **kw):
@@ -89,7 +72,9 @@ def test_every_memory_mode_on_the_same_frames_and_noise(tiny_smolvlm, data, tmp_
 def test_plain_smolvla_reports_its_action_loss_only(tiny_smolvlm, data, tmp_path):
     root, _ = data
     torch.manual_seed(0)
-    checkpoint = _save(SmolVLAPolicy(SmolVLAConfig(**smolvla_kwargs(tiny_smolvlm))), tmp_path / "plain")
+    checkpoint = save_checkpoint(
+        SmolVLAPolicy(SmolVLAConfig(**smolvla_kwargs(tiny_smolvlm))), STATS, tmp_path / "plain"
+    )
     check = _check(checkpoint, root)
     assert [m["mode"] for m in check["modes"]] == ["none"] and check["reference_mode"] is None
     assert check["modes"][0]["action_loss"] > 0 and "world_loss" not in check["modes"][0]

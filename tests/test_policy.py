@@ -10,7 +10,7 @@ from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import VideoEncoder
 
 from .datasets import synthetic_dataset
-from .policies import smolvla_kwargs
+from .policies import TINY_WORLD, smolvla_kwargs
 
 CHUNK = 4
 LENGTHS = (6, 5)
@@ -26,16 +26,7 @@ def cache(tmp_path_factory, tiny_vjepa2):
 
 
 def _world_config(vlm_dir, cache, **overrides) -> SmolVLAWorldConfig:
-    world = {
-        "world_latents_path": str(cache),
-        "world_encoder": "vjepa2-tiny",
-        "world_dim": 64,
-        "world_k": 3,
-        "world_prophet_width": 16,
-        "world_prophet_heads": 2,
-        "world_fusion_heads": 4,
-        "world_prefix_num_heads": 4,
-    }
+    world = {**TINY_WORLD, "world_latents_path": str(cache)}
     return SmolVLAWorldConfig(**smolvla_kwargs(vlm_dir), **{**world, **overrides})
 
 

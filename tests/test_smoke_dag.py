@@ -2,7 +2,6 @@
 results shared through DVC with another clone."""
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from .plans import job_counts
 
 pytestmark = pytest.mark.slow
 
@@ -102,12 +103,6 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
-def _job_counts(plan: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule → job count from the dry run's 'Job stats' table (which ends at its `total` row)."""
-    table = plan.stdout.split("Job stats:")[1].split("total")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
-
-
 def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemake_bin, study):
     if not (study / "results/tables/runs.csv").exists():
         pytest.skip("needs the smoke run of the test above")
@@ -116,7 +111,7 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
     changed = study / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     plan = _snakemake(snakemake_bin, study, "-n", "--configfile", str(changed))
-    assert _job_counts(plan) == {
+    assert job_counts(plan.stdout) == {
         "train": 1,
         "eval": 1,
         "offline_check": 1,
@@ -157,4 +152,4 @@ def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, 
 
     (clone / "results/libero_spatial/E2/seed0/eval/zero.json").unlink()
     plan = _snakemake(snakemake_bin, clone, "-n")
-    assert _job_counts(plan) == {"eval": 1, "tables": 1, "figure": 6, "all": 1}
+    assert job_counts(plan.stdout) == {"eval": 1, "tables": 1, "figure": 6, "all": 1}

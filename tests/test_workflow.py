@@ -8,6 +8,8 @@ import yaml
 
 from wmvla import workflow as wf
 
+from .plans import job_counts
+
 
 def _load(repo, name):
     return yaml.safe_load((repo / "config" / name).read_text())
@@ -23,8 +25,7 @@ def _dry_run(snakemake_bin, repo, *args, cwd=None):
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    table = out.stdout.split("Job stats:")[1].split("Reasons:")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m[1] != "total"}
+    return job_counts(out.stdout)
 
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
@@ -275,9 +276,7 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    table = out.stdout.split("Job stats:")[1].split("Reasons:")[0]
-    jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m[1] != "total"}
-    assert jobs == {
+    assert job_counts(out.stdout) == {
         "all": 1,
         "dataset": 1,
         "latents": 1,

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from wmvla.errors import WmvlaError
+from wmvla.errors import WmvlaError, exit_status
 from wmvla.libero_setup import apply_environment_defaults
 
 log = logging.getLogger("wmvla")
@@ -251,14 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     apply_environment_defaults()
-    try:
-        args.func(args)
-    except WmvlaError as err:
-        # Expected failures (bad config, bad data, offline) get one clear line, not a traceback.
-        log.debug("details", exc_info=True)
-        log.error("%s", err)
-        return 2
-    return 0
+    return exit_status(lambda: args.func(args), log)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Same options as `lerobot-eval` (`--policy.path`, `--policy.<key>=...` overrides,
 import logging
 import sys
 
-from wmvla.errors import WmvlaError
+from wmvla.errors import exit_status
 
 log = logging.getLogger("lerobot-wm-eval")
 
@@ -23,14 +23,12 @@ def main() -> int:
 
     init_logging()
     register_third_party_plugins()
-    try:
+
+    def evaluate() -> None:
         check_checkpoint_argument(sys.argv[1:])
         Evaluation(parse_eval_config()).run()
-    except WmvlaError as err:
-        log.debug("details", exc_info=True)
-        log.error("%s", err)
-        return 2
-    return 0
+
+    return exit_status(evaluate, log)
 
 
 if __name__ == "__main__":
