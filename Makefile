@@ -52,7 +52,7 @@ setup-rocm: setup
 
 smoke: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --rerun-incomplete
-	$(BIN)/snakemake --configfile config/smoke.yaml --report results/report.html
+	$(BIN)/snakemake --configfile config/smoke.yaml --report results/smoke/report.html
 
 test: setup
 	$(BIN)/pytest -m 'slow or not slow'
@@ -75,4 +75,4 @@ lock: $(STAMPS)/system
 	mv constraints.txt.new constraints.txt && rm -rf .lock-venv
 
 clean-smoke:
-	rm -rf results logs .snakemake
+	rm -rf results/smoke logs/smoke

@@ -91,7 +91,7 @@ def main() -> None:
         root = synthetic_dataset(
             tmp / "ds", lengths=(args.frames,) * args.episodes, image_size=args.image_size
         )
-        encoder = VideoEncoder("vjepa2-tiny", local_dir=build_tiny_vjepa2(tmp / "vjepa2-tiny"))
+        encoder = VideoEncoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
         request = CacheRequest("test/synthetic", "vjepa2-tiny", WINDOW)
         n = args.episodes * args.frames
 

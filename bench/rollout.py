@@ -73,8 +73,8 @@ class PerStepWorldEncoder(OnlineWorldEncoder):
 
 
 def build_policies(root: Path, chunk: int):
-    vlm = build_tiny_smolvlm(root / "results" / "models" / "smolvlm-tiny")
-    build_tiny_vjepa2(root / "results" / "models" / "vjepa2-tiny")
+    vlm = build_tiny_smolvlm(root / "smolvlm-tiny")
+    encoder_dir = build_tiny_vjepa2(root / "vjepa2-tiny")
     kwargs = smolvla_kwargs(vlm, chunk=chunk)
     kwargs["input_features"] = {
         k: PolicyFeature(v.type, v.shape) for k, v in kwargs["input_features"].items()
@@ -84,6 +84,7 @@ def build_policies(root: Path, chunk: int):
     world_cfg = SmolVLAWorldConfig(
         **kwargs,
         world_encoder="vjepa2-tiny",
+        world_encoder_path=str(encoder_dir),
         world_dim=64,
         world_prophet_width=64,
         world_prophet_heads=4,
@@ -139,7 +140,6 @@ def main() -> None:
     torch.set_num_threads(1)  # the simulator and the policy share the machine as on a cluster eval job
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)  # the registry finds the tiny encoder at results/models/vjepa2-tiny
         policies, processors = build_policies(Path(tmp), args.chunk)
         env_cfg = LiberoEnv(
             task="libero_spatial", observation_height=64, observation_width=64, episode_length=args.steps
@@ -162,7 +162,7 @@ def main() -> None:
                     ("chunk boundaries", OnlineWorldEncoder),
                     ("every step", PerStepWorldEncoder),
                 ):
-                    encoder = VideoEncoder("vjepa2-tiny")
+                    encoder = VideoEncoder("vjepa2-tiny", world.config.world_encoder_path)
                     world._online = cls(
                         encoder, world.config.world_temporal_window, world.config.world_t_ctx, 1
                     )

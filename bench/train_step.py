@@ -93,7 +93,7 @@ def measure(scale: str, tmp: Path, repeats: int, batch_size: int) -> None:
     vlm = build_tiny_smolvlm(tmp / f"smolvlm-{scale}", spec)
     if scale == "tiny":  # the whole chain: a real cache from the tiny encoder
         dataset = synthetic_dataset(tmp / "ds", lengths=(20, 20), image_size=32)
-        encoder = VideoEncoder("vjepa2-tiny", local_dir=build_tiny_vjepa2(tmp / "vjepa2-tiny"))
+        encoder = VideoEncoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
         request = CacheRequest("test/synthetic", "vjepa2-tiny", 4)
         cache = build_cache(dataset, request, encoder, tmp / "cache").path
         world = {"world_latents_path": str(cache), "world_encoder": "vjepa2-tiny", "world_dim": 64}

@@ -1,24 +1,27 @@
+import re
 import shlex
 
 from snakemake.io import report as reported
 from snakemake.utils import validate
 
 from wmvla import workflow as wf
-from wmvla.analysis.figures import FIGURES
-from wmvla.analysis.report import REPORTED_TABLES, TABLES
+from wmvla.analysis.names import REPORTED_TABLES, TABLES
+from wmvla.ownership import check_owned
 
 wf.normalise_cli_overrides(config)
 validate(config, schema="../config/schema.yaml")
 wf.prepare_job_environment(config)
+check_owned(wf.owned_outputs(config), config["study"])
 
 
 wildcard_constraints:
+    study=re.escape(config["study"]),
     suite="libero_[a-z0-9]+",
     exp="[A-Za-z0-9_]+",
     seed=r"\d+",
     mode="pred|zero|random",
     window=r"\d+",
-    figure="|".join(FIGURES),
+    figure="|".join(wf.figure_names(config)),
 
 
 def get_resources(stage):
@@ -43,10 +46,10 @@ def get_dataset_command(wildcards):
 
 def get_latents_args(wildcards):
     cache = wf.latent_cache_dir(config)
-    wanted = (
-        f"results/latents/{wildcards.dataset}/{wildcards.encoder}_m{wildcards.window}"
+    wanted = wf.study_root(config).joinpath(
+        "latents", wildcards.dataset, f"{wildcards.encoder}_m{wildcards.window}"
     )
-    if wanted != str(cache):
+    if wanted != cache:
         raise ValueError(f"this config builds {cache}, not {wanted}")
     return shlex.join(wf.latents_command(config))
 
@@ -78,15 +81,16 @@ def get_offline_args(wildcards):
 
 def get_table_outputs():
     """Every table file; the reported ones carry their caption (report/tables/<name>.rst)."""
+    tables = wf.tables_dir(config)
     return {
         name: (
             reported(
-                str(wf.TABLES_DIR / f"{name}.csv"),
+                str(tables / f"{name}.csv"),
                 caption=f"../report/tables/{name}.rst",
                 category="Tables",
             )
             if name in REPORTED_TABLES
-            else str(wf.TABLES_DIR / f"{name}.csv")
+            else str(tables / f"{name}.csv")
         )
         for name in TABLES
     }

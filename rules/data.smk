@@ -1,10 +1,10 @@
 rule dataset:
     output:
-        dataset=directory("results/data/{dataset}"),
+        dataset=directory("results/{study}/data/{dataset}"),
     log:
-        "logs/data/{dataset}.log",
+        "logs/{study}/data/{dataset}.log",
     benchmark:
-        "logs/data/{dataset}.benchmark.tsv"
+        "logs/{study}/data/{dataset}.benchmark.tsv"
     retries: 1
     threads: config["resources"]["data"]["cpus"]
     resources:

@@ -3,11 +3,11 @@ rule eval:
         train=rules.train.output.train,
         models=lambda w: wf.eval_inputs(config, w.exp),
     output:
-        result="results/{suite}/{exp}/seed{seed}/eval/{mode}.json",
+        result="results/{study}/{suite}/{exp}/seed{seed}/eval/{mode}.json",
     log:
-        "logs/{suite}/{exp}/seed{seed}/eval_{mode}.log",
+        "logs/{study}/{suite}/{exp}/seed{seed}/eval_{mode}.log",
     benchmark:
-        "logs/{suite}/{exp}/seed{seed}/eval_{mode}.benchmark.tsv"
+        "logs/{study}/{suite}/{exp}/seed{seed}/eval_{mode}.benchmark.tsv"
     threads: config["resources"]["eval"]["cpus"]
     resources:
         **get_resources("eval"),

@@ -3,11 +3,11 @@ rule latents:
         dataset=wf.dataset_dir(config),
         models=wf.encoder_model_inputs(config),
     output:
-        cache=directory("results/latents/{dataset}/{encoder}_m{window}"),
+        cache=directory("results/{study}/latents/{dataset}/{encoder}_m{window}"),
     log:
-        "logs/latents/{dataset}/{encoder}_m{window}.log",
+        "logs/{study}/latents/{dataset}/{encoder}_m{window}.log",
     benchmark:
-        "logs/latents/{dataset}/{encoder}_m{window}.benchmark.tsv"
+        "logs/{study}/latents/{dataset}/{encoder}_m{window}.benchmark.tsv"
     retries: 2  # the build resumes from its last complete shard (e.g. after preemption)
     threads: config["resources"]["latents"]["cpus"]
     resources:

@@ -1,8 +1,8 @@
 rule tiny_model:
     output:
-        model=directory("results/models/{kind}-tiny"),
+        model=directory("results/{study}/models/{kind}-tiny"),
     log:
-        "logs/models/{kind}-tiny.log",
+        "logs/{study}/models/{kind}-tiny.log",
     wildcard_constraints:
         kind="smolvlm|vjepa2",
     shell:

@@ -3,11 +3,11 @@ rule offline_check:
         train=rules.train.output.train,
         data=lambda w: wf.offline_inputs(config, w.exp),
     output:
-        result="results/{suite}/{exp}/seed{seed}/offline.json",
+        result="results/{study}/{suite}/{exp}/seed{seed}/offline.json",
     log:
-        "logs/{suite}/{exp}/seed{seed}/offline.log",
+        "logs/{study}/{suite}/{exp}/seed{seed}/offline.log",
     benchmark:
-        "logs/{suite}/{exp}/seed{seed}/offline.benchmark.tsv"
+        "logs/{study}/{suite}/{exp}/seed{seed}/offline.benchmark.tsv"
     threads: config["resources"]["eval"]["cpus"]
     resources:
         **get_resources("eval"),

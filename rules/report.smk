@@ -6,15 +6,16 @@ rule tables:
     output:
         **get_table_outputs(),
     log:
-        "logs/report/tables.log",
+        f"logs/{config['study']}/report/tables.log",
     benchmark:
-        "logs/report/tables.benchmark.tsv"
+        f"logs/{config['study']}/report/tables.benchmark.tsv"
     params:
         metrics=lambda w, input: [f"{d}/metrics.jsonl" for d in input.train],
         baseline=get_baseline_arg(),
-        out=wf.TABLES_DIR,
+        out=wf.tables_dir(config),
+        study=config["study"],
     shell:
-        "wmvla report tables --evals {input.evals} --offline {input.offline}"
+        "wmvla report tables --study {params.study} --evals {input.evals} --offline {input.offline}"
         " --metrics {params.metrics} {params.baseline} --out {params.out} > {log} 2>&1"
 
 
@@ -23,19 +24,19 @@ rule figure:
         tables=rules.tables.output,
     output:
         png=report(
-            "results/figures/{figure}.png",
+            "results/{study}/figures/{figure}.png",
             caption="../report/figure.rst",
             category="Figures",
         ),
-        svg="results/figures/{figure}.svg",
+        svg="results/{study}/figures/{figure}.svg",
     log:
-        "logs/report/figure_{figure}.log",
+        "logs/{study}/report/figure_{figure}.log",
     benchmark:
-        "logs/report/figure_{figure}.benchmark.tsv"
+        "logs/{study}/report/figure_{figure}.benchmark.tsv"
     params:
         experiments=list(config["experiments"]),
-        tables=wf.TABLES_DIR,
-        out=wf.FIGURES_DIR,
+        tables=wf.tables_dir(config),
+        out=wf.figures_dir(config),
     shell:
         "wmvla report figures --tables {params.tables} --figures {wildcards.figure}"
         " --experiments {params.experiments} --out {params.out} > {log} 2>&1"

@@ -3,11 +3,11 @@ rule train:
         dataset=wf.dataset_dir(config),
         models=lambda w: wf.train_inputs(config, w.exp),
     output:
-        train=directory("results/{suite}/{exp}/seed{seed}/train"),
+        train=directory("results/{study}/{suite}/{exp}/seed{seed}/train"),
     log:
-        "logs/{suite}/{exp}/seed{seed}/train.log",
+        "logs/{study}/{suite}/{exp}/seed{seed}/train.log",
     benchmark:
-        "logs/{suite}/{exp}/seed{seed}/train.benchmark.tsv"
+        "logs/{study}/{suite}/{exp}/seed{seed}/train.benchmark.tsv"
     threads: config["resources"]["train"]["cpus"]
     resources:
         **get_resources("train"),

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from wmvla.analysis import collect
-from wmvla.analysis.figures import FIGURES, FigureDataError, draw
+from wmvla.analysis.figures import DRAWERS, FigureDataError, draw
+from wmvla.analysis.names import FIGURES
 from wmvla.analysis.report import build_tables, read_tables, write_tables
 from wmvla.stats import mcnemar_exact, wilson_interval
 
@@ -146,6 +147,7 @@ def test_tables_round_trip_and_every_figure_is_drawn(study, tmp_path):
     paths = write_tables(study, tmp_path / "tables")
     assert {p.name for p in paths} >= {"runs.csv", "tasks.csv", "experiments.csv", "paired.csv"}
     tables = read_tables(tmp_path / "tables")
+    assert set(DRAWERS) == set(FIGURES)  # the DAG declares exactly the figures that can be drawn
     written = draw(list(FIGURES), tables, ["E0", "E1", "E2", "IB_mixture4"], tmp_path / "figures")
     assert len(written) == 2 * len(FIGURES)
     assert all(p.stat().st_size > 5_000 for p in written)
@@ -167,3 +169,20 @@ def test_results_outside_the_tree_or_mislabelled_are_rejected(tmp_path):
     path.rename(moved)
     with pytest.raises(collect.ResultsError, match="holds suite 'libero_goal'"):
         collect.episodes_frame([moved])
+
+
+def test_a_report_refuses_inputs_of_another_study(tmp_path):
+    from wmvla.ownership import ForeignArtifactError
+
+    root = tmp_path / "results" / "smoke"
+    evals = [_write_eval(root, *key, outcome) for key, outcome in OUTCOMES.items()]
+    metrics = [_write_metrics(root, "libero_spatial", "E2", 0)]
+    assert not build_tables(evals, [], metrics, baseline="E0", study="smoke")["runs"].empty
+    foreign = json.loads(evals[0].read_text())
+    evals[0].write_text(json.dumps({**foreign, "provenance": {"study": "full"}}))
+    with pytest.raises(ForeignArtifactError, match="by study 'full', not 'smoke': a report covers one study"):
+        build_tables(evals, [], metrics, baseline="E0", study="smoke")
+    evals[0].write_text(json.dumps(foreign))
+    (metrics[0].parent / "provenance.json").write_text(json.dumps({"study": "full"}))
+    with pytest.raises(ForeignArtifactError, match="E2/seed0/train was produced by study 'full'"):
+        build_tables(evals, [], metrics, baseline="E0", study="smoke")

@@ -41,14 +41,17 @@ def _stats(scale: float) -> dict:
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory, tiny_smolvlm):
+def checkpoints(tmp_path_factory, tiny_smolvlm, tiny_vjepa2):
     """An init `smolvla` checkpoint (stats ×1) and a world checkpoint made from it, saved with stats ×5."""
     root = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
     base_cfg = SmolVLAConfig(**smolvla_kwargs(tiny_smolvlm))
     init = save_checkpoint(SmolVLAPolicy(base_cfg), _stats(1.0), root / "init")
     world_cfg = SmolVLAWorldConfig(
-        **smolvla_kwargs(tiny_smolvlm), **TINY_WORLD, init_from_policy_path=str(init)
+        **smolvla_kwargs(tiny_smolvlm),
+        **TINY_WORLD,
+        init_from_policy_path=str(init),
+        world_encoder_path=str(tiny_vjepa2),
     )
     world = SmolVLAWorldPolicy(world_cfg)
     for gate in world.model.world.gates().values():
@@ -59,15 +62,6 @@ def checkpoints(tmp_path_factory, tiny_smolvlm):
     (step_dir / "training_state" / "training_step.json").write_text('{"step": 10}')
     (root / "train" / "checkpoints" / "last").symlink_to("000010")
     return {"init": init, "world": root / "train" / "checkpoints" / "last" / "pretrained_model"}
-
-
-@pytest.fixture
-def in_project(tmp_path, monkeypatch, tiny_vjepa2):
-    """A working directory where the registry finds the tiny encoder at results/models/vjepa2-tiny."""
-    (tmp_path / "results" / "models").mkdir(parents=True)
-    (tmp_path / "results" / "models" / "vjepa2-tiny").symlink_to(tiny_vjepa2)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _eval_argv(checkpoint: Path, result: Path, *extra: str, episodes=2, length=8) -> list[str]:
@@ -185,9 +179,7 @@ def _observation(b: int = 1) -> dict:
     }
 
 
-def test_checkpoint_is_evaluated_with_its_own_processors_and_overrides(
-    checkpoints, monkeypatch, tmp_path, in_project
-):
+def test_checkpoint_is_evaluated_with_its_own_processors_and_overrides(checkpoints, monkeypatch, tmp_path):
     """Saved with stats ×5 from an init checkpoint with stats ×1: the eval must use ×5, and it must not
     need the init checkpoint at all (it is moved away here)."""
     moved = checkpoints["init"].rename(checkpoints["init"].with_name("init-moved"))
@@ -251,26 +243,24 @@ def _comparable(result_file: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_killed_evaluation_resumes_without_redoing_finished_episodes(checkpoints, in_project):
+def test_killed_evaluation_resumes_without_redoing_finished_episodes(checkpoints, tmp_path):
     k, n = 1, 3
-    resumed = in_project / "a" / "eval" / "pred.json"
+    resumed = tmp_path / "a" / "eval" / "pred.json"
     argv = _eval_argv(checkpoints["world"], resumed, "--videos_per_task=1", episodes=n)
-    _run_eval(argv, in_project, kill_after=k)
+    _run_eval(argv, tmp_path, kill_after=k)
     log = resumed.with_suffix(".episodes.jsonl")
     before = log.read_text().splitlines()
     assert not resumed.exists() and len(before) == 1 + k
 
-    done = _run_eval(argv, in_project)
+    done = _run_eval(argv, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resuming after {k} finished episode(s)" in done.stderr
     after = log.read_text().splitlines()
     assert after[: 1 + k] == before and len(after) == 1 + n  # the first k lines untouched, none twice
     assert (resumed.parent / "pred.videos" / "task0_init0.mp4").stat().st_size > 0
 
-    straight = in_project / "b" / "eval" / "pred.json"
-    once = _run_eval(
-        _eval_argv(checkpoints["world"], straight, "--videos_per_task=1", episodes=n), in_project
-    )
+    straight = tmp_path / "b" / "eval" / "pred.json"
+    once = _run_eval(_eval_argv(checkpoints["world"], straight, "--videos_per_task=1", episodes=n), tmp_path)
     assert once.returncode == 0, once.stderr[-3000:]
     assert _comparable(resumed) == _comparable(straight)
     result = _comparable(resumed)

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from wmvla.latents.cache import CacheRequest, LatentCacheError, build_cache
-from wmvla.latents.encoders import UnknownEncoderError, VideoEncoder
+from wmvla.latents.encoders import VideoEncoder
 from wmvla.latents.frames import EpisodeFrames
 from wmvla.latents.online import OnlineWorldEncoder
 from wmvla.latents.reader import WorldLatents
+from wmvla.latents.registry import UnknownEncoderError
 from wmvla.latents.windows import clip_frame_rows, future_rows, history_rows
 
 from .datasets import synthetic_dataset
@@ -27,7 +28,7 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def encoder(tiny_vjepa2):
-    return VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    return VideoEncoder("vjepa2-tiny", tiny_vjepa2)
 
 
 def _request(window=4, **kw):

@@ -64,7 +64,7 @@ def recorded_cache(recorded, tiny_vjepa2, tmp_path_factory):
     from wmvla.latents.cache import CacheRequest, build_cache
     from wmvla.latents.encoders import VideoEncoder
 
-    encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    encoder = VideoEncoder("vjepa2-tiny", tiny_vjepa2)
     request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
     return build_cache(recorded, request, encoder, tmp_path_factory.mktemp("lat") / "c", 4, 8).path
 
@@ -79,7 +79,7 @@ def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, recorde
     from wmvla.latents.online import OnlineWorldEncoder
     from wmvla.latents.reader import WorldLatents
 
-    encoder = VideoEncoder("vjepa2-tiny", local_dir=tiny_vjepa2)
+    encoder = VideoEncoder("vjepa2-tiny", tiny_vjepa2)
     request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
     reader = WorldLatents(recorded_cache, request, t_ctx=4, k=8)
     frames = EpisodeFrames(recorded, request.camera).episode(1)  # rows 6..11

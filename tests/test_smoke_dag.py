@@ -2,6 +2,7 @@
 results shared through DVC with another clone."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -48,15 +49,18 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     run = subprocess.run(cmd, cwd=study, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-4000:]
 
-    results = study / "results"
+    results = study / "results/smoke"  # the smoke study's own root
+    assert sorted(p.name for p in (study / "results").iterdir()) == ["smoke"]
     assert (results / "data/libero_smoke/meta/info.json").is_file()
     assert (results / "data/libero_smoke/provenance.json").is_file()
     train = results / "libero_spatial/E0/seed0/train"
     assert (train / "checkpoints/000200/pretrained_model/model.safetensors").is_file()
-    assert json.loads((train / "provenance.json").read_text())["config"]["exp"] == "E0"
+    provenance = json.loads((train / "provenance.json").read_text())
+    assert provenance["config"]["exp"] == "E0" and provenance["study"] == "smoke"
 
     result = json.loads((results / "libero_spatial/E0/seed0/eval/pred.json").read_text())
     assert result["checkpoint_step"] == 200 and result["suite"] == "libero_spatial"
+    assert result["provenance"]["study"] == "smoke"
     assert [(e["task_id"], e["init_state_id"]) for e in result["episodes"]] == [(0, 0)]
     assert result["overall"]["n_episodes"] == 1
 
@@ -90,21 +94,52 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
         assert (results / f"figures/{name}.png").stat().st_size > 5_000
         assert (results / f"figures/{name}.svg").is_file()
     report = subprocess.run(
-        [*cmd, "--report", "report.html"], cwd=study, capture_output=True, text=True, timeout=300
+        [*cmd, "--report", "results/smoke/report.html"],
+        cwd=study,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert report.returncode == 0, report.stderr[-3000:]
-    html = (study / "report.html").read_text()
+    html = (results / "report.html").read_text()
+    assert "study <strong>smoke</strong>" in html
     assert "offline_memory_modes.png" in html and "experiments.csv" in html
 
     # Logs live outside LeRobot's output directories.
-    assert (study / "logs/libero_spatial/E0/seed0/train.log").is_file()
+    assert (study / "logs/smoke/libero_spatial/E0/seed0/train.log").is_file()
 
     again = subprocess.run([*cmd, "-n"], cwd=study, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_the_smoke_study_never_touches_the_full_studys_artifacts(snakemake_bin, repo, study):
+    """A full-study checkpoint planted where the full study writes it survives a smoke rerun byte for byte,
+    and the full study's plan lies under its own root only."""
+    if not (study / "results/smoke/tables/runs.csv").exists():
+        pytest.skip("needs the smoke run of the test above")
+    planted = study / "results/full/libero_spatial/E2/seed0/train"
+    weights = planted / "checkpoints/050000/pretrained_model/model.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"a real 50k-step checkpoint")
+    (planted / "provenance.json").write_text(json.dumps({"study": "full", "config": {"study": "full"}}))
+    before = {p: p.read_bytes() for p in planted.rglob("*") if p.is_file()}
+    try:
+        again = _snakemake(snakemake_bin, study)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert {p: p.read_bytes() for p in planted.rglob("*") if p.is_file()} == before
+
+        full = _snakemake(snakemake_bin, study, "-n", "--profile", str(repo / "profiles/mi300x"))
+        assert full.returncode == 0, full.stderr[-3000:]
+        outputs = re.findall(r"^    output: (.*)$", full.stdout, re.MULTILINE)
+        paths = [p for line in outputs for p in line.split(", ")]
+        assert len(paths) > 500 and all(p.startswith("results/full/") for p in paths), paths[:5]
+        assert "results/smoke" not in full.stdout
+    finally:
+        shutil.rmtree(study / "results/full")
+
+
 def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemake_bin, study):
-    if not (study / "results/tables/runs.csv").exists():
+    if not (study / "results/smoke/tables/runs.csv").exists():
         pytest.skip("needs the smoke run of the test above")
     config = yaml.safe_load((study / "config/smoke.yaml").read_text())
     config["experiments"]["E1"]["policy_args"]["world_prophet_layers"] = 1
@@ -119,21 +154,21 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
         "figure": 6,
         "all": 1,
     }, plan.stdout[-3000:]
-    assert "results/libero_spatial/E1/seed0/train" in plan.stdout
-    assert "output: results/libero_spatial/E2/seed0/train" not in plan.stdout
+    assert "results/smoke/libero_spatial/E1/seed0/train" in plan.stdout
+    assert "output: results/smoke/libero_spatial/E2/seed0/train" not in plan.stdout
 
 
 def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, study, tmp_path):
     """dvc commit + push after the run; a fresh clone pulls, and Snakemake then plans nothing at all;
     deleting one evaluation replans exactly it and what reads it."""
-    if not (study / "results/tables/runs.csv").exists():
+    if not (study / "results/smoke/tables/runs.csv").exists():
         pytest.skip("needs the smoke run of the test above")
     dvc = str(Path(sys.executable).parent / "dvc")
     remote = tmp_path / "remote"
     for args in (
-        ("commit", "-f", "study"),
+        ("commit", "-f", "smoke"),
         ("remote", "modify", "--local", "shared", "url", str(remote)),
-        ("push",),
+        ("push", "smoke"),
     ):
         subprocess.run([dvc, *args], cwd=study, check=True, capture_output=True)
     _git(study, "add", "dvc.lock")
@@ -142,14 +177,15 @@ def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, 
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(study), str(clone))
     subprocess.run([dvc, "remote", "modify", "--local", "shared", "url", str(remote)], cwd=clone, check=True)
-    subprocess.run([dvc, "pull"], cwd=clone, check=True, capture_output=True)
-    assert (clone / "results/libero_spatial/E2/seed0/train/checkpoints/000200/pretrained_model").is_dir()
-    assert not (clone / "results/libero_spatial/E2/seed0/train/checkpoints/last").exists()
+    subprocess.run([dvc, "pull", "smoke"], cwd=clone, check=True, capture_output=True)
+    train = clone / "results/smoke/libero_spatial/E2/seed0/train"
+    assert (train / "checkpoints/000200/pretrained_model").is_dir()
+    assert not (train / "checkpoints/last").exists()
 
     assert _snakemake(snakemake_bin, clone, "--touch").returncode == 0  # pulled files get DAG-ordered mtimes
     plan = _snakemake(snakemake_bin, clone, "-n")
     assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
 
-    (clone / "results/libero_spatial/E2/seed0/eval/zero.json").unlink()
+    (clone / "results/smoke/libero_spatial/E2/seed0/eval/zero.json").unlink()
     plan = _snakemake(snakemake_bin, clone, "-n")
     assert job_counts(plan.stdout) == {"eval": 1, "tables": 1, "figure": 6, "all": 1}

@@ -130,7 +130,7 @@ def test_train_args_fix_the_sample_budget(repo):
     assert "--policy.type=smolvla" in args
     assert "--policy.resize_imgs_with_padding=[64,64]" in args
     assert "--policy.load_vlm_weights=false" in args
-    assert "--dataset.root=results/data/libero_smoke" in args
+    assert "--dataset.root=results/smoke/data/libero_smoke" in args
 
 
 def test_full_study_fine_tunes_from_the_init_checkpoint(repo):
@@ -156,17 +156,19 @@ def test_eval_args_are_paired_across_experiments(repo):
     differing = {x for x in a if x not in b} | {x for x in b if x not in a}
     assert all(x.startswith(("--policy.path=", "--result=")) for x in differing)
     assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
-    assert "--result=results/libero_spatial/E0/seed0/eval/pred.json" in a
-    assert "--policy.path=results/libero_spatial/E0/seed0/train/checkpoints/000200/pretrained_model" in a
+    assert "--result=results/smoke/libero_spatial/E0/seed0/eval/pred.json" in a
+    assert (
+        "--policy.path=results/smoke/libero_spatial/E0/seed0/train/checkpoints/000200/pretrained_model" in a
+    )
     full = wf.eval_args(_load(repo, "config.yaml"), "libero_goal", "E2", 1, "zero")
-    assert "--policy.path=results/libero_goal/E2/seed1/train/checkpoints/050000/pretrained_model" in full
+    assert "--policy.path=results/full/libero_goal/E2/seed1/train/checkpoints/050000/pretrained_model" in full
 
 
 def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
     args = wf.train_args(smoke, "libero_spatial", "E2", 0)
     assert "--policy.type=smolvla_world" in args
-    assert "--policy.world_latents_path=results/latents/libero_smoke/vjepa2-tiny_m4" in args
+    assert "--policy.world_latents_path=results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in args
     assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
     assert "--policy.world_memory_mode_train=zero" in wf.train_args(smoke, "libero_spatial", "E1", 0)
     full_args = wf.train_args(full, "libero_10", "E2", 1)
@@ -174,9 +176,11 @@ def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     assert "--policy.world_dim=1408" in full_args and not any(
         a.startswith("--policy.path") for a in full_args
     )
-    assert "results/latents/libero_smoke/vjepa2-tiny_m4" in wf.train_inputs(smoke, "E2")
-    assert "results/models/vjepa2-tiny" in wf.eval_inputs(smoke, "E2")
-    assert wf.eval_inputs(smoke, "E0") == ["results/models/smolvlm-tiny"]
+    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in wf.train_inputs(smoke, "E2")
+    assert "results/smoke/models/vjepa2-tiny" in wf.eval_inputs(smoke, "E2")
+    assert "--policy.world_encoder_path=results/smoke/models/vjepa2-tiny" in args
+    assert "--policy.vlm_model_name=results/smoke/models/smolvlm-tiny" in args
+    assert wf.eval_inputs(smoke, "E0") == ["results/smoke/models/smolvlm-tiny"]
 
 
 def test_rollout_ablation_sets_the_memory_mode(repo):
@@ -215,8 +219,8 @@ def test_offline_check_holds_out_what_training_leaves_out(repo):
     every = config["offline_check"]["holdout_every"]
     assert f"--holdout-every={every}" in wf.offline_args(config, "libero_spatial", "E2", 0)
     assert wf.split_args(config, "train") == ["--split=train", f"--holdout-every={every}"]
-    assert "results/latents/libero_smoke/vjepa2-tiny_m4" in wf.offline_inputs(config, "E2")
-    assert "results/latents/libero_smoke/vjepa2-tiny_m4" not in wf.offline_inputs(config, "E0")
+    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in wf.offline_inputs(config, "E2")
+    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" not in wf.offline_inputs(config, "E0")
 
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
@@ -301,11 +305,13 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
-    jobs = _dry_run(snakemake_bin, repo, *config, "results/libero_goal/F3b/seed1/eval/pred.json")
+    jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
     assert jobs == {"dataset": 1, "latents": 1, "train": 1, "eval": 1}
-    jobs = _dry_run(snakemake_bin, repo, *config, "results/libero_10/E0/seed0/offline.json")
+    jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
     assert jobs == {"dataset": 1, "train": 1, "offline_check": 1}  # a plain SmolVLA run needs no latents
-    jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path), "results/figures/sr_per_task.png")
+    jobs = _dry_run(
+        snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
+    )
     assert jobs == {
         "tiny_model": 2,
         "dataset": 1,
@@ -330,3 +336,34 @@ def test_reordering_config_keys_does_not_change_any_command_line(repo):
     assert wf.train_args(
         {**config, "policy": {**config["policy"], "args": shuffled}}, "libero_spatial", "E0", 0
     ) == (wf.train_args(config, "libero_spatial", "E0", 0))
+
+
+def test_smoke_and_full_studies_share_no_output_path(repo):
+    smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
+    outputs = {
+        name: set(wf.all_targets(c)) | set(wf.owned_outputs(c))
+        for name, c in (("smoke", smoke), ("full", full))
+    }
+    assert all(p.startswith("results/smoke/") for p in outputs["smoke"])
+    assert all(p.startswith("results/full/") for p in outputs["full"])
+    assert not outputs["smoke"] & outputs["full"]
+
+
+def test_an_artifact_of_another_study_stops_the_dry_run_untouched(snakemake_bin, repo, tmp_path):
+    """A directory under the smoke root whose provenance names the full study: refused, nothing deleted."""
+    train = tmp_path / "results/smoke/libero_spatial/E2/seed0/train"
+    (train / "checkpoints").mkdir(parents=True)
+    (train / "checkpoints/weights").write_bytes(b"precious")
+    (train / "provenance.json").write_text('{"study": "full", "config": {"study": "full"}}')
+    out = subprocess.run(
+        [snakemake_bin, "--cores", "1", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert (
+        "results/smoke/libero_spatial/E2/seed0/train was produced by study 'full', not 'smoke'" in out.stderr
+    )
+    assert (train / "checkpoints/weights").read_bytes() == b"precious"
+    assert sorted(p.name for p in (tmp_path / "results/smoke").iterdir()) == ["libero_spatial"]

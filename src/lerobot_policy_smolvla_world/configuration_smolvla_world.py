@@ -17,6 +17,9 @@ class SmolVLAWorldConfig(SmolVLAConfig):
     # World latents (a cache built by `wmvla latents build`; read by the batch's `index`).
     world_latents_path: str | None = None  # cache directory; required for training
     world_encoder: str = "vjepa2-vitg"  # registered encoder name; the cache must match
+    # Directory the online (rollout) encoder loads from: a tiny model built by the DAG or the Hub snapshot
+    # in the study's offline cache. None: the registry's Hub id (network or the user's own HF cache).
+    world_encoder_path: str | None = None
     world_temporal_window: int = 4  # frames per clip (m); the cache must match
     world_camera: str = "observation.images.image"
     world_dim: int = 1408  # D (vitg 1408, vitl 1024)

@@ -354,7 +354,7 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
 
         frames = batch[self.config.world_camera]  # (B, 3, H, W) in [0, 1]
         if self._online is None or self._online.n_envs != frames.shape[0]:
-            encoder = VideoEncoder(self.config.world_encoder, device=frames.device)
+            encoder = VideoEncoder(self.config.world_encoder, self.config.world_encoder_path, frames.device)
             if encoder.dim != self.config.world_dim:
                 raise ValueError(
                     f"encoder {encoder.spec.name} has D={encoder.dim}, world_dim={self.config.world_dim}"

@@ -84,7 +84,7 @@ def _cmd_latents_build(args: argparse.Namespace) -> None:
         report = build_cache(
             args.dataset,
             request,
-            VideoEncoder(args.encoder),
+            VideoEncoder(args.encoder, args.encoder_path),
             args.out,
             batch_size=args.batch_size,
             shard_size=args.shard_size,
@@ -122,7 +122,7 @@ def _cmd_offline(args: argparse.Namespace) -> None:
 def _cmd_report_tables(args: argparse.Namespace) -> None:
     from wmvla.analysis.report import build_tables, write_tables
 
-    frames = build_tables(args.evals, args.offline, args.metrics, args.baseline)
+    frames = build_tables(args.evals, args.offline, args.metrics, args.baseline, args.study)
     for path in write_tables(frames, args.out):
         log.info("wrote %s", path)
 
@@ -214,16 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batches", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", type=Path, required=True, help="results/<suite>/<exp>/seed<s>/offline.json")
+    p.add_argument(
+        "--out", type=Path, required=True, help="results/<study>/<suite>/<exp>/seed<s>/offline.json"
+    )
 
     report = groups.add_parser("report", help="tables and figures").add_subparsers(required=True)
-    p = command(report, "tables", _cmd_report_tables, "aggregate results into results/tables/*.csv")
+    p = command(report, "tables", _cmd_report_tables, "aggregate results into results/<study>/tables/*.csv")
+    p.add_argument("--study", default=None, help="refuse inputs whose provenance names another study")
     p.add_argument("--evals", type=Path, nargs="+", required=True, help="eval/<mode>.json files")
     p.add_argument("--offline", type=Path, nargs="*", default=[], help="offline.json files")
     p.add_argument("--metrics", type=Path, nargs="*", default=[], help="train/metrics.jsonl files")
     p.add_argument("--baseline", default=None, help="experiment every other one is paired against (E0)")
     p.add_argument("--out", type=Path, required=True)
-    p = command(report, "figures", _cmd_report_figures, "draw results/figures/*.png|svg from the tables")
+    p = command(
+        report, "figures", _cmd_report_figures, "draw results/<study>/figures/*.png|svg from the tables"
+    )
     p.add_argument("--tables", type=Path, required=True)
     p.add_argument("--figures", nargs="+", required=True, help="names of the figures to draw")
     p.add_argument("--experiments", nargs="+", required=True, help="experiments in colour order")
@@ -234,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", type=Path, required=True, help="LeRobot dataset directory")
     p.add_argument("--repo-id", required=True, help="the dataset's repo id (recorded and checked)")
     p.add_argument("--encoder", required=True, help="registered encoder name, e.g. vjepa2-vitg")
+    p.add_argument("--encoder-path", type=Path, default=None, help="the encoder's model directory")
     p.add_argument("--window", type=int, default=4, help="frames per clip (temporal_window m)")
     p.add_argument("--camera", default="observation.images.image")
     p.add_argument("--batch-size", type=int, default=64)

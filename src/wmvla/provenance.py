@@ -7,6 +7,7 @@ and package versions next to a number, nobody can tell which run produced it.
 import hashlib
 import importlib.metadata
 import json
+import os
 import platform
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 PROVENANCE_FILE = "provenance.json"
+STUDY_ENV = "WMVLA_STUDY"  # set for every job by the Snakefile: the study whose artifact this is
 TRACKED_PACKAGES = ("torch", "lerobot", "transformers", "wmvla", "mujoco", "snakemake")
 
 
@@ -67,6 +69,7 @@ def now() -> str:
 def provenance_record(config: Any, started_at: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """What made an artifact: code, config (and its hash), packages, machine, start and end time."""
     return {
+        "study": os.environ.get(STUDY_ENV),
         **git_state(Path(__file__).resolve().parent),
         "config_hash": config_hash(config),
         "config": config,

@@ -12,9 +12,10 @@ from typing import Any
 
 from wmvla.errors import WmvlaError
 from wmvla.libero_setup import apply_environment_defaults
+from wmvla.provenance import STUDY_ENV
 
-RESULTS = Path("results")
-TINY_MODELS_DIR = RESULTS / "models"
+RESULTS, LOGS = Path("results"), Path("logs")
+TINY_MODELS = ("smolvlm-tiny", "vjepa2-tiny")  # built by the DAG (`wmvla models tiny`), never downloaded
 
 
 class StudyConfigError(WmvlaError, ValueError):
@@ -39,7 +40,8 @@ def _flags(prefix: str, args: dict[str, Any]) -> list[str]:
 
 
 def prepare_job_environment(config: dict) -> None:
-    """Environment every job inherits: the venv's tools first on PATH, LIBERO's config, offline mode.
+    """Environment every job inherits: the venv's tools first on PATH, LIBERO's config, offline mode,
+    and the study's name (recorded in every artifact's provenance).
 
     Why: jobs must use the tools of the venv that runs Snakemake (also on cluster nodes, where the
     job re-runs Snakemake with the same interpreter), and no job may prompt or reach the network
@@ -47,6 +49,7 @@ def prepare_job_environment(config: dict) -> None:
     """
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     apply_environment_defaults()
+    os.environ[STUDY_ENV] = config["study"]
     if config["offline"]:
         os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -58,28 +61,58 @@ def normalise_cli_overrides(config: dict) -> None:
         config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in seeds]
 
 
+# --- the study's results tree (DESIGN.md §5): everything under results/<study>/ -------------------
+
+
+def study_root(config: dict) -> Path:
+    """Every output of a study lives under `results/<study>/`: two studies never share a path."""
+    return RESULTS / config["study"]
+
+
+def models_dir(config: dict) -> Path:
+    return study_root(config) / "models"
+
+
 def dataset_dir(config: dict) -> Path:
-    return RESULTS / "data" / config["dataset"]["name"]
+    return study_root(config) / "data" / config["dataset"]["name"]
 
 
 def latent_cache_dir(config: dict) -> Path:
     world = config["world"]
-    return RESULTS / "latents" / config["dataset"]["name"] / f"{world['encoder']}_m{world['temporal_window']}"
+    return (
+        study_root(config)
+        / "latents"
+        / config["dataset"]["name"]
+        / f"{world['encoder']}_m{world['temporal_window']}"
+    )
 
 
-def train_dir(suite: str, exp: str, seed: int | str) -> Path:
-    return RESULTS / suite / exp / f"seed{seed}" / "train"
+def run_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    return study_root(config) / suite / exp / f"seed{seed}"
 
 
-def eval_result(suite: str, exp: str, seed: int | str, mode: str) -> Path:
-    return RESULTS / suite / exp / f"seed{seed}" / "eval" / f"{mode}.json"
+def train_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    return run_dir(config, suite, exp, seed) / "train"
 
 
-def offline_result(suite: str, exp: str, seed: int | str) -> Path:
-    return RESULTS / suite / exp / f"seed{seed}" / "offline.json"
+def eval_result(config: dict, suite: str, exp: str, seed: int | str, mode: str) -> Path:
+    return run_dir(config, suite, exp, seed) / "eval" / f"{mode}.json"
 
 
-TABLES_DIR, FIGURES_DIR = RESULTS / "tables", RESULTS / "figures"
+def offline_result(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    return run_dir(config, suite, exp, seed) / "offline.json"
+
+
+def tables_dir(config: dict) -> Path:
+    return study_root(config) / "tables"
+
+
+def figures_dir(config: dict) -> Path:
+    return study_root(config) / "figures"
+
+
+def report_file(config: dict) -> Path:
+    return study_root(config) / "report.html"
 
 
 def checkpoint_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
@@ -90,7 +123,7 @@ def checkpoint_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
     """
     steps = train_steps(config)
     step = f"{steps:0{max(6, len(str(steps)))}d}"
-    return train_dir(suite, exp, seed) / "checkpoints" / step / "pretrained_model"
+    return train_dir(config, suite, exp, seed) / "checkpoints" / step / "pretrained_model"
 
 
 def train_steps(config: dict) -> int:
@@ -104,21 +137,34 @@ def train_steps(config: dict) -> int:
     return total // batch
 
 
-def _built_by_dag(path: str) -> list[str]:
-    return [path] if Path(path).parent == TINY_MODELS_DIR else []
+# --- models: a tiny one the DAG builds, or a Hub id / local directory -------------------------------
+
+
+def model_path(config: dict, ref: str) -> str:
+    """Where a job loads the model `ref` from: a tiny model's directory under the study, else `ref`."""
+    return str(models_dir(config) / ref) if ref in TINY_MODELS else ref
+
+
+def _built_by_dag(config: dict, ref: str) -> list[str]:
+    return [model_path(config, ref)] if ref in TINY_MODELS else []
+
+
+def vlm_path(config: dict) -> str:
+    return model_path(config, config["policy"]["vlm_model_name"])
+
+
+def encoder_path(config: dict) -> str:
+    return model_path(config, config["world"]["encoder"])
 
 
 def local_model_inputs(config: dict) -> list[str]:
-    """Tiny VLM directory the DAG must build before training (paths under results/models/)."""
-    return _built_by_dag(config["policy"]["vlm_model_name"])
+    """Tiny VLM directory the DAG must build before training."""
+    return _built_by_dag(config, config["policy"]["vlm_model_name"])
 
 
 def encoder_model_inputs(config: dict) -> list[str]:
     """Tiny encoder directory the DAG must build before caching latents."""
-    from wmvla.latents.encoders import encoder_spec
-
-    spec = encoder_spec(config["world"]["encoder"])
-    return _built_by_dag(spec.source) if spec.is_local else []
+    return _built_by_dag(config, config["world"]["encoder"])
 
 
 def latents_command(config: dict) -> list[str]:
@@ -128,6 +174,7 @@ def latents_command(config: dict) -> list[str]:
         f"--dataset={dataset_dir(config)}",
         f"--repo-id={config['dataset']['repo_id']}",
         f"--encoder={world['encoder']}",
+        f"--encoder-path={encoder_path(config)}",
         f"--window={world['temporal_window']}",
         f"--camera={world['camera']}",
         f"--batch-size={world['batch_size']}",
@@ -173,12 +220,13 @@ def uses_world(config: dict, exp: str) -> bool:
 
 def world_policy_args(config: dict) -> list[str]:
     """Flags tying a smolvla_world policy to the study's latent cache and encoder."""
-    from wmvla.latents.encoders import encoder_spec
+    from wmvla.latents.registry import encoder_spec
 
     world = config["world"]
     return [
         f"--policy.world_latents_path={latent_cache_dir(config)}",
         f"--policy.world_encoder={world['encoder']}",
+        f"--policy.world_encoder_path={encoder_path(config)}",
         f"--policy.world_temporal_window={world['temporal_window']}",
         f"--policy.world_camera={world['camera']}",
         f"--policy.world_dim={encoder_spec(world['encoder']).dim}",
@@ -216,7 +264,7 @@ def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
         f"--dataset.root={dataset_dir(config)}",
         "--dataset.video_backend=pyav",
         *policy,
-        f"--policy.vlm_model_name={pol['vlm_model_name']}",
+        f"--policy.vlm_model_name={vlm_path(config)}",
         f"--policy.device={pol['device']}",
         *_flags("policy.", pol["args"]),
         *(world_policy_args(config) if uses_world(config, exp) else []),
@@ -249,7 +297,7 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
         f"--eval.batch_size={ev['batch_size']}",
         f"--videos_per_task={ev['videos_per_task']}",
         f"--seed={seed}",
-        f"--result={eval_result(suite, exp, seed, mode)}",
+        f"--result={eval_result(config, suite, exp, seed, mode)}",
     ]
     if uses_world(config, exp):
         args.append(f"--policy.world_memory_mode_rollout={mode}")
@@ -305,19 +353,19 @@ def _runs(config: dict) -> list[tuple[str, str, int]]:
 def eval_results(config: dict) -> list[str]:
     """Every evaluation result: suites × experiments × seeds × rollout modes."""
     return [
-        str(eval_result(suite, exp, seed, mode))
+        str(eval_result(config, suite, exp, seed, mode))
         for suite, exp, seed in _runs(config)
         for mode in experiment(config, exp)["eval_modes"]
     ]
 
 
 def offline_results(config: dict) -> list[str]:
-    return [str(offline_result(suite, exp, seed)) for suite, exp, seed in _runs(config)]
+    return [str(offline_result(config, suite, exp, seed)) for suite, exp, seed in _runs(config)]
 
 
 def world_train_dirs(config: dict) -> list[str]:
     """Training directories that hold a `metrics.jsonl` (smolvla_world runs)."""
-    return [str(train_dir(s, e, seed)) for s, e, seed in _runs(config) if uses_world(config, e)]
+    return [str(train_dir(config, s, e, seed)) for s, e, seed in _runs(config) if uses_world(config, e)]
 
 
 def baseline(config: dict) -> str | None:
@@ -339,7 +387,21 @@ def figure_names(config: dict) -> list[str]:
 
 
 def figure_files(config: dict) -> list[str]:
-    return [str(FIGURES_DIR / f"{name}.{ext}") for name in figure_names(config) for ext in ("png", "svg")]
+    return [
+        str(figures_dir(config) / f"{name}.{ext}") for name in figure_names(config) for ext in ("png", "svg")
+    ]
+
+
+def owned_outputs(config: dict) -> list[str]:
+    """The expensive outputs of a study that the ownership check guards (wmvla.ownership)."""
+    runs = _runs(config)
+    return [
+        str(dataset_dir(config)),
+        str(latent_cache_dir(config)),
+        *(str(train_dir(config, *run)) for run in runs),
+        *eval_results(config),
+        *offline_results(config),
+    ]
 
 
 def all_targets(config: dict) -> list[str]:

@@ -1,7 +1,7 @@
 """Read the study's per-run files into tidy pandas frames (one row per episode, frame-mode or log step).
 
 Files are given explicitly (the DAG knows them); suite, experiment and seed come from their place in
-the results tree, `results/<suite>/<exp>/seed<s>/…` (DESIGN.md §5).
+the results tree, `results/<study>/<suite>/<exp>/seed<s>/…` (DESIGN.md §5).
 """
 
 import json

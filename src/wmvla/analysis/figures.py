@@ -293,7 +293,7 @@ def offline_memory_modes(tables: dict[str, pd.DataFrame], colours: dict) -> plt.
     return fig
 
 
-FIGURES: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
+DRAWERS: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
     "sr_by_experiment": sr_by_experiment,
     "sr_per_task": sr_per_task,
     "rollout_ablations": rollout_ablations,
@@ -307,9 +307,9 @@ FIGURES: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
 def draw(
     names: list[str], tables: dict[str, pd.DataFrame], experiments: list[str], out_dir: Path
 ) -> list[Path]:
-    unknown = sorted(set(names) - set(FIGURES))
+    unknown = sorted(set(names) - set(DRAWERS))
     if unknown:
-        raise FigureDataError(f"unknown figure(s) {unknown}; known: {', '.join(FIGURES)}")
+        raise FigureDataError(f"unknown figure(s) {unknown}; known: {', '.join(DRAWERS)}")
     sns.set_theme(style="whitegrid", context="notebook")
     colours = palette(experiments)
-    return [path for name in names for path in _save(FIGURES[name](tables, colours), Path(out_dir), name)]
+    return [path for name in names for path in _save(DRAWERS[name](tables, colours), Path(out_dir), name)]

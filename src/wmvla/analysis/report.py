@@ -9,22 +9,21 @@ from pathlib import Path
 import pandas as pd
 
 from wmvla.analysis import collect, tables
-
-TABLES = ("runs", "tasks", "experiments", "paired", "ablations", "training", "training_log", "offline")
-REPORTED_TABLES = (
-    "experiments",
-    "paired",
-    "ablations",
-    "tasks",
-    "runs",
-    "offline",
-    "training",
-)  # not the raw log
+from wmvla.analysis.names import TABLES
+from wmvla.ownership import check_owned
 
 
 def build_tables(
-    eval_files: list[Path], offline_files: list[Path], metrics_files: list[Path], baseline: str | None
+    eval_files: list[Path],
+    offline_files: list[Path],
+    metrics_files: list[Path],
+    baseline: str | None,
+    study: str | None = None,
 ) -> dict[str, pd.DataFrame]:
+    """The study's tables; with `study`, every input must have been made by that study."""
+    if study is not None:
+        runs = [Path(m).parent for m in metrics_files]  # a training's provenance sits next to its metrics
+        check_owned([*eval_files, *offline_files, *runs], study, "a report covers one study only")
     episodes = collect.episodes_frame(eval_files)
     training = collect.training_frame(metrics_files)
     if baseline is not None and baseline not in set(episodes["exp"]):

@@ -221,7 +221,8 @@ def build_cache(
         "format_version": FORMAT_VERSION,
         "encoder": {
             "name": encoder.spec.name,
-            "source": encoder.spec.source,
+            "repo_id": encoder.spec.repo_id,
+            "source": encoder.source,
             "revision": encoder.resolved_revision,
             "dim": encoder.dim,
             "crop_size": encoder.crop_size,

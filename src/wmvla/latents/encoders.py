@@ -1,56 +1,19 @@
-"""Registry of frozen video encoders: one D-vector per clip (mean over the encoder's tokens).
+"""Frozen video encoders: one D-vector per clip (mean over the encoder's tokens).
 
-Why a registry: the study names encoders (`vjepa2-vitg`), caches are keyed by that name, and tests
-swap in a locally built tiny model through the very same loading path (`from_pretrained`).
+Encoders are named in the registry (`wmvla.latents.registry`); caches are keyed by that name. Weights
+always load from a directory through `from_pretrained` — a tiny model the DAG built, or a Hub snapshot
+in the study's offline cache — so tests and the full study share the very same loading path.
 """
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from wmvla.errors import WmvlaError
+from wmvla.latents.registry import encoder_spec
 
 log = logging.getLogger(__name__)
-
-
-class UnknownEncoderError(WmvlaError, KeyError):
-    """The config names an encoder the registry does not know."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    name: str
-    source: str  # Hub model id, or a directory (relative to the working directory) built by the DAG
-    revision: str | None  # Hub revision; the resolved commit is recorded in the cache metadata
-    dim: int  # D, the latent size (checked against the loaded model)
-
-    @property
-    def is_local(self) -> bool:
-        return self.revision is None
-
-
-ENCODERS: dict[str, EncoderSpec] = {
-    spec.name: spec
-    for spec in (
-        # Branch names: transformers resolves them to a commit (`config._commit_hash`), which the
-        # cache metadata records; pin a commit here once one has been validated.
-        EncoderSpec("vjepa2-vitl", "facebook/vjepa2-vitl-fpc64-256", "main", 1024),
-        EncoderSpec("vjepa2-vitg", "facebook/vjepa2-vitg-fpc64-256", "main", 1408),
-        EncoderSpec("vjepa2-tiny", "results/models/vjepa2-tiny", None, 64),  # TinyVJEPA2Spec.hidden
-    )
-}
-
-
-def encoder_spec(name: str) -> EncoderSpec:
-    try:
-        return ENCODERS[name]
-    except KeyError:
-        raise UnknownEncoderError(f"unknown encoder {name!r}; known: {', '.join(sorted(ENCODERS))}") from None
 
 
 def default_device_and_dtype() -> tuple[torch.device, torch.dtype]:
@@ -70,24 +33,31 @@ class VideoEncoder:
     def __init__(
         self,
         name: str,
-        local_dir: Path | None = None,
+        path: Path | str | None = None,
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
+        revision: str | None = None,
     ) -> None:
-        """`local_dir` replaces the registered directory of a local encoder (tests build it elsewhere)."""
+        """`path`: the model directory; `revision`: the Hub commit it holds (recorded in caches).
+
+        Without `path` a Hub encoder loads by its repo id (network or the user's HF cache): fine by hand,
+        never used by the study, whose jobs run offline on the snapshots the hub stage fetched.
+        """
         from transformers import AutoVideoProcessor, VJEPA2Model
 
         self.spec = encoder_spec(name)
-        source = self.spec.source
-        if self.spec.is_local:
-            source = str(local_dir or source)
-            if not Path(source).is_dir():
-                raise WmvlaError(f"encoder {name!r} expects a model directory at {source}; build it first")
+        if path is None and self.spec.is_tiny:
+            raise WmvlaError(f"encoder {name!r} is built locally: give its model directory")
+        source = str(path) if path is not None else self.spec.repo_id
+        if path is not None and not Path(source).is_dir():
+            raise WmvlaError(
+                f"encoder {name!r} expects a model directory at {source}; build or fetch it first"
+            )
         default_device, default_dtype = default_device_and_dtype()
         self.device = device or default_device
         self.dtype = dtype or default_dtype
-        self.processor = AutoVideoProcessor.from_pretrained(source, revision=self.spec.revision)
-        model = VJEPA2Model.from_pretrained(source, revision=self.spec.revision, dtype=self.dtype)
+        self.processor = AutoVideoProcessor.from_pretrained(source)
+        model = VJEPA2Model.from_pretrained(source, dtype=self.dtype)
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.dim = int(model.config.hidden_size)
         if self.dim != self.spec.dim:
@@ -96,7 +66,8 @@ class VideoEncoder:
             )
         self.crop_size = int(model.config.crop_size)
         self.tubelet_size = int(model.config.tubelet_size)
-        self.resolved_revision = getattr(model.config, "_commit_hash", None) or self.spec.revision
+        self.source = source
+        self.resolved_revision = revision or getattr(model.config, "_commit_hash", None)
         self.calls = 0  # forward passes so far (benchmarks and tests count them)
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
