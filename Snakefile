@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/data.smk"
 include: "rules/latents.smk"
+include: "rules/gates.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/offline.smk"
@@ -28,6 +29,7 @@ include: "rules/report.smk"
 
 localrules:
     all,
+    gates,
     tables,
     figure,
 

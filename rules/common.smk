@@ -6,10 +6,12 @@ from snakemake.utils import validate
 
 from wmvla import workflow as wf
 from wmvla.analysis.names import REPORTED_TABLES, TABLES
+from wmvla.config_checks import check_study_config
 from wmvla.ownership import check_owned
 
 wf.normalise_cli_overrides(config)
 validate(config, schema="../config/schema.yaml")
+check_study_config(config, wf.baseline(config))
 wf.prepare_job_environment(config)
 check_owned(wf.owned_outputs(config), config["study"])
 

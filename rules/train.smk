@@ -2,6 +2,7 @@ rule train:
     input:
         dataset=wf.dataset_dir(config),
         models=lambda w: wf.train_inputs(config, w.exp),
+        gates=ancient(wf.gates_file(config)),  # its existence gates training; a rerun of a gate does not
     output:
         train=directory("results/{study}/{suite}/{exp}/seed{seed}/train"),
     log:

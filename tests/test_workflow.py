@@ -46,6 +46,8 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
         "tiny_model": 2,
         "dataset": 1,
         "latents": 1,
+        "gate_parity": 1,
+        "gates": 1,
         "train": 3,
         "eval": 4,
         "offline_check": 3,
@@ -64,6 +66,8 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
         "all": 1,
         "dataset": 1,
         "latents": 1,
+        "gate_parity": 1,
+        "gates": 1,
         "train": 180,
         "eval": 204,
         "offline_check": 180,
@@ -88,6 +92,8 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "all": 1,
         "dataset": 1,
         "latents": 1,
+        "gate_parity": 1,
+        "gates": 1,
         "train": 15,
         "eval": 17,
         "offline_check": 15,
@@ -284,6 +290,8 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         "all": 1,
         "dataset": 1,
         "latents": 1,
+        "gate_parity": 1,
+        "gates": 1,
         "train": 180,
         "eval": 204,
         "offline_check": 180,
@@ -306,9 +314,10 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
-    assert jobs == {"dataset": 1, "latents": 1, "train": 1, "eval": 1}
+    gates = {"gate_parity": 1, "gates": 1}
+    assert jobs == {"dataset": 1, "latents": 1, **gates, "train": 1, "eval": 1}
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
-    assert jobs == {"dataset": 1, "train": 1, "offline_check": 1}  # a plain SmolVLA run needs no latents
+    assert jobs == {"dataset": 1, **gates, "train": 1, "offline_check": 1}  # plain SmolVLA: no latents
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
@@ -316,6 +325,8 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
         "tiny_model": 2,
         "dataset": 1,
         "latents": 1,
+        "gate_parity": 1,
+        "gates": 1,
         "train": 3,
         "eval": 4,
         "offline_check": 3,
@@ -363,7 +374,8 @@ def test_an_artifact_of_another_study_stops_the_dry_run_untouched(snakemake_bin,
     )
     assert out.returncode != 0
     assert (
-        "results/smoke/libero_spatial/E2/seed0/train was produced by study 'full', not 'smoke'" in out.stderr
+        "results/smoke/libero_spatial/E2/seed0/train was produced by study 'full', not 'smoke'"
+        in out.stdout + out.stderr
     )
     assert (train / "checkpoints/weights").read_bytes() == b"precious"
     assert sorted(p.name for p in (tmp_path / "results/smoke").iterdir()) == ["libero_spatial"]

@@ -135,6 +135,21 @@ def _cmd_report_figures(args: argparse.Namespace) -> None:
         log.info("wrote %s", path)
 
 
+def _cmd_gates_parity(args: argparse.Namespace) -> None:
+    from wmvla.gates import parity_gate, write_gates
+
+    gate = parity_gate(json.loads(args.plan), args.baseline, args.configs_dir)
+    log.info("%s", gate.line)
+    write_gates(args.out, [gate])
+
+
+def _cmd_gates_summary(args: argparse.Namespace) -> None:
+    from wmvla.gates import summarise
+
+    for gate in summarise(args.records, args.enforce == "true", args.out):
+        (log.info if gate.passed is not False else log.warning)("%s", gate.line)
+
+
 def _cmd_gpu_run(args: argparse.Namespace) -> None:
     from wmvla.gpu_run import run
 
@@ -193,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True)
     p.add_argument("--split", choices=("all", "train", "holdout"), default="all")
     p.add_argument("--holdout-every", type=int, help="every n-th episode is held out (train/holdout splits)")
+
+    gates = groups.add_parser("gates", help="sanity gates before training").add_subparsers(required=True)
+    p = command(gates, "parity", _cmd_gates_parity, "every arm's resolved training config vs the baseline's")
+    p.add_argument("--plan", required=True, help='JSON: {exp: {"args": [...], "differs_from_baseline": []}}')
+    p.add_argument("--baseline", required=True)
+    p.add_argument("--configs-dir", type=Path, required=True, help="each arm's resolved config goes here")
+    p.add_argument("--out", type=Path, required=True)
+    p = command(gates, "summary", _cmd_gates_summary, "gather gate records; fail on failed enforced gates")
+    p.add_argument("records", type=Path, nargs="*", help="gate record files")
+    p.add_argument("--enforce", choices=("true", "false"), required=True)
+    p.add_argument("--out", type=Path, required=True)
 
     p = command(groups, "gpu-run", _cmd_gpu_run, "run a job's command on exactly one visible GPU")
     p.add_argument("--gpus", type=int, required=True, help="GPUs the job asked for (0: run as is)")

@@ -4,10 +4,19 @@ Adds, unless given explicitly:
   --total_samples=N             fixed sample budget: --steps = N / batch_size, the same for every run
   --policy.world_log_freq       = --log_freq, so world metrics are computed exactly on logging steps
   --policy.world_metrics_file   = <output_dir>/metrics.jsonl (smolvla_world policies)
+  --config_path=<base>          for a smolvla_world policy with --policy.init_from_policy_path=<smolvla
+                                checkpoint>: that checkpoint's own policy config, retyped smolvla_world, as
+                                the base the --policy.* overrides apply to — exactly what E0 gets from
+                                --policy.path, so the arms differ only in the world branch
 Everything else goes to `lerobot-train` unchanged.
 """
 
+import json
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from wmvla.errors import WmvlaError
 
@@ -48,23 +57,63 @@ def lerobot_train_args(argv: list[str]) -> list[str]:
     return args
 
 
+def init_base_config(init_path: str) -> dict:
+    """The train-config base of a world arm: the init checkpoint's policy config, retyped smolvla_world.
+
+    Loaded by LeRobot's own `PreTrainedConfig.from_pretrained` — what `--policy.path` does for E0 — so
+    every SmolVLA field (chunk size, n_action_steps, denoising steps, image size, optimizer and scheduler
+    presets, features…) is the checkpoint's; no list of fields to copy.
+    """
+    import draccus
+    import lerobot.policies  # noqa: F401  (registers LeRobot's own policy types, smolvla among them)
+    from lerobot.configs.policies import PreTrainedConfig
+
+    init = PreTrainedConfig.from_pretrained(init_path)
+    if init.type != "smolvla":
+        raise TrainArgsError(f"init_from_policy_path={init_path} is a {init.type!r} checkpoint, not smolvla")
+    policy = draccus.encode(init)
+    policy.pop("pretrained_path", None)  # else LeRobot loads the policy from it; the plugin loads the weights
+    return {"policy": {"type": "smolvla_world", **policy}}
+
+
+def needs_init_base(args: list[str]) -> str | None:
+    """The init checkpoint whose config a world arm starts from, or None (no init, or resuming)."""
+    if _value(args, "policy.type") != "smolvla_world" or _value(args, "config_path") is not None:
+        return None
+    return _value(args, "policy.init_from_policy_path")
+
+
+@contextmanager
+def lerobot_argv(argv: list[str]) -> Iterator[list[str]]:
+    """The complete `lerobot-train` arguments, with the init base config written while they are in use."""
+    args = lerobot_train_args(argv)
+    init = needs_init_base(args)
+    if init is None:
+        yield args
+        return
+    with tempfile.TemporaryDirectory(prefix="wmvla-train-") as tmp:
+        base = Path(tmp) / "init_policy_config.json"
+        base.write_text(json.dumps(init_base_config(init), indent=2))
+        yield [*args, f"--config_path={base}"]
+
+
 def main() -> int:
     import logging
 
+    from wmvla.errors import exit_status
     from wmvla.libero_setup import apply_environment_defaults
 
-    try:
-        args = lerobot_train_args(sys.argv[1:])
-    except TrainArgsError as err:
-        logging.basicConfig()
-        logging.getLogger("lerobot-wm-train").error("%s", err)
-        return 2
+    logging.basicConfig()
     apply_environment_defaults()
-    from lerobot.scripts import lerobot_train
 
-    sys.argv = ["lerobot-train", *args]
-    lerobot_train.main()
-    return 0
+    def train() -> None:
+        from lerobot.scripts import lerobot_train
+
+        with lerobot_argv(sys.argv[1:]) as args:
+            sys.argv = ["lerobot-train", *args]
+            lerobot_train.main()
+
+    return exit_status(train, logging.getLogger("lerobot-wm-train"))
 
 
 if __name__ == "__main__":

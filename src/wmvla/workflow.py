@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wmvla.errors import WmvlaError
+from wmvla.config_checks import StudyConfigError, cli_value
 from wmvla.libero_setup import apply_environment_defaults
 from wmvla.provenance import STUDY_ENV
 
@@ -18,25 +18,10 @@ RESULTS, LOGS = Path("results"), Path("logs")
 TINY_MODELS = ("smolvlm-tiny", "vjepa2-tiny")  # built by the DAG (`wmvla models tiny`), never downloaded
 
 
-class StudyConfigError(WmvlaError, ValueError):
-    """The study config is valid by schema but inconsistent (e.g. budget not divisible)."""
-
-
-def _cli_value(value: Any) -> str:
-    """Format a value the way LeRobot's draccus parser reads it on the command line."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_cli_value(v) for v in value) + "]"
-    return str(value)
-
-
 def _flags(prefix: str, args: dict[str, Any]) -> list[str]:
     """`--<prefix><key>=<value>` in key order: reordering keys in a config file must not look like a
     change of parameters to Snakemake (which would rerun every job)."""
-    return [f"--{prefix}{key}={_cli_value(args[key])}" for key in sorted(args)]
+    return [f"--{prefix}{key}={cli_value(args[key])}" for key in sorted(args)]
 
 
 def prepare_job_environment(config: dict) -> None:
@@ -302,7 +287,7 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
     if uses_world(config, exp):
         args.append(f"--policy.world_memory_mode_rollout={mode}")
     if suite in ev["task_ids"]:
-        args.append(f"--env.task_ids={_cli_value(ev['task_ids'][suite])}")
+        args.append(f"--env.task_ids={cli_value(ev['task_ids'][suite])}")
     if ev["episode_length"] is not None:
         args.append(f"--env.episode_length={ev['episode_length']}")
     return args
@@ -390,6 +375,35 @@ def figure_files(config: dict) -> list[str]:
     return [
         str(figures_dir(config) / f"{name}.{ext}") for name in figure_names(config) for ext in ("png", "svg")
     ]
+
+
+def gates_dir(config: dict) -> Path:
+    return study_root(config) / "gates"
+
+
+def gates_file(config: dict) -> str:
+    """The summary every training job waits for (DESIGN.md §8)."""
+    return str(gates_dir(config) / "gates.json")
+
+
+def gate_records(config: dict) -> list[str]:
+    """The gate jobs' records the summary gathers."""
+    return [str(gates_dir(config) / "parity.json")] if baseline(config) else []
+
+
+def parity_plan(config: dict) -> str:
+    """JSON of every experiment's training arguments (first suite and seed: neither changes the policy)."""
+    suite, seed = config["suites"][0], config["seeds"][0]
+    return json.dumps(
+        {
+            exp: {
+                "args": train_args(config, suite, exp, seed),
+                "differs_from_baseline": spec.get("differs_from_baseline", []),
+            }
+            for exp, spec in config["experiments"].items()
+        },
+        sort_keys=True,
+    )
 
 
 def owned_outputs(config: dict) -> list[str]:

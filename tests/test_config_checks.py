@@ -1,0 +1,120 @@
+"""Study-config checks that run while the DAG is built: override keys and values, arm parity."""
+
+import dataclasses
+import subprocess
+
+import pytest
+import yaml
+
+from wmvla.config_checks import StudyConfigError, check_overrides, check_parity, check_study_config
+from wmvla.policy_fields import parse_error, policy_fields, world_only_fields
+
+
+def test_fields_read_from_source_are_the_real_dataclass_fields():
+    from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
+
+    from lerobot_policy_smolvla_world import SmolVLAWorldConfig
+
+    for policy_type, cls in (("smolvla", SmolVLAConfig), ("smolvla_world", SmolVLAWorldConfig)):
+        real = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+        assert set(policy_fields(policy_type)) == real
+    assert {"world_prefix_tokens", "lambda_world", "enable_world_injection"} <= world_only_fields()
+    assert not world_only_fields() & {"chunk_size", "n_action_steps", "optimizer_lr", "device"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "ok"),
+    [
+        ("chunk_size", "10", True),
+        ("chunk_size", "ten", False),
+        ("resize_imgs_with_padding", "[64,64]", True),
+        ("load_vlm_weights", "maybe", False),
+        ("optimizer_lr", "1e-4", True),
+        ("repo_id", "null", True),
+        ("normalization_mapping", "{anything}", True),  # a project enum: left to the job
+    ],
+)
+def test_values_parse_as_lerobots_cli_would(field, value, ok):
+    assert (parse_error(policy_fields("smolvla")[field], value) is None) is ok
+
+
+def test_an_unknown_key_names_the_experiment_and_the_closest_field():
+    with pytest.raises(
+        StudyConfigError, match=r"experiment F3a: 'world_prefix_tokenz' is not .* 'world_prefix_tokens'"
+    ):
+        check_overrides("experiment F3a", "smolvla_world", {"world_prefix_tokenz": 8})
+    with pytest.raises(StudyConfigError, match="is not a field of the smolvla policy config"):
+        check_overrides("experiment E0", "smolvla", {"world_memory_mode_train": "zero"})  # a world field
+    with pytest.raises(StudyConfigError, match=r"chunk_size='ten' is not a valid int"):
+        check_overrides("policy.args", "smolvla", {"chunk_size": "ten"})
+
+
+def _experiments(**e2_extra):
+    return {
+        "E0": {"policy_type": "smolvla", "eval_modes": ["pred"], "policy_args": {"num_steps": 10}},
+        "E2": {
+            "policy_type": "smolvla_world",
+            "eval_modes": ["pred"],
+            "policy_args": {"num_steps": 10, "world_memory_mode_train": "pred", "lambda_world": 0.5},
+            **e2_extra,
+        },
+    }
+
+
+def test_arms_may_differ_from_the_baseline_only_in_the_world_branch():
+    check_parity(_experiments(), "E0")
+    changed = _experiments()
+    changed["E2"]["policy_args"]["n_action_steps"] = 5
+    with pytest.raises(
+        StudyConfigError, match=r"E2 sets n_action_steps=5 but the baseline E0 does not override"
+    ):
+        check_parity(changed, "E0")
+    changed["E2"]["policy_args"].pop("num_steps")
+    changed["E2"]["differs_from_baseline"] = ["n_action_steps"]
+    with pytest.raises(
+        StudyConfigError, match=r"E2 sets no num_steps override but the baseline E0 has num_steps=10"
+    ):
+        check_parity(changed, "E0")
+    changed["E2"]["differs_from_baseline"] = ["n_action_steps", "num_steps"]
+    check_parity(changed, "E0")  # declared: allowed
+    with pytest.raises(StudyConfigError, match=r"differs_from_baseline names \['chunk_sise'\]"):
+        check_parity(_experiments(differs_from_baseline=["chunk_sise"]), "E0")
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
+def test_shipped_configs_pass_the_checks(repo, name):
+    from wmvla import workflow as wf
+
+    config = yaml.safe_load((repo / "config" / name).read_text())
+    check_study_config(config, wf.baseline(config))
+
+
+@pytest.mark.parametrize("configfile", [None, "config/config.yaml"])
+def test_a_typo_in_an_override_fails_the_dry_run_naming_key_and_fix(
+    snakemake_bin, repo, tmp_path, configfile
+):
+    config = yaml.safe_load((repo / (configfile or "config/smoke.yaml")).read_text())
+    config["experiments"]["E2"]["policy_args"]["world_prefix_tokenz"] = 8
+    changed = tmp_path / "typo.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    out = subprocess.run(
+        [
+            snakemake_bin,
+            "-n",
+            "--snakefile",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(changed),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert (
+        "experiment E2: 'world_prefix_tokenz' is not a field of the smolvla_world policy config; "
+        "did you mean 'world_prefix_tokens'?" in out.stdout + out.stderr
+    )
+    assert not (tmp_path / "results").exists()
