@@ -18,6 +18,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/models.smk"
+include: "rules/hub.smk"
 include: "rules/data.smk"
 include: "rules/latents.smk"
 include: "rules/gates.smk"
@@ -27,8 +28,14 @@ include: "rules/offline.smk"
 include: "rules/report.smk"
 
 
+onstart:
+    if HUB_LOCK_PROBLEMS:  # a real run never starts on unpinned Hub artifacts (a dry run only warns)
+        raise HubError("\n".join(HUB_LOCK_PROBLEMS))
+
+
 localrules:
     all,
+    hub,  # the only step with network: it runs where Snakemake runs (the login node)
     gates,
     tables,
     figure,

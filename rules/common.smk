@@ -1,5 +1,6 @@
 import re
 import shlex
+from pathlib import Path
 
 from snakemake.io import report as reported
 from snakemake.utils import validate
@@ -7,11 +8,16 @@ from snakemake.utils import validate
 from wmvla import workflow as wf
 from wmvla.analysis.names import REPORTED_TABLES, TABLES
 from wmvla.config_checks import check_study_config
+from wmvla.hub import HubError
 from wmvla.ownership import check_owned
 
 wf.normalise_cli_overrides(config)
 validate(config, schema="../config/schema.yaml")
+config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
 check_study_config(config, wf.baseline(config))
+HUB_LOCK_PROBLEMS = wf.hub_lock_problems(config)
+for problem in HUB_LOCK_PROBLEMS:
+    logger.warning(f"hub lock: {problem}")
 wf.prepare_job_environment(config)
 check_owned(wf.owned_outputs(config), config["study"])
 
@@ -23,6 +29,7 @@ wildcard_constraints:
     seed=r"\d+",
     mode="pred|zero|random",
     window=r"\d+",
+    artifact=r"[A-Za-z0-9_.-]+",
     figure="|".join(wf.figure_names(config)),
 
 
@@ -79,6 +86,19 @@ def get_offline_args(wildcards):
     return shlex.join(
         wf.offline_args(config, wildcards.suite, wildcards.exp, int(wildcards.seed))
     )
+
+
+def get_hub_manifests(wildcards, input):
+    """The hub-stage manifests among a job's inputs, for `wmvla hub check` (empty: nothing from the Hub)."""
+    return " ".join(wf.hub_manifests(list(input)))
+
+
+def get_hub_entry(wildcards):
+    """One artifact and its locked commit, as JSON for `wmvla hub fetch`."""
+    artifact = wf.hub_artifact(config, wildcards.artifact)
+    if artifact is None:
+        raise ValueError(f"this config names no Hub artifact {wildcards.artifact!r}")
+    return shlex.quote(wf.hub_fetch_plan(config, artifact))
 
 
 def get_table_outputs():

@@ -1,7 +1,7 @@
 rule eval:
     input:
         train=rules.train.output.train,
-        models=lambda w: wf.eval_inputs(config, w.exp),
+        loads=lambda w: wf.eval_inputs(config, w.exp),
     output:
         result="results/{study}/{suite}/{exp}/seed{seed}/eval/{mode}.json",
     log:
@@ -13,5 +13,6 @@ rule eval:
         **get_resources("eval"),
     params:
         args=get_eval_args,
+        hub=get_hub_manifests,
     shell:
-        "wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-eval {params.args} > {log} 2>&1"
+        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-eval {params.args}) > {log} 2>&1"

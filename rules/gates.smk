@@ -1,4 +1,6 @@
 rule gate_parity:
+    input:
+        loads=wf.init_inputs(config),
     output:
         record="results/{study}/gates/parity.json",
         configs=directory("results/{study}/gates/configs"),
@@ -9,9 +11,10 @@ rule gate_parity:
     params:
         plan=lambda w: shlex.quote(wf.parity_plan(config)),
         baseline=wf.baseline(config),
+        hub=get_hub_manifests,
     shell:
-        "wmvla gates parity --plan {params.plan} --baseline {params.baseline}"
-        " --configs-dir {output.configs} --out {output.record} > {log} 2>&1"
+        "(wmvla hub check {params.hub} && wmvla gates parity --plan {params.plan} --baseline {params.baseline}"
+        " --configs-dir {output.configs} --out {output.record}) > {log} 2>&1"
 
 
 rule gates:

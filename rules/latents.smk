@@ -1,7 +1,6 @@
 rule latents:
     input:
-        dataset=wf.dataset_dir(config),
-        models=wf.encoder_model_inputs(config),
+        loads=wf.dataset_inputs(config) + wf.encoder_inputs(config),
     output:
         cache=directory("results/{study}/latents/{dataset}/{encoder}_m{window}"),
     log:
@@ -14,5 +13,7 @@ rule latents:
         **get_resources("latents"),
     params:
         args=get_latents_args,
+        hub=get_hub_manifests,
     shell:
-        "wmvla gpu-run --gpus {resources.gpu} -- wmvla latents build {params.args} --out {output.cache} > {log} 2>&1"
+        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- wmvla latents build {params.args} --out {output.cache}"
+        ") > {log} 2>&1"

@@ -1,7 +1,7 @@
 rule offline_check:
     input:
         train=rules.train.output.train,
-        data=lambda w: wf.offline_inputs(config, w.exp),
+        loads=lambda w: wf.offline_inputs(config, w.exp),
     output:
         result="results/{study}/{suite}/{exp}/seed{seed}/offline.json",
     log:
@@ -13,5 +13,6 @@ rule offline_check:
         **get_resources("eval"),
     params:
         args=get_offline_args,
+        hub=get_hub_manifests,
     shell:
-        "wmvla gpu-run --gpus {resources.gpu} -- wmvla eval offline {params.args} --out {output.result} > {log} 2>&1"
+        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- wmvla eval offline {params.args} --out {output.result}) > {log} 2>&1"

@@ -15,13 +15,25 @@ def _wmvla(*args, env_extra=None):
     )
 
 
-def test_download_offline_is_a_clear_error(tmp_path):
-    out = _wmvla(
-        "data", "download", "--repo-id", "lerobot/libero", "--revision", "main", "--out", str(tmp_path / "d")
-    )
-    assert out.returncode == 2
-    assert "cannot download lerobot/libero@main" in out.stderr and "HF_HUB_OFFLINE" in out.stderr
-    assert "Traceback" not in out.stderr
+def test_locking_or_fetching_without_the_hub_is_a_clear_error(repo, tmp_path):
+    """The two commands that need the network (real huggingface_hub calls) fail in one line without it."""
+    import json
+
+    lock = _wmvla("hub", "lock", str(repo / "config/config.yaml"), "--lock", str(tmp_path / "lock.yaml"))
+    assert lock.returncode == 2 and "cannot resolve dataset HuggingFaceVLA/libero@main" in lock.stderr
+    assert "Traceback" not in lock.stderr and not (tmp_path / "lock.yaml").exists()
+    entry = {"key": "policy.init", "repo_id": "HuggingFaceVLA/smolvla_libero", "repo_type": "model"}
+    entry |= {"revision": "main", "files": ["*.json"], "sha": "0" * 40}
+    for offline in ("0", "1"):
+        fetch = _wmvla(
+            "hub", "fetch", "--entry", json.dumps(entry), "--cache", str(tmp_path / "hub"),
+            "--out", str(tmp_path / "m.json"), env_extra={"HF_HUB_OFFLINE": offline},
+        )  # fmt: skip
+        assert (
+            fetch.returncode == 2
+            and "cannot fetch policy.init HuggingFaceVLA/smolvla_libero@0000" in fetch.stderr
+        )
+        assert "Traceback" not in fetch.stderr and not (tmp_path / "m.json").exists()
 
 
 def test_check_of_a_non_dataset_is_a_clear_error(tmp_path):

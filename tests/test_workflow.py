@@ -12,7 +12,10 @@ from .plans import job_counts
 
 
 def _load(repo, name):
-    return yaml.safe_load((repo / "config" / name).read_text())
+    """A shipped study config as the Snakefile sees it: validated, the schema's defaults filled in."""
+    from wmvla.study_config import load_study_config
+
+    return load_study_config(repo / "config" / name)
 
 
 def _dry_run(snakemake_bin, repo, *args, cwd=None):
@@ -64,7 +67,7 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included
     assert jobs == {
         "all": 1,
-        "dataset": 1,
+        "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
         "latents": 1,
         "gate_parity": 1,
         "gates": 1,
@@ -90,7 +93,7 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
     )
     assert jobs == {
         "all": 1,
-        "dataset": 1,
+        "hub": 4,
         "latents": 1,
         "gate_parity": 1,
         "gates": 1,
@@ -142,7 +145,8 @@ def test_train_args_fix_the_sample_budget(repo):
 def test_full_study_fine_tunes_from_the_init_checkpoint(repo):
     config = _load(repo, "config.yaml")
     args = wf.train_args(config, "libero_goal", "E0", 2)
-    assert "--policy.path=HuggingFaceVLA/smolvla_libero" in args
+    init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"  # the offline cache
+    assert any(a.startswith(f"--policy.path={init}") for a in args)
     assert not any(a.startswith("--policy.type") for a in args)
     assert "--seed=2" in args
 
@@ -178,7 +182,8 @@ def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
     assert "--policy.world_memory_mode_train=zero" in wf.train_args(smoke, "libero_spatial", "E1", 0)
     full_args = wf.train_args(full, "libero_10", "E2", 1)
-    assert "--policy.init_from_policy_path=HuggingFaceVLA/smolvla_libero" in full_args
+    init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"
+    assert any(a.startswith(f"--policy.init_from_policy_path={init}") for a in full_args)
     assert "--policy.world_dim=1408" in full_args and not any(
         a.startswith("--policy.path") for a in full_args
     )
@@ -288,7 +293,7 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
     assert out.returncode == 0, out.stderr[-3000:]
     assert job_counts(out.stdout) == {
         "all": 1,
-        "dataset": 1,
+        "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
         "latents": 1,
         "gate_parity": 1,
         "gates": 1,
@@ -307,17 +312,16 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
     for gpu_rule in ("latents", "train", "eval", "offline_check"):
         for line in resources[gpu_rule]:
             assert "gpu=1" in line.split(", ") and "cpus_per_gpu=" in line, (gpu_rule, line)
-    assert all("gpu=0" in line.split(", ") for line in resources["dataset"])
-    assert not any("gpu=" in line for rule in ("tables", "figure") for line in resources[rule])
+    assert not any("gpu=" in line for rule in ("hub", "tables", "figure") for line in resources[rule])
 
 
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
     gates = {"gate_parity": 1, "gates": 1}
-    assert jobs == {"dataset": 1, "latents": 1, **gates, "train": 1, "eval": 1}
+    assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "eval": 1}
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
-    assert jobs == {"dataset": 1, **gates, "train": 1, "offline_check": 1}  # plain SmolVLA: no latents
+    assert jobs == {"hub": 3, **gates, "train": 1, "offline_check": 1}  # plain SmolVLA: no latents
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )

@@ -50,16 +50,6 @@ def _cmd_record_smoke(args: argparse.Namespace) -> None:
     log.info("recorded %d episodes, %d frames", summary.num_episodes, summary.num_frames)
 
 
-def _cmd_download(args: argparse.Namespace) -> None:
-    from wmvla.data.checks import check_libero_dataset
-    from wmvla.data.download import download_dataset
-    from wmvla.provenance import provenance
-
-    with provenance(args.out, {"repo_id": args.repo_id, "revision": args.revision}) as facts:
-        _, facts["resolved_revision"] = download_dataset(args.repo_id, args.revision, args.out)
-        check_libero_dataset(args.out)
-
-
 def _cmd_check(args: argparse.Namespace) -> None:
     from wmvla.data.checks import check_libero_dataset
 
@@ -135,6 +125,44 @@ def _cmd_report_figures(args: argparse.Namespace) -> None:
         log.info("wrote %s", path)
 
 
+def _cmd_hub_lock(args: argparse.Namespace) -> None:
+    from wmvla.hub import resolve_lock, study_artifacts, write_lock
+    from wmvla.study_config import load_study_config
+
+    config = load_study_config(args.configfile)
+    artifacts = study_artifacts(config)
+    if not artifacts:
+        log.info("study %s names no Hub artifact; nothing to lock", config["study"])
+        return
+    write_lock(args.lock, config["study"], resolve_lock(artifacts))
+    log.info("pinned %d artifact(s) of study %s in %s; commit it", len(artifacts), config["study"], args.lock)
+
+
+def _cmd_hub_fetch(args: argparse.Namespace) -> None:
+    from wmvla.data.checks import check_libero_dataset
+    from wmvla.hub import Artifact, fetch, write_manifest
+    from wmvla.provenance import now, provenance_record
+
+    started = now()
+    entry = json.loads(args.entry)
+    sha = entry.pop("sha")
+    artifact = Artifact(**{**entry, "files": tuple(entry["files"])})
+    manifest = fetch(artifact, sha, args.cache)
+    if artifact.repo_type == "dataset":
+        check_libero_dataset(manifest["snapshot"])  # fail here, not in 180 trainings
+    size = sum(f["bytes"] for f in manifest["files"])
+    log.info(
+        "%s: %d files, %.2f GB in %s", artifact.key, len(manifest["files"]), size / 1e9, manifest["snapshot"]
+    )
+    write_manifest({**manifest, "provenance": provenance_record({"entry": args.entry}, started)}, args.out)
+
+
+def _cmd_hub_check(args: argparse.Namespace) -> None:
+    from wmvla.hub import check_manifests
+
+    check_manifests(args.manifests)
+
+
 def _cmd_gates_parity(args: argparse.Namespace) -> None:
     from wmvla.gates import parity_gate, write_gates
 
@@ -196,10 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=40, help="env steps per episode")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p = command(data, "download", _cmd_download, "download a LeRobot dataset at a pinned revision")
-    p.add_argument("--repo-id", required=True)
-    p.add_argument("--revision", required=True, help="commit sha (a branch is resolved and logged)")
-    p.add_argument("--out", type=Path, required=True)
     p = command(data, "check", _cmd_check, "check a dataset against the LIBERO contract")
     p.add_argument("root", type=Path)
 
@@ -208,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True)
     p.add_argument("--split", choices=("all", "train", "holdout"), default="all")
     p.add_argument("--holdout-every", type=int, help="every n-th episode is held out (train/holdout splits)")
+
+    hub = groups.add_parser("hub", help="Hub artifacts: lock, fetch, check").add_subparsers(required=True)
+    p = command(hub, "lock", _cmd_hub_lock, "pin every Hub artifact of a study to a commit (network)")
+    p.add_argument("configfile", type=Path, help="the study config, e.g. config/config.yaml")
+    p.add_argument("--lock", type=Path, default=Path("config/hub.lock.yaml"))
+    p = command(hub, "fetch", _cmd_hub_fetch, "download one locked artifact into the study's cache (network)")
+    p.add_argument("--entry", required=True, help="JSON: the artifact and its locked sha")
+    p.add_argument("--cache", type=Path, required=True, help="the study's Hugging Face cache")
+    p.add_argument("--out", type=Path, required=True, help="the manifest the jobs check")
+    p = command(hub, "check", _cmd_hub_check, "every fetched file of these artifacts is in the offline cache")
+    p.add_argument("manifests", type=Path, nargs="*", help="manifests written by the hub stage")
 
     gates = groups.add_parser("gates", help="sanity gates before training").add_subparsers(required=True)
     p = command(gates, "parity", _cmd_gates_parity, "every arm's resolved training config vs the baseline's")

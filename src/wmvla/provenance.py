@@ -70,6 +70,7 @@ def provenance_record(config: Any, started_at: str, extra: dict[str, Any] | None
     """What made an artifact: code, config (and its hash), packages, machine, start and end time."""
     return {
         "study": os.environ.get(STUDY_ENV),
+        "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE") == "1",  # True for every job but the hub stage
         **git_state(Path(__file__).resolve().parent),
         "config_hash": config_hash(config),
         "config": config,

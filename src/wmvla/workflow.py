@@ -4,12 +4,15 @@ Why here and not in `rules/*.smk`: the command lines are the logic of the pipeli
 of (config, wildcards) they are unit-tested, and the rules stay wiring only.
 """
 
+import dataclasses
+import functools
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from wmvla import hub
 from wmvla.config_checks import StudyConfigError, cli_value
 from wmvla.libero_setup import apply_environment_defaults
 from wmvla.provenance import STUDY_ENV
@@ -29,14 +32,13 @@ def prepare_job_environment(config: dict) -> None:
     and the study's name (recorded in every artifact's provenance).
 
     Why: jobs must use the tools of the venv that runs Snakemake (also on cluster nodes, where the
-    job re-runs Snakemake with the same interpreter), and no job may prompt or reach the network
-    when the study is declared offline.
+    job re-runs Snakemake with the same interpreter), and no job may prompt or reach the network: the
+    hub stage alone (which lifts HF_HUB_OFFLINE itself) fetches what the others load.
     """
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     apply_environment_defaults()
     os.environ[STUDY_ENV] = config["study"]
-    if config["offline"]:
-        os.environ["HF_HUB_OFFLINE"] = "1"
+    hub.offline_environment(os.environ, hub_dir(config))
 
 
 def normalise_cli_overrides(config: dict) -> None:
@@ -56,10 +58,6 @@ def study_root(config: dict) -> Path:
 
 def models_dir(config: dict) -> Path:
     return study_root(config) / "models"
-
-
-def dataset_dir(config: dict) -> Path:
-    return study_root(config) / "data" / config["dataset"]["name"]
 
 
 def latent_cache_dir(config: dict) -> Path:
@@ -122,34 +120,111 @@ def train_steps(config: dict) -> int:
     return total // batch
 
 
-# --- models: a tiny one the DAG builds, or a Hub id / local directory -------------------------------
+# --- models and data: a tiny model the DAG builds, a Hub artifact from the offline cache, or a path --
 
 
-def model_path(config: dict, ref: str) -> str:
-    """Where a job loads the model `ref` from: a tiny model's directory under the study, else `ref`."""
-    return str(models_dir(config) / ref) if ref in TINY_MODELS else ref
+def hub_dir(config: dict) -> Path:
+    """The study's Hugging Face cache, filled by the hub stage (DESIGN.md §8)."""
+    return study_root(config) / "hub"
 
 
-def _built_by_dag(config: dict, ref: str) -> list[str]:
-    return [model_path(config, ref)] if ref in TINY_MODELS else []
+@functools.lru_cache(maxsize=8)
+def _lock_entries(path: str, mtime_ns: int, study: str) -> dict | None:
+    return hub.read_lock(Path(path), study)
+
+
+def hub_entries(config: dict) -> dict | None:
+    """The study's section of the lock file (read once per file version)."""
+    path = Path(config["hub_lock"])
+    mtime = path.stat().st_mtime_ns if path.is_file() else -1
+    return _lock_entries(str(path), mtime, config["study"])
+
+
+def hub_lock_problems(config: dict) -> list[str]:
+    """Why the lock does not pin this study's Hub artifacts: warnings while the DAG is planned (the plan
+    shows UNLOCKED where a commit goes), an error before the first job of a real run (`onstart`)."""
+    return hub.lock_problems(hub.study_artifacts(config), hub_entries(config), Path(config["hub_lock"]))
+
+
+def hub_artifact(config: dict, key: str) -> hub.Artifact | None:
+    return next((a for a in hub.study_artifacts(config) if a.key == key), None)
+
+
+def hub_manifest(config: dict, key: str) -> str:
+    """What the hub stage writes for one artifact: its snapshot and files (the jobs' input)."""
+    return str(hub_dir(config) / "manifests" / f"{key}.json")
+
+
+def hub_snapshot(config: dict, artifact: hub.Artifact) -> str:
+    return str(hub.snapshot_dir(hub_dir(config), artifact, hub.locked_sha(hub_entries(config), artifact)))
+
+
+def _source(config: dict, ref: str, key: str) -> tuple[str, list[str]]:
+    """Where a job loads `ref` from, and the DAG output that provides it (if the DAG makes it)."""
+    if ref in TINY_MODELS:
+        path = str(models_dir(config) / ref)
+        return path, [path]
+    artifact = hub_artifact(config, key)
+    if artifact is not None and artifact.repo_id == ref:
+        return hub_snapshot(config, artifact), [hub_manifest(config, key)]
+    return ref, []  # a local directory of the user's
 
 
 def vlm_path(config: dict) -> str:
-    return model_path(config, config["policy"]["vlm_model_name"])
+    return _source(config, config["policy"]["vlm_model_name"], "policy.vlm")[0]
+
+
+def init_path(config: dict) -> str | None:
+    init = config["policy"]["init"]
+    return _source(config, init, "policy.init")[0] if init else None
 
 
 def encoder_path(config: dict) -> str:
-    return model_path(config, config["world"]["encoder"])
+    name = config["world"]["encoder"]
+    return _source(config, name if name in TINY_MODELS else _encoder_repo(name), f"encoder.{name}")[0]
 
 
-def local_model_inputs(config: dict) -> list[str]:
-    """Tiny VLM directory the DAG must build before training."""
-    return _built_by_dag(config, config["policy"]["vlm_model_name"])
+def _encoder_repo(name: str) -> str:
+    from wmvla.latents.registry import encoder_spec
+
+    return encoder_spec(name).repo_id or name
 
 
-def encoder_model_inputs(config: dict) -> list[str]:
-    """Tiny encoder directory the DAG must build before caching latents."""
-    return _built_by_dag(config, config["world"]["encoder"])
+def vlm_inputs(config: dict) -> list[str]:
+    return _source(config, config["policy"]["vlm_model_name"], "policy.vlm")[1]
+
+
+def init_inputs(config: dict) -> list[str]:
+    init = config["policy"]["init"]
+    return _source(config, init, "policy.init")[1] if init else []
+
+
+def encoder_inputs(config: dict) -> list[str]:
+    name = config["world"]["encoder"]
+    return _source(config, name if name in TINY_MODELS else _encoder_repo(name), f"encoder.{name}")[1]
+
+
+def dataset_dir(config: dict) -> Path:
+    """The dataset jobs read: a recording under the study, or the Hub snapshot in the offline cache."""
+    if config["dataset"]["source"] == "hub":
+        return Path(hub_snapshot(config, hub_artifact(config, "dataset")))
+    return study_root(config) / "data" / config["dataset"]["name"]
+
+
+def dataset_inputs(config: dict) -> list[str]:
+    if config["dataset"]["source"] == "hub":
+        return [hub_manifest(config, "dataset")]
+    return [str(dataset_dir(config))]
+
+
+def hub_fetch_plan(config: dict, artifact: hub.Artifact) -> str:
+    """JSON the hub job gets: the artifact, its locked commit (params: a changed sha refetches it)."""
+    return json.dumps({**dataclasses.asdict(artifact), "sha": hub.locked_sha(hub_entries(config), artifact)})
+
+
+def hub_manifests(paths: list[str]) -> list[str]:
+    """The hub-stage manifests among a job's inputs: what `wmvla hub check` verifies before it starts."""
+    return [p for p in paths if Path(p).parent.name == "manifests" and Path(p).parent.parent.name == "hub"]
 
 
 def latents_command(config: dict) -> list[str]:
@@ -168,7 +243,7 @@ def latents_command(config: dict) -> list[str]:
 
 
 def dataset_command(config: dict) -> list[str]:
-    """`wmvla data …` arguments that produce the dataset directory."""
+    """`wmvla data record-smoke` arguments that produce a recorded dataset."""
     ds = config["dataset"]
     if ds["source"] == "record":
         rec = ds["record"]
@@ -183,7 +258,7 @@ def dataset_command(config: dict) -> list[str]:
             f"--image-size={rec['image_size']}",
             f"--seed={rec['seed']}",
         ]
-    return ["download", f"--repo-id={ds['repo_id']}", f"--revision={ds['revision']}"]
+    raise StudyConfigError("a Hub dataset comes from the hub stage, not from a dataset job")
 
 
 def split_args(config: dict, split: str) -> list[str]:
@@ -219,17 +294,14 @@ def world_policy_args(config: dict) -> list[str]:
 
 
 def train_inputs(config: dict, exp: str) -> list[str]:
-    """What a training job reads besides the dataset: tiny models, and the latent cache for world policies."""
-    if not uses_world(config, exp):
-        return local_model_inputs(config)
-    return [*local_model_inputs(config), str(latent_cache_dir(config))]
+    """What a training job loads: dataset, init policy, VLM, and the latent cache for world policies."""
+    inputs = [*dataset_inputs(config), *init_inputs(config), *vlm_inputs(config)]
+    return [*inputs, str(latent_cache_dir(config))] if uses_world(config, exp) else inputs
 
 
 def eval_inputs(config: dict, exp: str) -> list[str]:
-    """Model directories an evaluation loads besides the checkpoint (the encoder runs online)."""
-    if not uses_world(config, exp):
-        return local_model_inputs(config)
-    return local_model_inputs(config) + encoder_model_inputs(config)
+    """What an evaluation loads besides the checkpoint: the VLM it names, the encoder that runs online."""
+    return [*vlm_inputs(config), *(encoder_inputs(config) if uses_world(config, exp) else [])]
 
 
 def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
@@ -239,9 +311,9 @@ def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
     if pol["init"]:  # world policies load the init weights/processors themselves; smolvla fine-tunes in place
         world = uses_world(config, exp)
         policy = (
-            [*policy, "--policy.init_from_policy_path=" + pol["init"]]
+            [*policy, "--policy.init_from_policy_path=" + init_path(config)]
             if world
-            else ["--policy.path=" + pol["init"]]
+            else ["--policy.path=" + init_path(config)]
         )
     steps = train_steps(config)
     return [
@@ -305,6 +377,7 @@ def run_description(config: dict, wildcards: dict[str, str]) -> str:
             "train": config["train"],
             "holdout_every": config["offline_check"]["holdout_every"],
             "dataset": config["dataset"],
+            "hub": {a.key: hub.locked_sha(hub_entries(config), a) for a in hub.study_artifacts(config)},
         },
         sort_keys=True,
     )
@@ -327,8 +400,9 @@ def offline_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
 
 
 def offline_inputs(config: dict, exp: str) -> list[str]:
-    """What an offline check reads besides the checkpoint: the dataset, and the cache for world policies."""
-    return [str(dataset_dir(config)), *train_inputs(config, exp)]
+    """What an offline check reads besides the checkpoint: dataset, VLM, and the cache of world policies."""
+    inputs = [*dataset_inputs(config), *vlm_inputs(config)]
+    return [*inputs, str(latent_cache_dir(config))] if uses_world(config, exp) else inputs
 
 
 def _runs(config: dict) -> list[tuple[str, str, int]]:

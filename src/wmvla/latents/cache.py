@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from wmvla.errors import OutputExistsError, WmvlaError
+from wmvla.hub import snapshot_revision
 from wmvla.latents.encoders import VideoEncoder
 from wmvla.latents.frames import EpisodeFrames
 from wmvla.latents.windows import clip_frame_rows
@@ -83,14 +84,6 @@ def dataset_fingerprint(root: Path) -> str:
             if path.is_file():
                 digest.update(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
     return digest.hexdigest()[:20]
-
-
-def _dataset_revision(root: Path) -> str | None:
-    """The Hub commit a downloaded dataset came from (recorded by `wmvla data download`)."""
-    provenance = Path(root) / "provenance.json"
-    if not provenance.is_file():
-        return None
-    return json.loads(provenance.read_text()).get("resolved_revision")
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -234,7 +227,7 @@ def build_cache(
         "dataset": {
             "repo_id": request.dataset_repo_id,
             "root": str(dataset_root),
-            "revision": _dataset_revision(dataset_root),
+            "revision": snapshot_revision(dataset_root),
             "fingerprint": plan["dataset_fingerprint"],
         },
         "num_frames": n,

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from wmvla.errors import WmvlaError
+from wmvla.hub import snapshot_revision
 from wmvla.latents.registry import encoder_spec
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,8 @@ class VideoEncoder:
         path: Path | str | None = None,
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
-        revision: str | None = None,
     ) -> None:
-        """`path`: the model directory; `revision`: the Hub commit it holds (recorded in caches).
+        """`path`: the model directory (a Hub snapshot `…/snapshots/<sha>` names the commit caches record).
 
         Without `path` a Hub encoder loads by its repo id (network or the user's HF cache): fine by hand,
         never used by the study, whose jobs run offline on the snapshots the hub stage fetched.
@@ -67,7 +67,7 @@ class VideoEncoder:
         self.crop_size = int(model.config.crop_size)
         self.tubelet_size = int(model.config.tubelet_size)
         self.source = source
-        self.resolved_revision = revision or getattr(model.config, "_commit_hash", None)
+        self.resolved_revision = snapshot_revision(source) or getattr(model.config, "_commit_hash", None)
         self.calls = 0  # forward passes so far (benchmarks and tests count them)
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
