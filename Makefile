@@ -19,7 +19,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 help:
 	@echo "make setup      venv (Python 3.12), pinned packages, LIBERO assets + config, system packages"
-	@echo "make setup-rocm setup, then torch's ROCm build for AMD GPUs (ROCM=6.4 by default)"
+	@echo "make setup-rocm setup, then torch's ROCm build of the pinned torch (ROCm 7.2 for torch 2.11)"
 	@echo "make smoke      the whole DAG on config/smoke.yaml (tiny models, recorded LIBERO data, CPU) + report"
 	@echo "make test       every test, slow end-to-end ones included (CI runs this)"
 	@echo "make test-fast  the default pytest selection (no 'slow' tests)"
@@ -48,7 +48,7 @@ $(STAMPS)/profiles: scripts/link-profiles $(wildcard profiles/*/config.v8+.yaml)
 setup: $(STAMPS)/libero $(STAMPS)/profiles
 
 setup-rocm: setup
-	scripts/install-rocm-torch $(ROCM)
+	$(BIN)/wmvla setup rocm-torch $(if $(ROCM),--rocm $(ROCM))
 
 smoke: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --rerun-incomplete

@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/hub.smk"
 include: "rules/data.smk"
+include: "rules/preflight.smk"
 include: "rules/latents.smk"
 include: "rules/gates.smk"
 include: "rules/train.smk"
@@ -29,7 +30,9 @@ include: "rules/report.smk"
 
 
 onstart:
-    if HUB_LOCK_PROBLEMS:  # a real run never starts on unpinned Hub artifacts (a dry run only warns)
+    if (
+        HUB_LOCK_PROBLEMS
+    ):  # a real run never starts on unpinned Hub artifacts (a dry run only warns)
         raise HubError("\n".join(HUB_LOCK_PROBLEMS))
 
 

@@ -1,20 +1,21 @@
-rule gate_parity:
+rule gate_experiment:
     input:
         loads=wf.init_inputs(config),
     output:
-        record="results/{study}/gates/parity.json",
-        configs=directory("results/{study}/gates/configs"),
+        record="results/{study}/gates/experiments/{exp}.json",
+        config="results/{study}/gates/configs/{exp}.json",
     log:
-        "logs/{study}/gates/parity.log",
+        "logs/{study}/gates/{exp}.log",
     benchmark:
-        "logs/{study}/gates/parity.benchmark.tsv"
+        "logs/{study}/gates/{exp}.benchmark.tsv"
     params:
-        plan=lambda w: shlex.quote(wf.parity_plan(config)),
-        baseline=wf.baseline(config),
+        plan=lambda w: shlex.quote(wf.experiment_gate_plan(config, w.exp)),
+        enforce="true" if config["gates"]["enforce"] else "false",
         hub=get_hub_manifests,
     shell:
-        "(wmvla hub check {params.hub} && wmvla gates parity --plan {params.plan} --baseline {params.baseline}"
-        " --configs-dir {output.configs} --out {output.record}) > {log} 2>&1"
+        "(wmvla hub check {params.hub} && wmvla gates experiment --plan {params.plan}"
+        " --enforce {params.enforce} --configs-dir results/{wildcards.study}/gates/configs"
+        " --out {output.record}) > {log} 2>&1"
 
 
 rule gates:

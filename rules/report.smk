@@ -3,6 +3,7 @@ rule tables:
         evals=wf.eval_results(config),
         offline=wf.offline_results(config),
         train=wf.world_train_dirs(config),
+        gates=wf.gates_file(config),
     output:
         **get_table_outputs(),
     log:
@@ -15,7 +16,8 @@ rule tables:
         out=wf.tables_dir(config),
         study=config["study"],
     shell:
-        "wmvla report tables --study {params.study} --evals {input.evals} --offline {input.offline}"
+        "wmvla report tables --study {params.study} --gates {input.gates}"
+        " --evals {input.evals} --offline {input.offline}"
         " --metrics {params.metrics} {params.baseline} --out {params.out} > {log} 2>&1"
 
 

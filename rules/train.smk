@@ -1,7 +1,8 @@
 rule train:
     input:
         loads=lambda w: wf.train_inputs(config, w.exp),
-        gates=ancient(wf.gates_file(config)),  # its existence gates training; a rerun of a gate does not
+        gate=lambda w: wf.experiment_gate(config, w.exp),
+        gates=wf.first_time_only(wf.gates_file(config)),
     output:
         train=directory("results/{study}/{suite}/{exp}/seed{seed}/train"),
     log:

@@ -240,29 +240,24 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
     hub_jobs = blocks["hub"]
     assert len(hub_jobs) == 4 and all("HF_HUB_OFFLINE=0 wmvla hub fetch" in b for b in hub_jobs)
     assert "hub" in local_rules(study)  # it runs on the submitting host, the only one with network
-    assert [len(blocks[r]) for r in ("train", "eval", "offline_check", "latents", "gate_parity")] == [
-        60,
-        68,
-        60,
-        1,
-        1,
-    ]
+    rules = ("train", "eval", "offline_check", "latents", "gate_experiment", "preflight")
+    assert [len(blocks[r]) for r in rules] == [60, 68, 60, 1, 15, 1]
     snapshot = f"/snapshots/{FAKE_SHA}"
-    for rule in ("train", "eval", "offline_check", "latents", "gate_parity"):
+    for rule in rules:
         for block in blocks[rule]:
             command = block.split("Shell command:", 1)[1]
             assert UNLOCKED not in block and "HuggingFaceVLA/smolvla_libero " not in command
-            if rule in ("train", "gate_parity"):  # E0's --policy.path and the arms' init, at the commit
+            if rule in ("train", "gate_experiment"):  # E0's --policy.path and the arms' init, at the commit
                 assert f"smolvla_libero{snapshot}" in command
                 assert f"SmolVLM2-500M-Video-Instruct{snapshot}" in command
-            if rule != "gate_parity":  # checked before anything loads
-                assert (
-                    "wmvla hub check results/full/hub/manifests/"
-                    in command.split("&&")[0 if rule != "train" else 1]
-                )
+            first = command.split("&&")[1 if rule == "train" else 0]  # checked before anything loads
+            if rule == "preflight":  # checks the manifests itself, and parses every model config
+                assert "wmvla preflight results/full/hub/manifests/dataset.json" in command
+            else:
+                assert "wmvla hub check results/full/hub/manifests/" in first
             if rule == "latents":
                 assert f"vjepa2-vitg-fpc64-256{snapshot}" in command
-            if rule in ("train", "latents", "offline_check"):
+            if rule in ("train", "latents", "offline_check", "preflight"):
                 assert f"results/full/hub/datasets--HuggingFaceVLA--libero{snapshot}" in command
 
     config = {**_config(repo), "hub_lock": str(study / "config/hub.lock.yaml")}

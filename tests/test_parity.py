@@ -68,23 +68,24 @@ def test_a_world_arm_resolves_to_the_init_checkpoints_settings_like_e0(init, tin
     assert parity_differences(resolved, "E0", {"E2b": ["n_action_steps"]}) == []
 
 
-def test_the_parity_gate_fails_naming_the_field_and_saves_every_resolved_config(init, tiny_smolvlm, tmp_path):
-    plan = {
-        "E0": {"args": [f"--policy.path={init}", *_common(tiny_smolvlm)]},
-        "E2": {"args": _world(init, tiny_smolvlm)},
-        "F9": {"args": _world(init, tiny_smolvlm, "--policy.optimizer_lr=1e-3")},
-    }
-    gate = parity_gate(plan, "E0", tmp_path / "configs")
-    assert gate.passed is False and gate.value == 3
+def test_the_parity_gate_fails_naming_the_field_and_saves_the_resolved_config(init, tiny_smolvlm, tmp_path):
+    e0 = [f"--policy.path={init}", *_common(tiny_smolvlm)]
+    plan = {"experiment": "F9", "args": _world(init, tiny_smolvlm, "--policy.optimizer_lr=1e-3")}
+    plan |= {"baseline": "E0", "baseline_args": e0}
+    gate = parity_gate(plan, tmp_path / "configs")
+    assert gate.name == "parity[F9]" and gate.passed is False and gate.value == 3
+    assert "F9: policy.optimizer_lr = 0.001, E0 has 0.0003" in gate.detail
     assert "F9: optimizer.lr = 0.001, E0 has 0.0003" in gate.detail
     assert "F9: scheduler.peak_lr = 0.001, E0 has 0.0003" in gate.detail
-    assert "F9: policy.optimizer_lr = 0.001, E0 has 0.0003" in gate.detail
     saved = json.loads((tmp_path / "configs/F9.json").read_text())
     assert saved["policy"]["type"] == "smolvla_world" and saved["policy"]["optimizer_lr"] == 1e-3
 
-    plan["F9"]["differs_from_baseline"] = ["optimizer_lr"]
-    declared = parity_gate(plan, "E0", tmp_path / "configs")
-    assert declared.passed is True and declared.detail == "F9 declares optimizer_lr"
+    declared = parity_gate({**plan, "differs_from_baseline": ["optimizer_lr"]}, tmp_path / "configs")
+    assert declared.passed is True and declared.detail == "declared: optimizer_lr"
+    same = parity_gate({**plan, "args": _world(init, tiny_smolvlm)}, tmp_path / "configs")
+    assert same.passed is True and same.value == 0
+    baseline = parity_gate({**plan, "experiment": "E0", "args": e0}, tmp_path / "configs")
+    assert baseline.passed is True and baseline.detail == "the baseline itself"
 
 
 def test_a_world_arm_trained_from_the_init_keeps_its_settings_in_checkpoint_and_evaluation(

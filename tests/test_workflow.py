@@ -49,7 +49,8 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
         "tiny_model": 2,
         "dataset": 1,
         "latents": 1,
-        "gate_parity": 1,
+        "preflight": 1,
+        "gate_experiment": 3,
         "gates": 1,
         "train": 3,
         "eval": 4,
@@ -69,7 +70,8 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
         "all": 1,
         "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
         "latents": 1,
-        "gate_parity": 1,
+        "preflight": 1,
+        "gate_experiment": 15,
         "gates": 1,
         "train": 180,
         "eval": 204,
@@ -95,7 +97,8 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "all": 1,
         "hub": 4,
         "latents": 1,
-        "gate_parity": 1,
+        "preflight": 1,
+        "gate_experiment": 15,
         "gates": 1,
         "train": 15,
         "eval": 17,
@@ -295,7 +298,8 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         "all": 1,
         "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
         "latents": 1,
-        "gate_parity": 1,
+        "preflight": 1,
+        "gate_experiment": 15,
         "gates": 1,
         "train": 180,
         "eval": 204,
@@ -318,10 +322,10 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
-    gates = {"gate_parity": 1, "gates": 1}
+    gates = {"preflight": 1, "gate_experiment": 15, "gates": 1}  # every gate, before the first training
     assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "eval": 1}
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
-    assert jobs == {"hub": 3, **gates, "train": 1, "offline_check": 1}  # plain SmolVLA: no latents
+    assert jobs == {"hub": 4, **gates, "train": 1, "offline_check": 1}  # plain SmolVLA: no latents
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
@@ -329,7 +333,8 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
         "tiny_model": 2,
         "dataset": 1,
         "latents": 1,
-        "gate_parity": 1,
+        "preflight": 1,
+        "gate_experiment": 3,
         "gates": 1,
         "train": 3,
         "eval": 4,

@@ -19,6 +19,21 @@ def _cmd_setup_libero(args: argparse.Namespace) -> None:
     print(install_libero_config(args.config_dir))
 
 
+def _cmd_setup_rocm(args: argparse.Namespace) -> None:
+    import shlex
+    import subprocess
+
+    from wmvla.rocm import check_installed, install_command
+
+    command = install_command(sys.executable, args.constraints, args.rocm)
+    print(shlex.join(command))
+    if args.dry_run:
+        return
+    if subprocess.run(command, check=False).returncode:
+        raise WmvlaError("pip could not install torch's ROCm build (see above); nothing else was changed")
+    log.info("%s", check_installed(sys.executable, args.constraints))
+
+
 def _cmd_tiny_model(args: argparse.Namespace) -> None:
     from wmvla import tiny_models
     from wmvla.provenance import provenance
@@ -112,7 +127,7 @@ def _cmd_offline(args: argparse.Namespace) -> None:
 def _cmd_report_tables(args: argparse.Namespace) -> None:
     from wmvla.analysis.report import build_tables, write_tables
 
-    frames = build_tables(args.evals, args.offline, args.metrics, args.baseline, args.study)
+    frames = build_tables(args.evals, args.offline, args.metrics, args.baseline, args.study, args.gates)
     for path in write_tables(frames, args.out):
         log.info("wrote %s", path)
 
@@ -163,12 +178,40 @@ def _cmd_hub_check(args: argparse.Namespace) -> None:
     check_manifests(args.manifests)
 
 
-def _cmd_gates_parity(args: argparse.Namespace) -> None:
-    from wmvla.gates import parity_gate, write_gates
+def _cmd_preflight(args: argparse.Namespace) -> None:
+    from wmvla.gates import write_gates
+    from wmvla.preflight import Footprint, PreflightRequest, failure, run_preflight
 
-    gate = parity_gate(json.loads(args.plan), args.baseline, args.configs_dir)
-    log.info("%s", gate.line)
-    write_gates(args.out, [gate])
+    info = json.loads((args.dataset / "meta" / "info.json").read_text())
+    footprint = json.loads(args.footprint)
+    request = PreflightRequest(
+        device=args.device,
+        suite=args.suite,
+        image_size=args.image_size,
+        manifests=tuple(args.manifests),
+        results=args.results,
+        dataset_frames=int(info["total_frames"]),
+        footprint=Footprint(**{**footprint, "latent_dims": tuple(footprint["latent_dims"])}),
+        min_bf16_tflops=args.min_bf16_tflops,
+    )
+    checks = run_preflight(request)
+    for check in checks:
+        (log.info if check.passed is not False else log.error)("%s", check.line)
+    if error := failure(checks):
+        raise error
+    write_gates(args.out, checks)
+
+
+def _cmd_gates_experiment(args: argparse.Namespace) -> None:
+    from wmvla.gates import GateFailure, parity_gate, write_gates
+
+    gates = [parity_gate(json.loads(args.plan), args.configs_dir)]
+    for gate in gates:
+        (log.info if gate.passed is not False else log.error)("%s", gate.line)
+    failed = [g for g in gates if g.passed is False]
+    if failed and args.enforce == "true":
+        raise GateFailure("\n".join(g.line for g in failed))
+    write_gates(args.out, gates)
 
 
 def _cmd_gates_summary(args: argparse.Namespace) -> None:
@@ -208,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     setup = groups.add_parser("setup", help="machine set-up steps").add_subparsers(required=True)
     p = command(setup, "libero", _cmd_setup_libero, "link LIBERO assets, write LIBERO's config")
     p.add_argument("--config-dir", type=Path, default=None, help="default: <venv>/libero")
+    p = command(setup, "rocm-torch", _cmd_setup_rocm, "replace torch by its ROCm build of the pinned version")
+    p.add_argument(
+        "--rocm", default=None, help="ROCm version (default: the one the pinned torch is built for)"
+    )
+    p.add_argument("--constraints", type=Path, default=Path("constraints.txt"))
+    p.add_argument("--dry-run", action="store_true", help="print the pip command, install nothing")
 
     models = groups.add_parser("models", help="model files").add_subparsers(required=True)
     p = command(models, "tiny", _cmd_tiny_model, "write a tiny random-weight model directory")
@@ -244,11 +293,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(hub, "check", _cmd_hub_check, "every fetched file of these artifacts is in the offline cache")
     p.add_argument("manifests", type=Path, nargs="*", help="manifests written by the hub stage")
 
+    p = command(
+        groups, "preflight", _cmd_preflight, "check a node before any GPU job: GPUs, render, cache, disk"
+    )
+    p.add_argument(
+        "manifests", type=Path, nargs="*", help="the hub stage's manifests (none: nothing from the Hub)"
+    )
+    p.add_argument("--device", choices=("cuda", "cpu"), required=True)
+    p.add_argument("--suite", required=True, help="the LIBERO suite whose first scene is rendered")
+    p.add_argument("--image-size", type=int, required=True)
+    p.add_argument(
+        "--dataset", type=Path, required=True, help="the dataset (its frame count sizes the caches)"
+    )
+    p.add_argument("--results", type=Path, required=True, help="the study's results root")
+    p.add_argument("--footprint", required=True, help="JSON of wmvla.preflight.Footprint")
+    p.add_argument("--min-bf16-tflops", type=float, required=True)
+    p.add_argument("--out", type=Path, required=True)
+
     gates = groups.add_parser("gates", help="sanity gates before training").add_subparsers(required=True)
-    p = command(gates, "parity", _cmd_gates_parity, "every arm's resolved training config vs the baseline's")
-    p.add_argument("--plan", required=True, help='JSON: {exp: {"args": [...], "differs_from_baseline": []}}')
-    p.add_argument("--baseline", required=True)
-    p.add_argument("--configs-dir", type=Path, required=True, help="each arm's resolved config goes here")
+    p = command(gates, "experiment", _cmd_gates_experiment, "one experiment's gates (parity vs the baseline)")
+    p.add_argument("--plan", required=True, help="JSON of workflow.experiment_gate_plan")
+    p.add_argument("--enforce", choices=("true", "false"), required=True)
+    p.add_argument("--configs-dir", type=Path, required=True, help="the resolved config is saved here")
     p.add_argument("--out", type=Path, required=True)
     p = command(gates, "summary", _cmd_gates_summary, "gather gate records; fail on failed enforced gates")
     p.add_argument("records", type=Path, nargs="*", help="gate record files")
@@ -282,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = groups.add_parser("report", help="tables and figures").add_subparsers(required=True)
     p = command(report, "tables", _cmd_report_tables, "aggregate results into results/<study>/tables/*.csv")
     p.add_argument("--study", default=None, help="refuse inputs whose provenance names another study")
+    p.add_argument("--gates", type=Path, default=None, help="the gates summary (gates.json)")
     p.add_argument("--evals", type=Path, nargs="+", required=True, help="eval/<mode>.json files")
     p.add_argument("--offline", type=Path, nargs="*", default=[], help="offline.json files")
     p.add_argument("--metrics", type=Path, nargs="*", default=[], help="train/metrics.jsonl files")

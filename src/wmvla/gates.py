@@ -35,7 +35,7 @@ class Gate:
         """One line for the log or the error: name, value, threshold, verdict and detail."""
         status = {True: "passed", False: "FAILED", None: "skipped"}[self.passed]
         detail = f" — {self.detail}" if self.detail else ""
-        return f"gate {self.name}: {status} (value {self.value}, threshold {self.threshold}){detail}"
+        return f"{self.name}: {status} (value {self.value}, threshold {self.threshold}){detail}"
 
 
 def write_gates(path: Path, gates: list[Gate], **extra: Any) -> Path:
@@ -73,31 +73,36 @@ def summarise(gate_files: list[Path], enforce: bool, out: Path) -> list[Gate]:
     return gates
 
 
-def parity_gate(plan: dict[str, dict[str, Any]], baseline: str, configs_dir: Path) -> Gate:
-    """Every arm's training config, resolved as lerobot-train will, equals the baseline's outside the
-    world branch (and outside the fields it declares in `differs_from_baseline`).
+def parity_gate(plan: dict[str, Any], configs_dir: Path) -> Gate:
+    """One arm's training config, resolved as lerobot-train will resolve it, equals the baseline's outside
+    the world branch (and outside the fields it declares in `differs_from_baseline`).
 
-    `plan`: experiment → {"args": its lerobot-wm-train arguments, "differs_from_baseline": [...]}.
-    The resolved configs are saved in `configs_dir/<exp>.json` so a reader can diff them.
+    `plan`: {"experiment", "args", "baseline", "baseline_args", "differs_from_baseline"} (the workflow's
+    `experiment_gate_plan`). The resolved config is saved as `configs_dir/<experiment>.json` for a reader
+    to diff against the baseline's.
     """
     from wmvla.parity import parity_differences, resolve_train_config
 
+    exp, base = plan["experiment"], plan["baseline"]
+    question = f"Does {exp} train and evaluate with {base}'s SmolVLA settings (as LeRobot resolves them)?"
     configs_dir = Path(configs_dir)
     configs_dir.mkdir(parents=True, exist_ok=True)
-    resolved = {}
     with tempfile.TemporaryDirectory(prefix="wmvla-parity-") as scratch:
-        for exp, item in plan.items():
-            resolved[exp] = resolve_train_config(item["args"], Path(scratch))
-            text = json.dumps(resolved[exp], indent=2, sort_keys=True)
-            (configs_dir / f"{exp}.json").write_text(text + "\n")
-    declared = {exp: item.get("differs_from_baseline", []) for exp, item in plan.items()}
-    differences = parity_differences(resolved, baseline, declared)
-    noted = [f"{exp} declares {', '.join(fields)}" for exp, fields in declared.items() if fields]
+        resolved = {exp: resolve_train_config(plan["args"], Path(scratch))}
+        if base is not None and base != exp:
+            resolved[base] = resolve_train_config(plan["baseline_args"], Path(scratch))
+    text = json.dumps(resolved[exp], indent=2, sort_keys=True)
+    (configs_dir / f"{exp}.json").write_text(text + "\n")
+    if base is None or base == exp:
+        detail = "the baseline itself" if base else "no baseline in this study"
+        return Gate(f"parity[{exp}]", question, 0, "0 differences", True, detail)
+    declared = plan.get("differs_from_baseline") or []
+    differences = parity_differences(resolved, base, {exp: declared})
     return Gate(
-        name="arms_match_baseline",
-        question=f"Does every arm train and evaluate with {baseline}'s SmolVLA settings (LeRobot-resolved)?",
+        name=f"parity[{exp}]",
+        question=question,
         value=len(differences),
         threshold="0 differences",
         passed=not differences,
-        detail="; ".join(differences or noted),
+        detail="; ".join(differences) or (f"declared: {', '.join(declared)}" if declared else ""),
     )

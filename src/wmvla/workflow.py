@@ -15,6 +15,7 @@ from typing import Any
 from wmvla import hub
 from wmvla.config_checks import StudyConfigError, cli_value
 from wmvla.libero_setup import apply_environment_defaults
+from wmvla.preflight import Footprint, footprint_json
 from wmvla.provenance import STUDY_ENV
 
 RESULTS, LOGS = Path("results"), Path("logs")
@@ -451,30 +452,99 @@ def figure_files(config: dict) -> list[str]:
     ]
 
 
+LIBERO_TASKS = {
+    "libero_spatial": 10,
+    "libero_object": 10,
+    "libero_goal": 10,
+    "libero_10": 10,
+    "libero_90": 90,
+}
+
+
+def preflight_file(config: dict) -> str:
+    """The node check every GPU job waits for (DESIGN.md §8)."""
+    return str(study_root(config) / "preflight" / "preflight.json")
+
+
+def footprint(config: dict) -> Footprint:
+    """What the study will write besides the Hub cache: checkpoints, latent caches, evaluations."""
+    from wmvla.latents.registry import encoder_spec
+
+    ev, world = config["eval"], any(uses_world(config, e) for e in config["experiments"])
+    evaluations = [(s, m) for s, e, _ in _runs(config) for m in experiment(config, e)["eval_modes"]]
+    tasks = {s: len(ev["task_ids"].get(s, [])) or LIBERO_TASKS[s] for s in config["suites"]}
+    videos = sum(tasks[suite] for suite, _ in evaluations) * min(ev["videos_per_task"], ev["n_episodes"])
+    return Footprint(
+        runs=len(_runs(config)),
+        checkpoints_per_run=1,
+        checkpoint_gb=config["preflight"]["checkpoint_gb"],
+        latent_dims=(encoder_spec(config["world"]["encoder"]).dim,) if world else (),
+        evaluations=len(evaluations),
+        videos=videos,
+        video_mb=config["preflight"]["video_mb"],
+    )
+
+
+def preflight_args(config: dict) -> list[str]:
+    """`wmvla preflight` options (the rule adds the manifests and --out)."""
+    return [
+        f"--device={config['policy']['device']}",
+        f"--suite={config['suites'][0]}",
+        f"--image-size={config['eval']['image_size']}",
+        f"--dataset={dataset_dir(config)}",
+        f"--results={study_root(config)}",
+        f"--footprint={footprint_json(footprint(config))}",
+        f"--min-bf16-tflops={config['preflight']['min_bf16_tflops']}",
+    ]
+
+
+def preflight_inputs(config: dict) -> list[str]:
+    """The dataset and every Hub artifact: the preflight checks they are readable on the node."""
+    manifests = [hub_manifest(config, a.key) for a in hub.study_artifacts(config)]
+    return list(dict.fromkeys([*dataset_inputs(config), *manifests]))
+
+
 def gates_dir(config: dict) -> Path:
     return study_root(config) / "gates"
 
 
 def gates_file(config: dict) -> str:
-    """The summary every training job waits for (DESIGN.md §8)."""
+    """The summary of every gate (DESIGN.md §8): a failed enforced gate leaves it unwritten."""
     return str(gates_dir(config) / "gates.json")
 
 
+def experiment_gate(config: dict, exp: str) -> str:
+    """The gates of one experiment, which its trainings take as input (rerun when its overrides change)."""
+    return str(gates_dir(config) / "experiments" / f"{exp}.json")
+
+
 def gate_records(config: dict) -> list[str]:
-    """The gate jobs' records the summary gathers."""
-    return [str(gates_dir(config) / "parity.json")] if baseline(config) else []
+    """Every gate record the summary gathers: the node preflight and each experiment's gates."""
+    return [preflight_file(config), *(experiment_gate(config, e) for e in config["experiments"])]
 
 
-def parity_plan(config: dict) -> str:
-    """JSON of every experiment's training arguments (first suite and seed: neither changes the policy)."""
-    suite, seed = config["suites"][0], config["seeds"][0]
+def first_time_only(path: str) -> list[str]:
+    """`path` as a job input until it exists, then nothing.
+
+    Why: study-wide checks (the node preflight, the gates summary) must pass before the first training or
+    GPU job, but rerunning them later — e.g. because an added experiment changes the disk estimate — must
+    not make Snakemake rerun every finished training. (`ancient()` would do this, but Snakemake then also
+    skips the params check of jobs downstream of a rerun check, so a changed experiment would not retrain.)
+    """
+    return [] if Path(path).exists() else [path]
+
+
+def experiment_gate_plan(config: dict, exp: str) -> str:
+    """JSON of what one experiment's gate job checks: its training arguments and the baseline's."""
+    suite, seed = config["suites"][0], config["seeds"][0]  # neither changes the resolved policy
+    base = baseline(config)
     return json.dumps(
         {
-            exp: {
-                "args": train_args(config, suite, exp, seed),
-                "differs_from_baseline": spec.get("differs_from_baseline", []),
-            }
-            for exp, spec in config["experiments"].items()
+            "experiment": exp,
+            "args": train_args(config, suite, exp, seed),
+            "baseline": base,
+            "baseline_args": train_args(config, suite, base, seed) if base else None,
+            "differs_from_baseline": experiment(config, exp).get("differs_from_baseline", []),
         },
         sort_keys=True,
     )
@@ -493,8 +563,9 @@ def owned_outputs(config: dict) -> list[str]:
 
 
 def all_targets(config: dict) -> list[str]:
-    """The latent cache, every evaluation and offline check, the tables and the figures."""
+    """The gates, the latent cache, every evaluation and offline check, the tables and the figures."""
     return [
+        gates_file(config),
         str(latent_cache_dir(config)),
         *eval_results(config),
         *offline_results(config),

@@ -104,3 +104,28 @@ def training_frame(metrics_files: list[Path]) -> pd.DataFrame:
             record.pop("samples", None)
             rows += [{**run, "step": step, "metric": k, "value": v} for k, v in record.items()]
     return pd.DataFrame(rows, columns=["suite", "exp", "seed", "step", "metric", "value"])
+
+
+CHECK_COLUMNS = ["name", "status", "value", "threshold", "question", "detail", "overridden"]
+
+
+def checks_frame(gates_file: Path | None) -> pd.DataFrame:
+    """One row per node-preflight check and sanity gate, from the gates summary (`gates.json`)."""
+    if gates_file is None:
+        return pd.DataFrame(columns=CHECK_COLUMNS)
+    summary = _json(gates_file)
+    overridden = set(summary.get("overridden", []))
+    status = {True: "passed", False: "FAILED", None: "skipped"}
+    rows = [
+        {
+            "name": gate["name"],
+            "status": status[gate["passed"]],
+            "value": gate["value"],
+            "threshold": gate["threshold"],
+            "question": gate["question"],
+            "detail": gate["detail"],
+            "overridden": gate["name"] in overridden,
+        }
+        for gate in summary["gates"]
+    ]
+    return pd.DataFrame(rows, columns=CHECK_COLUMNS)

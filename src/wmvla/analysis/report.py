@@ -19,6 +19,7 @@ def build_tables(
     metrics_files: list[Path],
     baseline: str | None,
     study: str | None = None,
+    gates_file: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The study's tables; with `study`, every input must have been made by that study."""
     if study is not None:
@@ -31,6 +32,7 @@ def build_tables(
             f"baseline experiment {baseline!r} has no evaluation among the given files"
         )
     return {
+        "checks": collect.checks_frame(gates_file),
         "runs": tables.per_run(episodes),
         "tasks": tables.per_task(episodes),
         "experiments": tables.per_experiment(episodes),
