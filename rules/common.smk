@@ -2,6 +2,8 @@ import re
 import shlex
 from pathlib import Path
 
+import yaml
+
 from snakemake.io import report as reported
 from snakemake.utils import validate
 
@@ -10,9 +12,12 @@ from wmvla.analysis.names import REPORTED_TABLES, TABLES
 from wmvla.config_checks import check_study_config
 from wmvla.hub import HubError
 from wmvla.ownership import check_owned
+from wmvla.study_config import coerce_cli_strings
 
-wf.normalise_cli_overrides(config)
-validate(config, schema="../config/schema.yaml")
+SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
+
+coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))  # --config values arrive as strings
+validate(config, schema=str(SCHEMA))
 config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
 check_study_config(config, wf.baseline(config))
 HUB_LOCK_PROBLEMS = wf.hub_lock_problems(config)
@@ -99,6 +104,10 @@ def get_hub_entry(wildcards):
     if artifact is None:
         raise ValueError(f"this config names no Hub artifact {wildcards.artifact!r}")
     return shlex.quote(wf.hub_fetch_plan(config, artifact))
+
+
+def get_gates_enforce():
+    return "true" if config["gates"]["enforce"] else "false"
 
 
 def get_table_outputs():

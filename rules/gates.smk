@@ -1,6 +1,7 @@
 rule gate_experiment:
     input:
-        loads=wf.init_inputs(config),
+        loads=lambda w: wf.train_inputs(config, w.exp),
+        preflight=wf.first_time_only(wf.preflight_file(config)),
     output:
         record="results/{study}/gates/experiments/{exp}.json",
         config="results/{study}/gates/configs/{exp}.json",
@@ -8,14 +9,60 @@ rule gate_experiment:
         "logs/{study}/gates/{exp}.log",
     benchmark:
         "logs/{study}/gates/{exp}.benchmark.tsv"
+    threads: config["resources"]["gates"]["cpus"]
+    resources:
+        **get_resources("gates"),
     params:
         plan=lambda w: shlex.quote(wf.experiment_gate_plan(config, w.exp)),
-        enforce="true" if config["gates"]["enforce"] else "false",
+        steps=config["gates"]["train_steps"],
+        enforce=get_gates_enforce(),
         hub=get_hub_manifests,
     shell:
-        "(wmvla hub check {params.hub} && wmvla gates experiment --plan {params.plan}"
-        " --enforce {params.enforce} --configs-dir results/{wildcards.study}/gates/configs"
-        " --out {output.record}) > {log} 2>&1"
+        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} --"
+        " wmvla gates experiment --plan {params.plan} --train-steps {params.steps}"
+        " --configs-dir results/{wildcards.study}/gates/configs"
+        " --enforce {params.enforce} --out {output.record}) > {log} 2>&1"
+
+
+rule gate_latents:
+    input:
+        cache=wf.latent_cache_dir(config),
+    output:
+        record="results/{study}/gates/latents.json",
+    log:
+        "logs/{study}/gates/latents.log",
+    params:
+        limits=config["gates"]["latents"],
+        enforce=get_gates_enforce(),
+    shell:
+        "wmvla gates latents --cache {input.cache} --max-consecutive-cos {params.limits[max_consecutive_cos]}"
+        " --min-relative-std {params.limits[min_relative_std]} --enforce {params.enforce}"
+        " --out {output.record} > {log} 2>&1"
+
+
+rule gate_init_policy:
+    input:
+        loads=wf.init_inputs(config) + wf.vlm_inputs(config),
+        preflight=wf.first_time_only(wf.preflight_file(config)),
+    output:
+        record="results/{study}/gates/init_policy/{suite}.json",
+        result="results/{study}/gates/init_policy/{suite}/pred.json",
+    log:
+        "logs/{study}/gates/init_policy_{suite}.log",
+    benchmark:
+        "logs/{study}/gates/init_policy_{suite}.benchmark.tsv"
+    threads: config["resources"]["eval"]["cpus"]
+    resources:
+        **get_resources("eval"),
+    params:
+        args=lambda w: shlex.join(wf.init_gate_eval_args(config, w.suite)),
+        min_sr=config["gates"]["min_init_sr"],
+        enforce=get_gates_enforce(),
+        hub=get_hub_manifests,
+    shell:
+        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-eval {params.args}"
+        " && wmvla gates init-policy --result {output.result} --min-sr {params.min_sr}"
+        " --enforce {params.enforce} --out {output.record}) > {log} 2>&1"
 
 
 rule gates:
@@ -26,6 +73,8 @@ rule gates:
     log:
         "logs/{study}/gates/gates.log",
     params:
-        enforce="true" if config["gates"]["enforce"] else "false",
+        enforce=get_gates_enforce(),
+        skipped=shlex.join(wf.skipped_gates(config)),
     shell:
-        "wmvla gates summary {input.records} --enforce {params.enforce} --out {output.summary} > {log} 2>&1"
+        "wmvla gates summary {input.records} --skipped {params.skipped} --enforce {params.enforce}"
+        " --out {output.summary} > {log} 2>&1"

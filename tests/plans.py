@@ -1,6 +1,7 @@
 """Read Snakemake's dry-run plan: jobs per rule from its 'Job stats' table."""
 
 import re
+from pathlib import Path
 
 
 def job_counts(stdout: str) -> dict[str, int]:
@@ -9,3 +10,17 @@ def job_counts(stdout: str) -> dict[str, int]:
         return {}  # "Nothing to be done"
     table = stdout.split("Job stats:")[1].split("total")[0]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+WORKFLOW_FILES = ("Snakefile", "rules", "config", "report", "dvc.yaml", ".dvcignore", ".dvc/config")
+
+
+def copy_workflow(repo: Path, root: Path) -> Path:
+    """The workflow files of the checkout, copied to `root` (a study directory of its own)."""
+    import shutil
+
+    for name in WORKFLOW_FILES:
+        source, target = repo / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    return root

@@ -118,3 +118,24 @@ def test_a_typo_in_an_override_fails_the_dry_run_naming_key_and_fix(
         "did you mean 'world_prefix_tokens'?" in out.stdout + out.stderr
     )
     assert not (tmp_path / "results").exists()
+
+
+def test_command_line_strings_become_what_the_schema_wants_and_nothing_else(repo):
+    from wmvla.study_config import coerce_cli_strings
+
+    schema = yaml.safe_load((repo / "config/schema.yaml").read_text())
+    config = {
+        "seeds": ["0", "1"],
+        "gates": {"enforce": "false", "latents": {"max_consecutive_cos": "0.5"}, "train_steps": "2"},
+        "dataset": {"revision": "2024", "name": "libero"},  # strings where the schema wants strings
+        "eval": {"episode_length": "null"},
+        "experiments": {"E9": {"policy_args": {"world_k": "8"}, "eval_modes": ["pred"]}},
+    }
+    coerce_cli_strings(config, schema)
+    assert config["seeds"] == [0, 1] and config["gates"]["enforce"] is False
+    assert config["gates"]["latents"]["max_consecutive_cos"] == 0.5 and config["gates"]["train_steps"] == 2
+    assert config["dataset"]["revision"] == "2024" and config["eval"]["episode_length"] is None
+    assert config["experiments"]["E9"]["policy_args"]["world_k"] == "8"  # free-form: LeRobot parses it
+    bad = {"gates": {"enforce": "maybe", "train_steps": "true"}}
+    coerce_cli_strings(bad, schema)
+    assert bad == {"gates": {"enforce": "maybe", "train_steps": "true"}}  # left for the schema to reject

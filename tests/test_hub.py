@@ -29,6 +29,7 @@ from wmvla.hub import (
 )
 
 from .hub_cache import FAKE_SHA, place_in_cache
+from .plans import copy_workflow
 
 
 def _config(repo, name="config.yaml"):
@@ -193,11 +194,7 @@ def test_a_file_missing_from_the_cache_is_one_line_naming_the_artifact_and_the_s
 
 def _locked_study(repo, tmp_path) -> Path:
     """A copy of the workflow whose lock pins the full study's artifacts at a fake commit."""
-    import shutil
-
-    for name in ("Snakefile", "rules", "config", "report"):
-        source = repo / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    copy_workflow(repo, tmp_path)
     artifacts = study_artifacts(_config(repo))
     write_lock(tmp_path / "config/hub.lock.yaml", "full", _entries(artifacts))
     return tmp_path

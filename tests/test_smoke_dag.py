@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .plans import job_counts
+from .plans import copy_workflow, job_counts
 
 pytestmark = pytest.mark.slow
-
-PROJECT_FILES = ("Snakefile", "rules", "config", "report", "dvc.yaml", ".dvcignore", ".dvc/config")
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -27,11 +25,7 @@ def _git(cwd: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def study(repo, tmp_path_factory) -> Path:
     """A git checkout of the workflow files (as a researcher's clone), with DVC initialised as shipped."""
-    root = tmp_path_factory.mktemp("study")
-    for name in PROJECT_FILES:
-        source, target = repo / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    root = copy_workflow(repo, tmp_path_factory.mktemp("study"))
     (root / ".gitignore").write_text("/results\n/logs\n/.snakemake\n")
     _git(root, "init", "-q")
     _git(root, "add", "-A")

@@ -51,6 +51,7 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
         "latents": 1,
         "preflight": 1,
         "gate_experiment": 3,
+        "gate_latents": 1,
         "gates": 1,
         "train": 3,
         "eval": 4,
@@ -72,6 +73,8 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
         "latents": 1,
         "preflight": 1,
         "gate_experiment": 15,
+        "gate_latents": 1,
+        "gate_init_policy": 4,
         "gates": 1,
         "train": 180,
         "eval": 204,
@@ -99,6 +102,8 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "latents": 1,
         "preflight": 1,
         "gate_experiment": 15,
+        "gate_latents": 1,
+        "gate_init_policy": 1,
         "gates": 1,
         "train": 15,
         "eval": 17,
@@ -300,6 +305,8 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         "latents": 1,
         "preflight": 1,
         "gate_experiment": 15,
+        "gate_latents": 1,
+        "gate_init_policy": 4,
         "gates": 1,
         "train": 180,
         "eval": 204,
@@ -322,10 +329,11 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
-    gates = {"preflight": 1, "gate_experiment": 15, "gates": 1}  # every gate, before the first training
+    # every gate before the first training: the latent cache's gate, too, hence the cache
+    gates = {"preflight": 1, "gate_experiment": 15, "gate_latents": 1, "gate_init_policy": 4, "gates": 1}
     assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "eval": 1}
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
-    assert jobs == {"hub": 4, **gates, "train": 1, "offline_check": 1}  # plain SmolVLA: no latents
+    assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "offline_check": 1}
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
@@ -335,6 +343,7 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
         "latents": 1,
         "preflight": 1,
         "gate_experiment": 3,
+        "gate_latents": 1,
         "gates": 1,
         "train": 3,
         "eval": 4,

@@ -202,22 +202,51 @@ def _cmd_preflight(args: argparse.Namespace) -> None:
     write_gates(args.out, checks)
 
 
-def _cmd_gates_experiment(args: argparse.Namespace) -> None:
-    from wmvla.gates import GateFailure, parity_gate, write_gates
+def _record_gates(gates: list, enforce: bool, out: Path) -> None:
+    """Log every gate; fail with one line per failed gate when enforced, else write the record."""
+    from wmvla.gates import GateFailure, write_gates
 
-    gates = [parity_gate(json.loads(args.plan), args.configs_dir)]
     for gate in gates:
         (log.info if gate.passed is not False else log.error)("%s", gate.line)
     failed = [g for g in gates if g.passed is False]
-    if failed and args.enforce == "true":
+    if failed and enforce:
         raise GateFailure("\n".join(g.line for g in failed))
-    write_gates(args.out, gates)
+    write_gates(out, gates)
+
+
+def _cmd_gates_experiment(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from wmvla.gates import parity_gate, train_steps_gate
+
+    plan = json.loads(args.plan)
+    gates = [parity_gate(plan, args.configs_dir)]
+    if args.train_steps:
+        with tempfile.TemporaryDirectory(prefix="wmvla-gate-") as scratch:
+            gates.append(train_steps_gate(plan, args.train_steps, Path(scratch)))
+    _record_gates(gates, args.enforce == "true", args.out)
+
+
+def _cmd_gates_latents(args: argparse.Namespace) -> None:
+    from wmvla.gates import latent_gates
+
+    gates = latent_gates(args.cache, args.max_consecutive_cos, args.min_relative_std)
+    _record_gates(gates, args.enforce == "true", args.out)
+
+
+def _cmd_gates_init_policy(args: argparse.Namespace) -> None:
+    from wmvla.gates import init_policy_gate
+
+    gate = init_policy_gate(json.loads(args.result.read_text()), args.min_sr)
+    _record_gates([gate], args.enforce == "true", args.out)
 
 
 def _cmd_gates_summary(args: argparse.Namespace) -> None:
-    from wmvla.gates import summarise
+    from wmvla.gates import Gate, summarise
 
-    for gate in summarise(args.records, args.enforce == "true", args.out):
+    pairs = (item.partition("=") for item in args.skipped)
+    skipped = [Gate(name, "not run", None, "—", None, f"skipped: {reason}") for name, _, reason in pairs]
+    for gate in summarise(args.records, args.enforce == "true", args.out, skipped):
         (log.info if gate.passed is not False else log.warning)("%s", gate.line)
 
 
@@ -311,13 +340,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
 
     gates = groups.add_parser("gates", help="sanity gates before training").add_subparsers(required=True)
-    p = command(gates, "experiment", _cmd_gates_experiment, "one experiment's gates (parity vs the baseline)")
+    enforce = {"choices": ("true", "false"), "required": True, "help": "false: record a failure, go on"}
+    p = command(gates, "experiment", _cmd_gates_experiment, "one experiment: parity, a few training steps")
     p.add_argument("--plan", required=True, help="JSON of workflow.experiment_gate_plan")
-    p.add_argument("--enforce", choices=("true", "false"), required=True)
+    p.add_argument("--train-steps", type=int, default=0, help="steps of lerobot-wm-train (0: none)")
     p.add_argument("--configs-dir", type=Path, required=True, help="the resolved config is saved here")
+    p.add_argument("--enforce", **enforce)
+    p.add_argument("--out", type=Path, required=True)
+    p = command(gates, "latents", _cmd_gates_latents, "the latent cache is finite and informative")
+    p.add_argument("--cache", type=Path, required=True)
+    p.add_argument("--max-consecutive-cos", type=float, required=True)
+    p.add_argument("--min-relative-std", type=float, required=True)
+    p.add_argument("--enforce", **enforce)
+    p.add_argument("--out", type=Path, required=True)
+    p = command(gates, "init-policy", _cmd_gates_init_policy, "the init policy's success rate, unchanged")
+    p.add_argument("--result", type=Path, required=True, help="its lerobot-wm-eval result (pred.json)")
+    p.add_argument("--min-sr", type=float, required=True)
+    p.add_argument("--enforce", **enforce)
     p.add_argument("--out", type=Path, required=True)
     p = command(gates, "summary", _cmd_gates_summary, "gather gate records; fail on failed enforced gates")
     p.add_argument("records", type=Path, nargs="*", help="gate record files")
+    p.add_argument("--skipped", nargs="*", default=[], help="NAME=REASON of gates that do not apply")
     p.add_argument("--enforce", choices=("true", "false"), required=True)
     p.add_argument("--out", type=Path, required=True)
 

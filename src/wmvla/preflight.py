@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wmvla.errors import WmvlaError
-from wmvla.gates import Gate
+from wmvla.gates import Gate, failure_line
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,8 @@ def check_render(suite: str, image_size: int, timeout: float = 900) -> Gate:
             f"no frame in {timeout:.0f} s",
         )
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return Gate("libero_render", question, None, "a rendered frame", False, f"{backend}: {last}")
+        why = failure_line(out.stderr)
+        return Gate("libero_render", question, None, "a rendered frame", False, f"{backend}: {why}")
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     ok = probe["std"] > 1.0  # a black or constant frame means a broken context, not a scene
     value = f"mean RGB {probe['mean_rgb']} in {probe['seconds']} s via {probe['gl_renderer'] or backend}"

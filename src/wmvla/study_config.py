@@ -29,3 +29,36 @@ def load_study_config(path: Path, schema: Path | None = None) -> dict:
     except WorkflowError as err:
         raise StudyConfigFileError(f"{path}: {err}") from err
     return config
+
+
+_TYPES = {"boolean": bool, "integer": int, "number": (int, float), "null": type(None)}
+
+
+def _wanted(schema: dict) -> set[str]:
+    kinds = schema.get("type", [])
+    return {kinds} if isinstance(kinds, str) else set(kinds)
+
+
+def coerce_cli_strings(value, schema: dict, root: dict | None = None):
+    """`--config` values arrive as strings below the top level (`seeds=[0,1]`, `gates='{enforce: false}'`):
+    where the schema wants a boolean, number or null, read the string as YAML. Strings stay strings
+    where the schema wants one (a revision "2024" is not a number)."""
+    root = root if root is not None else schema
+    if "$ref" in schema:  # "#/$defs/<name>"
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key, extra if isinstance(extra, dict) else {})
+            value[key] = coerce_cli_strings(item, sub, root)
+        return value
+    if isinstance(value, list):
+        return [coerce_cli_strings(item, schema.get("items", {}), root) for item in value]
+    wanted = _wanted(schema) & set(_TYPES)
+    if isinstance(value, str) and wanted and "string" not in _wanted(schema):
+        parsed = yaml.safe_load(value)
+        is_bool = isinstance(parsed, bool)  # a bool is an int to isinstance; only where booleans belong
+        if isinstance(parsed, tuple(_TYPES[k] for k in wanted)) and (not is_bool or "boolean" in wanted):
+            return parsed
+    return value

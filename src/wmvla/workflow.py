@@ -42,13 +42,6 @@ def prepare_job_environment(config: dict) -> None:
     hub.offline_environment(os.environ, hub_dir(config))
 
 
-def normalise_cli_overrides(config: dict) -> None:
-    """`--config seeds=[0,1]` arrives as strings; turn digit strings into ints before validation."""
-    seeds = config.get("seeds")
-    if isinstance(seeds, list):
-        config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in seeds]
-
-
 # --- the study's results tree (DESIGN.md §5): everything under results/<study>/ -------------------
 
 
@@ -347,23 +340,52 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
     args = [
         f"--policy.path={checkpoint_dir(config, suite, exp, seed)}",
         f"--policy.device={config['policy']['device']}",
-        "--env.type=libero",
-        f"--env.task={suite}",
-        f"--env.observation_height={ev['image_size']}",
-        f"--env.observation_width={ev['image_size']}",
+        *eval_env_args(config, suite),
         f"--eval.n_episodes={ev['n_episodes']}",
-        f"--eval.batch_size={ev['batch_size']}",
         f"--videos_per_task={ev['videos_per_task']}",
         f"--seed={seed}",
         f"--result={eval_result(config, suite, exp, seed, mode)}",
     ]
     if uses_world(config, exp):
         args.append(f"--policy.world_memory_mode_rollout={mode}")
+    return args
+
+
+def eval_env_args(config: dict, suite: str) -> list[str]:
+    """The LIBERO env of every evaluation of a suite: identical for every arm, mode and gate."""
+    ev = config["eval"]
+    args = [
+        "--env.type=libero",
+        f"--env.task={suite}",
+        f"--env.observation_height={ev['image_size']}",
+        f"--env.observation_width={ev['image_size']}",
+        f"--eval.batch_size={ev['batch_size']}",
+    ]
     if suite in ev["task_ids"]:
         args.append(f"--env.task_ids={cli_value(ev['task_ids'][suite])}")
     if ev["episode_length"] is not None:
         args.append(f"--env.episode_length={ev['episode_length']}")
     return args
+
+
+def init_gate_result(config: dict, suite: str) -> str:
+    return str(gates_dir(config) / "init_policy" / suite / "pred.json")
+
+
+def init_gate_eval_args(config: dict, suite: str) -> list[str]:
+    """`lerobot-wm-eval` of the init checkpoint, unchanged, on a few episodes per task (gate 1).
+
+    Its VLM comes from the study's offline cache (the init's config names the Hub id)."""
+    return [
+        f"--policy.path={init_path(config)}",
+        f"--policy.vlm_model_name={vlm_path(config)}",
+        f"--policy.device={config['policy']['device']}",
+        *eval_env_args(config, suite),
+        f"--eval.n_episodes={config['gates']['init_episodes_per_task']}",
+        "--videos_per_task=1",
+        f"--seed={config['seeds'][0]}",
+        f"--result={init_gate_result(config, suite)}",
+    ]
 
 
 def run_description(config: dict, wildcards: dict[str, str]) -> str:
@@ -519,8 +541,21 @@ def experiment_gate(config: dict, exp: str) -> str:
 
 
 def gate_records(config: dict) -> list[str]:
-    """Every gate record the summary gathers: the node preflight and each experiment's gates."""
-    return [preflight_file(config), *(experiment_gate(config, e) for e in config["experiments"])]
+    """Every record the summary gathers: the node preflight, the init policy per suite (if the study
+    fine-tunes one), the latent cache (if a world arm reads it) and each experiment's gates."""
+    records = [preflight_file(config)]
+    if config["policy"]["init"]:
+        records += [str(gates_dir(config) / "init_policy" / f"{s}.json") for s in config["suites"]]
+    if any(uses_world(config, e) for e in config["experiments"]):
+        records.append(str(gates_dir(config) / "latents.json"))
+    return [*records, *(experiment_gate(config, e) for e in config["experiments"])]
+
+
+def skipped_gates(config: dict) -> list[str]:
+    """NAME=REASON of the gates that do not apply to this study (recorded as skipped, never as passed)."""
+    if config["policy"]["init"]:
+        return []
+    return ["init_policy_sr=the study fine-tunes no init checkpoint (policy.init is null)"]
 
 
 def first_time_only(path: str) -> list[str]:
@@ -541,6 +576,8 @@ def experiment_gate_plan(config: dict, exp: str) -> str:
     return json.dumps(
         {
             "experiment": exp,
+            "suite": suite,
+            "holdout_every": config["offline_check"]["holdout_every"],
             "args": train_args(config, suite, exp, seed),
             "baseline": base,
             "baseline_args": train_args(config, suite, base, seed) if base else None,

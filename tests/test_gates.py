@@ -1,0 +1,138 @@
+"""Sanity gates: each passes on a sound input and fails, by name, on a broken one; the summary enforces."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wmvla.gates import (
+    Gate,
+    GateFailure,
+    init_policy_gate,
+    latent_gates,
+    read_gates,
+    summarise,
+    train_steps_gate,
+    write_gates,
+)
+from wmvla.latents.cache import CacheRequest, build_cache
+from wmvla.latents.encoders import VideoEncoder
+
+from .datasets import synthetic_dataset
+from .policies import TINY_WORLD
+
+LIMITS = {"max_consecutive_cos": 0.9999, "min_relative_std": 0.001}
+
+
+@pytest.fixture(scope="module")
+def world_data(tmp_path_factory, tiny_vjepa2):
+    root = tmp_path_factory.mktemp("gates")
+    dataset = synthetic_dataset(root / "ds", lengths=(6, 5, 7, 4), image_size=64)
+    request = CacheRequest("test/synthetic", "vjepa2-tiny", 4)
+    cache = build_cache(dataset, request, VideoEncoder("vjepa2-tiny", tiny_vjepa2), root / "cache", 4, 8).path
+    return {"dataset": dataset, "cache": cache}
+
+
+def _with_rows(cache: Path, out: Path, rows) -> Path:
+    """A copy of `cache` whose latents are replaced by `rows(z)`."""
+    import shutil
+
+    shutil.copytree(cache, out)
+    meta = json.loads((out / "meta.json").read_text())
+    for shard in meta["shards"]:
+        z = np.load(out / shard["file"])
+        np.save(out / shard["file"], rows(z).astype(np.float16))
+    return out
+
+
+def test_an_informative_cache_passes_and_a_degenerate_one_fails_by_name(world_data, tmp_path):
+    ok = latent_gates(world_data["cache"], **LIMITS)
+    assert [g.passed for g in ok] == [True, True, True], [g.line for g in ok]
+    constant = _with_rows(world_data["cache"], tmp_path / "black", lambda z: np.ones_like(z))  # black frames
+    names = {g.name: g for g in latent_gates(constant, **LIMITS)}
+    assert (
+        names["latents_vary_across_frames"].passed is False and names["latents_vary_across_frames"].value == 0
+    )
+    assert names["latents_change_between_frames"].passed is False
+    assert names["latents_change_between_frames"].value == pytest.approx(1.0)
+
+    def row_two_nan(z):
+        return np.where(np.arange(len(z))[:, None] == 2, np.nan, z)
+
+    nan = _with_rows(world_data["cache"], tmp_path / "nan", row_two_nan)
+    finite = latent_gates(nan, **LIMITS)[0]
+    assert (
+        finite.name == "latents_finite" and finite.passed is False and finite.value == 3
+    )  # row 2 of 3 shards
+
+
+def _plan(world_data, tiny_smolvlm, tiny_vjepa2, *extra) -> dict:
+    world = {**TINY_WORLD, "world_latents_path": world_data["cache"], "world_encoder_path": tiny_vjepa2}
+    args = [
+        "--dataset.repo_id=test/synthetic",
+        f"--dataset.root={world_data['dataset']}",
+        "--policy.type=smolvla_world",
+        f"--policy.vlm_model_name={tiny_smolvlm}",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.resize_imgs_with_padding=[64,64]",
+        "--policy.chunk_size=4",
+        "--policy.n_action_steps=4",
+        *(f"--policy.{k}={v}" for k, v in world.items()),
+        "--batch_size=2",
+        "--steps=100",  # replaced by the gate's own
+        "--num_workers=0",
+        "--wandb.enable=false",
+        *extra,
+    ]
+    # the synthetic tasks are no LIBERO instructions: hold nothing out, train on every episode
+    return {"experiment": "E2", "args": args, "suite": None, "holdout_every": None}
+
+
+def test_an_experiment_that_trains_passes_and_one_that_cannot_fails_naming_the_error(
+    world_data, tiny_smolvlm, tiny_vjepa2, tmp_path, monkeypatch
+):
+    import wmvla.data.suites as suites
+
+    monkeypatch.setattr(suites, "suite_episodes", lambda root, suite: [0, 1, 2, 3])
+    monkeypatch.setattr(suites, "split_episodes", lambda episodes, split, every: episodes)
+    gate = train_steps_gate(_plan(world_data, tiny_smolvlm, tiny_vjepa2), 2, tmp_path)
+    assert gate.name == "trains[E2]" and gate.passed is True, gate.detail
+    assert gate.detail == "2 logged losses, 2 world-metric records"
+    broken = train_steps_gate(
+        _plan(world_data, tiny_smolvlm, tiny_vjepa2, "--policy.world_dim=63"), 2, tmp_path / "broken"
+    )
+    assert broken.passed is False and broken.detail.startswith("lerobot-wm-train failed:")
+    assert "D=64" in broken.detail
+
+
+def _result(successes: int, n: int = 50) -> dict:
+    return {"suite": "libero_goal", "overall": {"sr": successes / n, "successes": successes, "n_episodes": n,
+                                                 "sr_ci95": [0.1, 0.9]}}  # fmt: skip
+
+
+def test_the_init_policy_gate_catches_a_zero_success_setup():
+    assert init_policy_gate(_result(41), 0.5).passed is True
+    zero = init_policy_gate(_result(0), 0.5)
+    assert zero.name == "init_policy_sr[libero_goal]" and zero.passed is False
+    assert zero.line.startswith("init_policy_sr[libero_goal]: FAILED (value 0.0, threshold >= 0.5)")
+
+
+def test_the_summary_enforces_one_line_per_failed_gate_or_records_the_override(tmp_path):
+    ok = write_gates(tmp_path / "a.json", [Gate("a", "q", 1, ">= 1", True)])
+    bad = write_gates(
+        tmp_path / "b.json", [Gate("b", "q", 0, ">= 1", False, "why"), Gate("c", "q", 0, "0", False)]
+    )
+    skipped = [Gate("init_policy_sr", "not run", None, "—", None, "skipped: no init")]
+    with pytest.raises(GateFailure) as failed:
+        summarise([ok, bad], enforce=True, out=tmp_path / "gates.json", skipped=skipped)
+    lines = str(failed.value).splitlines()
+    assert (
+        "b: FAILED (value 0, threshold >= 1) — why" in lines and "c: FAILED (value 0, threshold 0)" in lines
+    )
+    assert not (tmp_path / "gates.json").exists()
+    summarise([ok, bad], enforce=False, out=tmp_path / "gates.json", skipped=skipped)
+    summary = json.loads((tmp_path / "gates.json").read_text())
+    assert summary["enforced"] is False and summary["overridden"] == ["b", "c"]
+    assert [g.passed for g in read_gates(tmp_path / "gates.json")] == [True, False, False, None]
