@@ -40,6 +40,7 @@ localrules:
     all,
     hub,  # the only step with network: it runs where Snakemake runs (the login node)
     gates,
+    study_gates,
     tables,
     figure,
 

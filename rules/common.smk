@@ -16,7 +16,9 @@ from wmvla.study_config import coerce_cli_strings
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
 
-coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))  # --config values arrive as strings
+coerce_cli_strings(
+    config, yaml.safe_load(SCHEMA.read_text())
+)  # --config values arrive as strings
 validate(config, schema=str(SCHEMA))
 config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
 check_study_config(config, wf.baseline(config))
@@ -104,6 +106,23 @@ def get_hub_entry(wildcards):
     if artifact is None:
         raise ValueError(f"this config names no Hub artifact {wildcards.artifact!r}")
     return shlex.quote(wf.hub_fetch_plan(config, artifact))
+
+
+def after_preflight(wildcards):
+    """Nothing to read, but the node preflight must have passed: a GPU job waits for the checkpoint.
+
+    Why a checkpoint and not an input file: a rerun of the preflight (e.g. its disk estimate changes when an
+    experiment is added) must not rerun every finished GPU job, and `ancient()` is unsafe here — Snakemake then
+    skips the params check of every job downstream of a rerun input, so a changed job would not rerun.
+    """
+    checkpoints.preflight.get(study=config["study"])
+    return []
+
+
+def after_study_gates(wildcards):
+    """Nothing to read, but the study-wide gates must have passed: a training waits for the checkpoint."""
+    checkpoints.study_gates.get(study=config["study"])
+    return []
 
 
 def get_gates_enforce():

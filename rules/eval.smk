@@ -2,7 +2,6 @@ rule eval:
     input:
         train=rules.train.output.train,
         loads=lambda w: wf.eval_inputs(config, w.exp),
-        preflight=wf.first_time_only(wf.preflight_file(config)),
     output:
         result="results/{study}/{suite}/{exp}/seed{seed}/eval/{mode}.json",
     log:

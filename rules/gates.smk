@@ -1,7 +1,7 @@
 rule gate_experiment:
     input:
         loads=lambda w: wf.train_inputs(config, w.exp),
-        preflight=wf.first_time_only(wf.preflight_file(config)),
+        preflight=after_preflight,
     output:
         record="results/{study}/gates/experiments/{exp}.json",
         config="results/{study}/gates/configs/{exp}.json",
@@ -43,7 +43,7 @@ rule gate_latents:
 rule gate_init_policy:
     input:
         loads=wf.init_inputs(config) + wf.vlm_inputs(config),
-        preflight=wf.first_time_only(wf.preflight_file(config)),
+        preflight=after_preflight,
     output:
         record="results/{study}/gates/init_policy/{suite}.json",
         result="results/{study}/gates/init_policy/{suite}/pred.json",
@@ -65,7 +65,44 @@ rule gate_init_policy:
         " --enforce {params.enforce} --out {output.record}) > {log} 2>&1"
 
 
-rule gates:
+rule gate_scene:
+    input:
+        loads=wf.dataset_inputs(config),
+    output:
+        record="results/{study}/gates/scene/{suite}.json",
+        report="results/{study}/gates/scene/{suite}.report.json",
+    log:
+        "logs/{study}/gates/scene_{suite}.log",
+    benchmark:
+        "logs/{study}/gates/scene_{suite}.benchmark.tsv"
+    threads: config["resources"]["scene"]["cpus"]
+    resources:
+        **get_resources("scene"),
+    params:
+        args=lambda w: shlex.join(wf.scene_check_args(config, w.suite)),
+        enforce=get_gates_enforce(),
+        hub=get_hub_manifests,
+    shell:
+        "(wmvla hub check {params.hub} && wmvla sim check {params.args} --report {output.report}"
+        " --gate-out {output.record} --enforce {params.enforce}) > {log} 2>&1"
+
+
+checkpoint study_gates:  # the gates every training waits for, as a checkpoint (see common.smk)
+    input:
+        records=wf.study_gate_records(config),
+    output:
+        summary="results/{study}/gates/study.json",
+    log:
+        "logs/{study}/gates/study.log",
+    params:
+        enforce=get_gates_enforce(),
+        skipped=shlex.join(wf.skipped_gates(config)),
+    shell:
+        "wmvla gates summary {input.records} --skipped {params.skipped} --enforce {params.enforce}"
+        " --out {output.summary} > {log} 2>&1"
+
+
+rule gates:  # every gate, for the report
     input:
         records=wf.gate_records(config),
     output:

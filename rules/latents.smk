@@ -1,7 +1,7 @@
 rule latents:
     input:
         loads=wf.dataset_inputs(config) + wf.encoder_inputs(config),
-        preflight=wf.first_time_only(wf.preflight_file(config)),
+        preflight=after_preflight,
     output:
         cache=directory("results/{study}/latents/{dataset}/{encoder}_m{window}"),
     log:

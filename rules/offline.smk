@@ -2,7 +2,6 @@ rule offline_check:
     input:
         train=rules.train.output.train,
         loads=lambda w: wf.offline_inputs(config, w.exp),
-        preflight=wf.first_time_only(wf.preflight_file(config)),
     output:
         result="results/{study}/{suite}/{exp}/seed{seed}/offline.json",
     log:

@@ -1,4 +1,4 @@
-rule preflight:
+checkpoint preflight:  # a checkpoint: GPU jobs wait for it without a file dependency (see common.smk)
     input:
         loads=wf.preflight_inputs(config),
     output:

@@ -2,7 +2,7 @@ rule train:
     input:
         loads=lambda w: wf.train_inputs(config, w.exp),
         gate=lambda w: wf.experiment_gate(config, w.exp),
-        gates=wf.first_time_only(wf.gates_file(config)),
+        gates=after_study_gates,
     output:
         train=directory("results/{study}/{suite}/{exp}/seed{seed}/train"),
     log:

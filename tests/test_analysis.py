@@ -186,3 +186,15 @@ def test_a_report_refuses_inputs_of_another_study(tmp_path):
     (metrics[0].parent / "provenance.json").write_text(json.dumps({"study": "full"}))
     with pytest.raises(ForeignArtifactError, match="E2/seed0/train was produced by study 'full'"):
         build_tables(evals, [], metrics, baseline="E0", study="smoke")
+
+
+def test_evaluations_from_different_simulators_are_not_compared(tmp_path):
+    root = tmp_path / "results" / "full"
+    evals = [_write_eval(root, *key, outcome) for key, outcome in OUTCOMES.items()]
+    for path, mujoco in zip(evals[:2], ("3.3.2", "3.8.1"), strict=True):
+        result = json.loads(path.read_text())
+        simulator = {"mujoco": mujoco, "robosuite": "1.4.0", "hf-libero": "0.1.4", "mujoco_gl": "egl"}
+        path.write_text(json.dumps({**result, "provenance": {"config": {"simulator": simulator}}}))
+    with pytest.raises(collect.ResultsError, match="different simulators cannot be compared") as refused:
+        collect.episodes_frame(evals)
+    assert "mujoco 3.3.2, robosuite 1.4.0" in str(refused.value) and "mujoco 3.8.1" in str(refused.value)

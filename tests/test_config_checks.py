@@ -139,3 +139,21 @@ def test_command_line_strings_become_what_the_schema_wants_and_nothing_else(repo
     bad = {"gates": {"enforce": "maybe", "train_steps": "true"}}
     coerce_cli_strings(bad, schema)
     assert bad == {"gates": {"enforce": "maybe", "train_steps": "true"}}  # left for the schema to reject
+
+
+def test_an_evaluation_protocol_longer_than_the_chunk_fails_before_any_job(repo):
+    from wmvla.config_checks import check_protocol
+
+    config = _smoke(repo)
+    check_protocol(config)  # n_action_steps 10 = chunk_size 10
+    config["eval"]["n_action_steps"] = 11
+    with pytest.raises(
+        StudyConfigError, match=r"eval.n_action_steps=11 exceeds experiment E0's chunk_size=10"
+    ):
+        check_protocol(config)
+
+
+def _smoke(repo):
+    from wmvla.study_config import load_study_config
+
+    return load_study_config(repo / "config/smoke.yaml")

@@ -136,3 +136,14 @@ def test_the_summary_enforces_one_line_per_failed_gate_or_records_the_override(t
     summary = json.loads((tmp_path / "gates.json").read_text())
     assert summary["enforced"] is False and summary["overridden"] == ["b", "c"]
     assert [g.passed for g in read_gates(tmp_path / "gates.json")] == [True, False, False, None]
+
+
+def test_the_protocol_gate_refuses_more_actions_than_a_chunk():
+    from wmvla.gates import protocol_gate
+
+    resolved = {"policy": {"chunk_size": 50}}
+    assert protocol_gate("E2", resolved, 10).passed is True
+    too_many = protocol_gate("E2", resolved, 51)
+    assert too_many.passed is False and too_many.line.startswith(
+        "protocol[E2]: FAILED (value 51, threshold <= chunk_size 50)"
+    )

@@ -232,7 +232,7 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
     assert "hub lock:" not in out.stdout + out.stderr  # the lock is complete: no warning
     blocks = {}  # rule → its planned jobs (as printed)
     for block in out.stdout.split("\n\n"):
-        if rule := re.search(r"^rule (\w+):", block, re.MULTILINE):
+        if rule := re.search(r"^(?:rule|checkpoint) (\w+):", block, re.MULTILINE):
             blocks.setdefault(rule[1], []).append(block)
     hub_jobs = blocks["hub"]
     assert len(hub_jobs) == 4 and all("HF_HUB_OFFLINE=0 wmvla hub fetch" in b for b in hub_jobs)

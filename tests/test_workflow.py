@@ -50,8 +50,10 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
         "dataset": 1,
         "latents": 1,
         "preflight": 1,
+        "gate_scene": 1,
         "gate_experiment": 3,
         "gate_latents": 1,
+        "study_gates": 1,
         "gates": 1,
         "train": 3,
         "eval": 4,
@@ -72,9 +74,11 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
         "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
         "latents": 1,
         "preflight": 1,
+        "gate_scene": 4,
         "gate_experiment": 15,
         "gate_latents": 1,
         "gate_init_policy": 4,
+        "study_gates": 1,
         "gates": 1,
         "train": 180,
         "eval": 204,
@@ -101,9 +105,11 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "hub": 4,
         "latents": 1,
         "preflight": 1,
+        "gate_scene": 1,
         "gate_experiment": 15,
         "gate_latents": 1,
         "gate_init_policy": 1,
+        "study_gates": 1,
         "gates": 1,
         "train": 15,
         "eval": 17,
@@ -174,6 +180,14 @@ def test_eval_args_are_paired_across_experiments(repo):
     differing = {x for x in a if x not in b} | {x for x in b if x not in a}
     assert all(x.startswith(("--policy.path=", "--result=")) for x in differing)
     assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
+    protocol = [
+        "--policy.n_action_steps=10",
+        "--policy.num_steps=10",
+        "--env.fps=20",
+        "--env.hard_reset=true",
+    ]
+    assert all(flag in a for flag in protocol) and "--env.init_states=true" in a
+    assert "--env.camera_name_mapping={agentview_image: image, robot0_eye_in_hand_image: image2}" in a
     assert "--result=results/smoke/libero_spatial/E0/seed0/eval/pred.json" in a
     assert (
         "--policy.path=results/smoke/libero_spatial/E0/seed0/train/checkpoints/000200/pretrained_model" in a
@@ -304,9 +318,11 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
         "latents": 1,
         "preflight": 1,
+        "gate_scene": 4,
         "gate_experiment": 15,
         "gate_latents": 1,
         "gate_init_policy": 4,
+        "study_gates": 1,
         "gates": 1,
         "train": 180,
         "eval": 204,
@@ -329,8 +345,9 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
-    # every gate before the first training: the latent cache's gate, too, hence the cache
-    gates = {"preflight": 1, "gate_experiment": 15, "gate_latents": 1, "gate_init_policy": 4, "gates": 1}
+    # the study-wide gates (the latent cache's too, hence the cache) and the experiment's own
+    gates = {"preflight": 1, "gate_latents": 1, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1}
+    gates["gate_scene"] = 4
     assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "eval": 1}
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
     assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "offline_check": 1}
@@ -342,8 +359,10 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
         "dataset": 1,
         "latents": 1,
         "preflight": 1,
+        "gate_scene": 1,
         "gate_experiment": 3,
         "gate_latents": 1,
+        "study_gates": 1,
         "gates": 1,
         "train": 3,
         "eval": 4,

@@ -202,6 +202,36 @@ def _cmd_preflight(args: argparse.Namespace) -> None:
     write_gates(args.out, checks)
 
 
+def _cmd_sim_check(args: argparse.Namespace) -> None:
+    from wmvla.data.suites import libero_suite
+    from wmvla.eval.results import write_result
+    from wmvla.scene_check import SceneCheckError, Tolerance, check_suite, reference_stats, scene_gate
+
+    task_ids = args.task_ids or list(range(libero_suite(args.suite).n_tasks))
+    reference, size = None, None
+    if args.dataset:
+        size = _dataset_image_size(args.dataset, args.camera)
+        episodes = args.reference_episodes
+        reference = reference_stats(args.dataset, args.suite, task_ids, args.camera, episodes, size)
+    tolerance = Tolerance(args.tolerance_mean, args.tolerance_quantile)
+    report = check_suite(args.suite, task_ids, args.init_states, args.image_size, reference, tolerance, size)
+    write_result({**report.to_json(), "reference": reference, "tolerance": tolerance.__dict__}, args.report)
+    gate = scene_gate(report)
+    for violation in report.violations:
+        log.error("%s", violation.line)
+    n, seconds = len(report.checked), report.seconds
+    log.info("%d scenes in %.0f s: %d violation(s)", n, seconds, len(report.violations))
+    if args.gate_out:
+        _record_gates([gate], args.enforce == "true", args.gate_out)
+    elif report.violations:
+        raise SceneCheckError(f"{len(report.violations)} scene violation(s) in {args.suite}; see above")
+
+
+def _dataset_image_size(root: Path, camera: str) -> int:
+    info = json.loads((root / "meta" / "info.json").read_text())
+    return int(info["features"][camera]["shape"][0])
+
+
 def _record_gates(gates: list, enforce: bool, out: Path) -> None:
     """Log every gate; fail with one line per failed gate when enforced, else write the record."""
     from wmvla.gates import GateFailure, write_gates
@@ -217,10 +247,12 @@ def _record_gates(gates: list, enforce: bool, out: Path) -> None:
 def _cmd_gates_experiment(args: argparse.Namespace) -> None:
     import tempfile
 
-    from wmvla.gates import parity_gate, train_steps_gate
+    from wmvla.gates import parity_gate, protocol_gate, train_steps_gate
 
     plan = json.loads(args.plan)
     gates = [parity_gate(plan, args.configs_dir)]
+    resolved = json.loads((args.configs_dir / f"{plan['experiment']}.json").read_text())
+    gates.append(protocol_gate(plan["experiment"], resolved, plan["n_action_steps"]))
     if args.train_steps:
         with tempfile.TemporaryDirectory(prefix="wmvla-gate-") as scratch:
             gates.append(train_steps_gate(plan, args.train_steps, Path(scratch)))
@@ -310,6 +342,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True)
     p.add_argument("--split", choices=("all", "train", "holdout"), default="all")
     p.add_argument("--holdout-every", type=int, help="every n-th episode is held out (train/holdout splits)")
+
+    sim = groups.add_parser("sim", help="the LIBERO simulator").add_subparsers(required=True)
+    p = command(sim, "check", _cmd_sim_check, "scenes reset as the evaluation resets them are LIBERO's")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--task-ids", type=int, nargs="*", default=None, help="default: every task of the suite")
+    p.add_argument("--init-states", type=int, default=50, help="init states 0..n-1 of every task")
+    p.add_argument("--image-size", type=int, default=256, help="as the evaluation renders")
+    p.add_argument("--dataset", type=Path, default=None, help="training frames to compare first frames with")
+    p.add_argument("--camera", default="observation.images.image")
+    p.add_argument("--reference-episodes", type=int, default=5, help="training episodes per task")
+    p.add_argument("--tolerance-mean", type=float, default=10.0, help="per channel, 0..255 levels")
+    p.add_argument("--tolerance-quantile", type=float, default=20.0)
+    p.add_argument("--report", type=Path, required=True, help="every scene's relations and frame statistics")
+    p.add_argument("--gate-out", type=Path, default=None, help="write a gate record (the gates stage)")
+    p.add_argument("--enforce", choices=("true", "false"), default="true")
 
     hub = groups.add_parser("hub", help="Hub artifacts: lock, fetch, check").add_subparsers(required=True)
     p = command(hub, "lock", _cmd_hub_lock, "pin every Hub artifact of a study to a commit (network)")

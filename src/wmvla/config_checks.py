@@ -71,8 +71,25 @@ def check_parity(experiments: dict[str, dict], baseline: str) -> None:
                 )
 
 
+def check_protocol(config: dict) -> None:
+    """The evaluation executes at most one predicted chunk per inference, where the config sets the chunk.
+
+    (Where the chunk size comes from an init checkpoint, the gates check it against the resolved config.)
+    """
+    steps = config["eval"]["n_action_steps"]
+    for exp, spec in config["experiments"].items():
+        chunk = {**config["policy"]["args"], **spec.get("policy_args", {})}.get("chunk_size")
+        if chunk is not None and steps > int(chunk):
+            raise StudyConfigError(
+                f"eval.n_action_steps={steps} exceeds experiment {exp}'s chunk_size={chunk}: a policy "
+                "cannot execute more actions than it predicts"
+            )
+
+
 def check_study_config(config: dict, baseline: str | None) -> None:
-    """Override keys and values of the shared `policy.args` and of every experiment, and arm parity."""
+    """Override keys and values of the shared `policy.args` and of every experiment, arm parity, and
+    the evaluation protocol against the chunk size."""
+    check_protocol(config)
     experiments = config["experiments"]
     for policy_type in sorted({spec["policy_type"] for spec in experiments.values()}):
         check_overrides(f"policy.args (for {policy_type})", policy_type, config["policy"]["args"])

@@ -110,6 +110,18 @@ def parity_gate(plan: dict[str, Any], configs_dir: Path) -> Gate:
     )
 
 
+def protocol_gate(exp: str, resolved: dict[str, Any], n_action_steps: int) -> Gate:
+    """The evaluation protocol fits the arm: it executes at most a whole predicted chunk per inference."""
+    chunk = resolved["policy"]["chunk_size"]
+    return Gate(
+        f"protocol[{exp}]",
+        f"Does the evaluation protocol fit {exp} (n_action_steps <= its chunk_size)?",
+        n_action_steps,
+        f"<= chunk_size {chunk}",
+        n_action_steps <= chunk,
+    )
+
+
 def failure_line(stderr: str) -> str:
     """The line of a failed command's stderr that says why: its exception or error line, else its last."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]

@@ -104,7 +104,7 @@ def matmul_check(min_tflops: float, device: str, n: int = 8192) -> Gate:
     return Gate(
         "bf16_matmul",
         f"Does a {n}x{n} bf16 matmul run on the {device}, correctly and fast?",
-        round(tflops, 2),
+        float(f"{tflops:.3g}"),  # TFLOP/s, 3 significant digits
         f"TFLOP/s >= {min_tflops}, relative error < 2e-2",
         bool(tflops >= min_tflops and error < 2e-2),
         f"relative error vs fp32 {error:.1e}",
@@ -125,7 +125,7 @@ def attention_check(device: str, batch: int = 8, heads: int = 16, length: int = 
     return Gate(
         "bf16_attention",
         f"Does bf16 scaled_dot_product_attention run on the {device}, correctly?",
-        round(tflops, 2),
+        float(f"{tflops:.3g}"),  # TFLOP/s, 3 significant digits
         "max error vs fp32 < 5e-2 (TFLOP/s recorded)",
         bool(error < 5e-2),
         f"max error vs fp32 {error:.1e}",

@@ -352,20 +352,49 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
 
 
 def eval_env_args(config: dict, suite: str) -> list[str]:
-    """The LIBERO env of every evaluation of a suite: identical for every arm, mode and gate."""
+    """The evaluation protocol of a suite (DESIGN.md §8): identical for every arm, mode and gate."""
     ev = config["eval"]
     args = [
+        f"--policy.n_action_steps={ev['n_action_steps']}",
+        f"--policy.num_steps={ev['num_steps']}",
         "--env.type=libero",
         f"--env.task={suite}",
+        f"--env.fps={ev['control_freq']}",
         f"--env.observation_height={ev['image_size']}",
         f"--env.observation_width={ev['image_size']}",
+        f"--env.camera_name_mapping={_mapping(ev['cameras'])}",
+        f"--env.init_states={cli_value(ev['init_states'])}",
+        f"--env.hard_reset={cli_value(ev['hard_reset'])}",
         f"--eval.batch_size={ev['batch_size']}",
+        f"--eval.use_async_envs={cli_value(ev['async_envs'])}",
     ]
     if suite in ev["task_ids"]:
         args.append(f"--env.task_ids={cli_value(ev['task_ids'][suite])}")
     if ev["episode_length"] is not None:
         args.append(f"--env.episode_length={ev['episode_length']}")
     return args
+
+
+def scene_check_args(config: dict, suite: str) -> list[str]:
+    """`wmvla sim check` of the scenes a suite's evaluations start from, against the training frames."""
+    ev, scene = config["eval"], config["gates"]["scene"]
+    task_ids = ev["task_ids"].get(suite)
+    return [
+        f"--suite={suite}",
+        *(["--task-ids", *map(str, task_ids)] if task_ids else []),
+        f"--init-states={ev['n_episodes']}",
+        f"--image-size={ev['image_size']}",
+        f"--dataset={dataset_dir(config)}",
+        f"--camera={config['world']['camera']}",
+        f"--reference-episodes={scene['reference_episodes']}",
+        f"--tolerance-mean={scene['tolerance_mean']}",
+        f"--tolerance-quantile={scene['tolerance_quantile']}",
+    ]
+
+
+def _mapping(mapping: dict[str, str]) -> str:
+    """A dict as draccus reads it on the command line, keys in order."""
+    return "{" + ", ".join(f"{k}: {mapping[k]}" for k in sorted(mapping)) + "}"
 
 
 def init_gate_result(config: dict, suite: str) -> str:
@@ -540,15 +569,21 @@ def experiment_gate(config: dict, exp: str) -> str:
     return str(gates_dir(config) / "experiments" / f"{exp}.json")
 
 
-def gate_records(config: dict) -> list[str]:
-    """Every record the summary gathers: the node preflight, the init policy per suite (if the study
-    fine-tunes one), the latent cache (if a world arm reads it) and each experiment's gates."""
+def study_gate_records(config: dict) -> list[str]:
+    """The study-wide checks every training waits for: the node preflight, the scenes of every suite, the
+    init policy per suite (if the study fine-tunes one) and the latent cache (if a world arm reads it)."""
     records = [preflight_file(config)]
+    records += [str(gates_dir(config) / "scene" / f"{s}.json") for s in config["suites"]]
     if config["policy"]["init"]:
         records += [str(gates_dir(config) / "init_policy" / f"{s}.json") for s in config["suites"]]
     if any(uses_world(config, e) for e in config["experiments"]):
         records.append(str(gates_dir(config) / "latents.json"))
-    return [*records, *(experiment_gate(config, e) for e in config["experiments"])]
+    return records
+
+
+def gate_records(config: dict) -> list[str]:
+    """Every record, for the report: the study-wide ones and each experiment's."""
+    return [*study_gate_records(config), *(experiment_gate(config, e) for e in config["experiments"])]
 
 
 def skipped_gates(config: dict) -> list[str]:
@@ -556,17 +591,6 @@ def skipped_gates(config: dict) -> list[str]:
     if config["policy"]["init"]:
         return []
     return ["init_policy_sr=the study fine-tunes no init checkpoint (policy.init is null)"]
-
-
-def first_time_only(path: str) -> list[str]:
-    """`path` as a job input until it exists, then nothing.
-
-    Why: study-wide checks (the node preflight, the gates summary) must pass before the first training or
-    GPU job, but rerunning them later — e.g. because an added experiment changes the disk estimate — must
-    not make Snakemake rerun every finished training. (`ancient()` would do this, but Snakemake then also
-    skips the params check of jobs downstream of a rerun check, so a changed experiment would not retrain.)
-    """
-    return [] if Path(path).exists() else [path]
 
 
 def experiment_gate_plan(config: dict, exp: str) -> str:
@@ -582,6 +606,7 @@ def experiment_gate_plan(config: dict, exp: str) -> str:
             "baseline": base,
             "baseline_args": train_args(config, suite, base, seed) if base else None,
             "differs_from_baseline": experiment(config, exp).get("differs_from_baseline", []),
+            "n_action_steps": config["eval"]["n_action_steps"],
         },
         sort_keys=True,
     )

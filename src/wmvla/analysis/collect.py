@@ -39,11 +39,14 @@ def _json(path: Path) -> dict:
 
 def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
     """One row per evaluated episode: suite, exp, seed, mode, checkpoint_step, task_id, init_state_id…"""
-    rows = []
+    rows, simulators = [], {}
     for path in eval_files:
         result, run = _json(path), run_identity(path)
         if result.get("suite") != run["suite"]:
             raise ResultsError(f"{path} holds suite {result.get('suite')!r}, its path says {run['suite']!r}")
+        simulator = simulator_of(result)
+        if simulator is not None:
+            simulators.setdefault(simulator, []).append(str(path))
         for episode in result["episodes"]:
             rows.append(
                 {
@@ -59,7 +62,19 @@ def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
             )
     if not rows:
         raise ResultsError("no evaluated episodes in the given files")
+    if len(simulators) > 1:  # paired comparisons across simulators would compare the simulators
+        groups = "; ".join(f"{sim}: {len(f)} file(s), e.g. {f[0]}" for sim, f in simulators.items())
+        raise ResultsError(f"evaluations made under different simulators cannot be compared: {groups}")
     return pd.DataFrame(rows)
+
+
+def simulator_of(result: dict) -> str | None:
+    """The simulator stack an evaluation ran in ("mujoco 3.3.2, robosuite 1.4.0, …"), if recorded."""
+    stack = (result.get("provenance") or {}).get("config", {}).get("simulator")
+    if not stack:
+        return None
+    keys = ("mujoco", "robosuite", "hf-libero", "mujoco_gl")
+    return ", ".join(f"{k} {stack[k]}" for k in keys if k in stack)
 
 
 def _task_name(result: dict, task_id: int) -> str | None:

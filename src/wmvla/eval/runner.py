@@ -31,6 +31,7 @@ from wmvla.provenance import now, provenance_record
 log = logging.getLogger(__name__)
 
 PLAIN_POLICY_MODE = "pred"  # a policy without world memory is evaluated "as trained"
+DEFAULT_CAMERAS = {"agentview_image": "image", "robot0_eye_in_hand_image": "image2"}  # LeRobot's mapping
 
 
 class EvalConfigError(WmvlaError, ValueError):
@@ -132,6 +133,30 @@ def validate(cfg: WmEvalConfig) -> None:
         raise EvalConfigError(f"--videos_per_task must be >= 0, got {cfg.videos_per_task}")
 
 
+def evaluation_protocol(cfg: WmEvalConfig) -> dict[str, Any]:
+    """What decides an outcome besides the weights: recorded with every result, equal across arms."""
+    from lerobot.envs.libero import TASK_SUITE_MAX_STEPS
+
+    env, policy = cfg.env, cfg.policy
+    return {
+        "n_action_steps": getattr(policy, "n_action_steps", None),
+        "num_steps": getattr(policy, "num_steps", None),  # flow-matching denoising steps
+        "episode_length": env.episode_length or TASK_SUITE_MAX_STEPS.get(env.task),
+        "control_freq": env.fps,
+        "image_size": [env.observation_height, env.observation_width],
+        "cameras": env.camera_name_mapping or DEFAULT_CAMERAS,
+        "init_states": env.init_states,
+        "hard_reset": env.hard_reset,
+    }
+
+
+def simulator_packages() -> dict[str, str | None]:
+    """The simulator's package versions and rendering backend (known before anything renders)."""
+    from wmvla.sim import simulator_versions
+
+    return {k: v for k, v in simulator_versions().items() if not k.startswith("gl_")}
+
+
 def make_plan(cfg: WmEvalConfig) -> EvalPlan:
     from lerobot.envs.libero import get_task_init_states
 
@@ -202,6 +227,13 @@ def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool):
     return envs[env_cfg.task][task_id]
 
 
+def _rendering() -> dict[str, str | None]:
+    from wmvla.sim import gl_strings
+
+    strings = gl_strings()
+    return strings if any(strings.values()) else {}  # async envs render in their own processes
+
+
 class Evaluation:
     """One checkpoint × one suite × one rollout mode: runs the pending episodes, then writes the result."""
 
@@ -217,10 +249,11 @@ class Evaluation:
             "weights_sha256": _sha256(weights),
             "policy_overrides": self.overrides,
             **dataclasses.asdict(self.plan),
-            "episode_length": cfg.env.episode_length,
-            "image_size": [cfg.env.observation_height, cfg.env.observation_width],
+            "protocol": evaluation_protocol(cfg),
+            "simulator": simulator_packages(),  # resuming under another simulator is another evaluation
         }
         self.log = EpisodeLog(self.result_path.with_suffix(".episodes.jsonl"), identity)
+        self._gl: dict[str, str | None] = {}  # OpenGL vendor/renderer, once this process has rendered
 
     def run(self) -> Path:
         from lerobot.envs import make_env_pre_post_processors
@@ -241,6 +274,7 @@ class Evaluation:
                 try:
                     for _, ids in (batch for batch in todo if batch[0] == task_id):
                         records = self._run_batch(env, policy, processors, task_id, ids)
+                        self._gl = self._gl or _rendering()
                         self.log.append(records)
                         progress.update(len(records))
                         self._show_rate(progress)
@@ -320,7 +354,9 @@ class Evaluation:
             checkpoint_step=checkpoint_step(checkpoint),
             task_names={t: names[t] for t in self.plan.task_ids},
             source="lerobot-wm-eval",
-            provenance=provenance_record(self.log.identity, started, {"policy_type": self.cfg.policy.type}),
+            provenance=provenance_record(
+                self.log.identity, started, {"policy_type": self.cfg.policy.type, **self._gl}
+            ),
         )
         write_result(result, self.result_path)
         overall = result["overall"]
