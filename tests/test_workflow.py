@@ -149,7 +149,7 @@ def test_train_args_fix_the_sample_budget(repo):
     config = _load(repo, "smoke.yaml")
     args = wf.train_args(config, "libero_spatial", "E0", 0)
     steps = config["train"]["total_samples"] // config["train"]["batch_size"]
-    assert f"--steps={steps}" in args and f"--save_freq={steps}" in args
+    assert f"--steps={steps}" in args and "--save_freq=50" in args and "--keep_checkpoints=1" in args
     assert "--policy.type=smolvla" in args
     assert "--policy.resize_imgs_with_padding=[64,64]" in args
     assert "--policy.load_vlm_weights=false" in args

@@ -8,6 +8,10 @@ Adds, unless given explicitly:
                                 checkpoint>: that checkpoint's own policy config, retyped smolvla_world, as
                                 the base the --policy.* overrides apply to — exactly what E0 gets from
                                 --policy.path, so the arms differ only in the world branch
+With --output_dir (and checkpoints saved), the run is resumable (wmvla.train_run): it works in
+<output_dir>.partial/, a rerun resumes from its newest checkpoint through LeRobot's --resume, and the
+finished run is moved to <output_dir>. Own options: --keep_checkpoints=K (newest kept while training,
+default 1) and --start_over=true (discard an unfinished run).
 Everything else goes to `lerobot-train` unchanged.
 """
 
@@ -97,6 +101,49 @@ def lerobot_argv(argv: list[str]) -> Iterator[list[str]]:
         yield [*args, f"--config_path={base}"]
 
 
+def own_options(argv: list[str]) -> tuple[list[str], int, bool]:
+    """The wrapper's own options (--keep_checkpoints, --start_over) and the rest."""
+    keep = int(_value(argv, "keep_checkpoints") or 1)
+    start_over = (_value(argv, "start_over") or "false").lower() == "true"
+    rest = [a for a in argv if not a.startswith(("--keep_checkpoints=", "--start_over="))]
+    return rest, keep, start_over
+
+
+def _lerobot_train(args: list[str]) -> None:
+    from lerobot.scripts import lerobot_train
+
+    sys.argv = ["lerobot-train", *args]
+    lerobot_train.main()
+
+
+def train(argv: list[str]) -> None:
+    """Run lerobot-train; resumably when it writes checkpoints into an --output_dir (wmvla.train_run)."""
+    import logging
+
+    from wmvla.train_run import TrainRun, identity
+
+    argv, keep, start_over = own_options(argv)
+    output = _value(argv, "output_dir")
+    if output is None or (_value(argv, "save_checkpoint") or "true").lower() == "false":
+        with lerobot_argv(argv) as args:
+            _lerobot_train(args)
+        return
+    run = TrainRun(Path(output), keep)
+    argv = [a for a in argv if not a.startswith("--output_dir=")] + [f"--output_dir={run.run_dir}"]
+    with lerobot_argv(argv) as args:
+        if _value(args, "steps") is None:
+            raise TrainArgsError("a resumable run needs its length: give --steps or --total_samples")
+        steps = int(_value(args, "steps"))
+        base = _value(args, "config_path")
+        how, step = run.plan(identity(args, json.loads(Path(base).read_text()) if base else None), start_over)
+        if how == "resume":
+            logging.getLogger("lerobot-wm-train").warning("resuming %s at step %d of %d", output, step, steps)
+            args = run.resume_args()
+        with run.pruning():
+            _lerobot_train(args)
+    run.finish(steps)
+
+
 def main() -> int:
     import logging
 
@@ -105,15 +152,7 @@ def main() -> int:
 
     logging.basicConfig()
     apply_environment_defaults()
-
-    def train() -> None:
-        from lerobot.scripts import lerobot_train
-
-        with lerobot_argv(sys.argv[1:]) as args:
-            sys.argv = ["lerobot-train", *args]
-            lerobot_train.main()
-
-    return exit_status(train, logging.getLogger("lerobot-wm-train"))
+    return exit_status(lambda: train(sys.argv[1:]), logging.getLogger("lerobot-wm-train"))
 
 
 if __name__ == "__main__":

@@ -322,7 +322,8 @@ def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
         *_flags("policy.", spec.get("policy_args", {})),
         f"--batch_size={train['batch_size']}",
         f"--steps={steps}",
-        f"--save_freq={steps}",
+        f"--save_freq={train['save_freq']}",
+        f"--keep_checkpoints={train['keep_checkpoints']}",
         f"--log_freq={train['log_freq']}",
         f"--num_workers={train['num_workers']}",
         f"--seed={seed}",
@@ -527,7 +528,7 @@ def footprint(config: dict) -> Footprint:
     videos = sum(tasks[suite] for suite, _ in evaluations) * min(ev["videos_per_task"], ev["n_episodes"])
     return Footprint(
         runs=len(_runs(config)),
-        checkpoints_per_run=1,
+        checkpoints_per_run=config["train"]["keep_checkpoints"] + 1,  # + the one being written
         checkpoint_gb=config["preflight"]["checkpoint_gb"],
         latent_dims=(encoder_spec(config["world"]["encoder"]).dim,) if world else (),
         evaluations=len(evaluations),
