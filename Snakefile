@@ -42,6 +42,7 @@ localrules:
     gates,
     study_gates,
     tables,
+    verdicts,
     figure,
 
 

@@ -1,3 +1,4 @@
+import json
 import re
 import shlex
 from pathlib import Path
@@ -137,7 +138,7 @@ def get_table_outputs():
             reported(
                 str(tables / f"{name}.csv"),
                 caption=f"../report/tables/{name}.rst",
-                category="Tables",
+                category="3 · Tables",
             )
             if name in REPORTED_TABLES
             else str(tables / f"{name}.csv")
@@ -146,6 +147,13 @@ def get_table_outputs():
     }
 
 
-def get_baseline_arg():
-    baseline = wf.baseline(config)
-    return f"--baseline={baseline}" if baseline else ""
+def get_figure_category(wildcards):
+    """The forest plot belongs with the verdicts, first in the report; the other figures after them."""
+    return (
+        "1 · What the evidence says" if wildcards.figure == "forest" else "2 · Figures"
+    )
+
+
+def get_design_arg():
+    """The analysis design (roles of the experiments, thresholds) as a quoted JSON argument."""
+    return shlex.quote(wf.analysis_design(config).to_json())

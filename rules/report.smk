@@ -12,13 +12,33 @@ rule tables:
         f"logs/{config['study']}/report/tables.benchmark.tsv"
     params:
         metrics=lambda w, input: [f"{d}/metrics.jsonl" for d in input.train],
-        baseline=get_baseline_arg(),
+        design=get_design_arg(),
         out=wf.tables_dir(config),
         study=config["study"],
     shell:
         "wmvla report tables --study {params.study} --gates {input.gates}"
         " --evals {input.evals} --offline {input.offline}"
-        " --metrics {params.metrics} {params.baseline} --out {params.out} > {log} 2>&1"
+        " --metrics {params.metrics} --design {params.design} --out {params.out} > {log} 2>&1"
+
+
+rule verdicts:
+    input:
+        tables=rules.tables.output,
+    output:
+        verdicts=report(
+            "results/{study}/tables/verdicts.csv",
+            caption="../report/verdicts.rst",
+            category="1 · What the evidence says",
+        ),
+    log:
+        "logs/{study}/report/verdicts.log",
+    params:
+        tables=wf.tables_dir(config),
+        design=get_design_arg(),
+        fusion=shlex.quote(json.dumps(wf.fusion_kinds(config))),
+    shell:
+        "wmvla report verdicts --tables {params.tables} --design {params.design}"
+        " --fusion-kinds {params.fusion} --out {output.verdicts} > {log} 2>&1"
 
 
 rule figure:
@@ -28,7 +48,7 @@ rule figure:
         png=report(
             "results/{study}/figures/{figure}.png",
             caption="../report/figure.rst",
-            category="Figures",
+            category=get_figure_category,
         ),
         svg="results/{study}/figures/{figure}.svg",
     log:

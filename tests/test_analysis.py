@@ -3,9 +3,11 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wmvla.analysis import collect
+from wmvla.analysis.design import Design
 from wmvla.analysis.figures import DRAWERS, FigureDataError, draw
 from wmvla.analysis.names import FIGURES
 from wmvla.analysis.report import build_tables, read_tables, write_tables
@@ -75,13 +77,17 @@ def _write_offline(root: Path, suite, exp, seed) -> Path:
 
 
 @pytest.fixture
-def study(tmp_path):
-    root = tmp_path / "results"
-    evals = [_write_eval(root, *key, outcome) for key, outcome in OUTCOMES.items()]
+def eval_files(tmp_path):
+    return [_write_eval(tmp_path / "results", *key, outcome) for key, outcome in OUTCOMES.items()]
+
+
+@pytest.fixture
+def study(tmp_path, eval_files):
+    root, evals = tmp_path / "results", eval_files
     metrics = [_write_metrics(root, "libero_spatial", "E2", s) for s in (0, 1)]
     metrics.append(_write_metrics(root, "libero_spatial", "IB_mixture4", 0, n_hyp=4))
     offline = [_write_offline(root, "libero_spatial", "E2", s) for s in (0, 1)]
-    return build_tables(evals, offline, metrics, baseline="E0")
+    return build_tables(evals, offline, metrics, Design(baseline="E0", world="E2"))
 
 
 def _row(frame, **where):
@@ -177,15 +183,15 @@ def test_a_report_refuses_inputs_of_another_study(tmp_path):
     root = tmp_path / "results" / "smoke"
     evals = [_write_eval(root, *key, outcome) for key, outcome in OUTCOMES.items()]
     metrics = [_write_metrics(root, "libero_spatial", "E2", 0)]
-    assert not build_tables(evals, [], metrics, baseline="E0", study="smoke")["runs"].empty
+    assert not build_tables(evals, [], metrics, Design(baseline="E0"), study="smoke")["runs"].empty
     foreign = json.loads(evals[0].read_text())
     evals[0].write_text(json.dumps({**foreign, "provenance": {"study": "full"}}))
     with pytest.raises(ForeignArtifactError, match="by study 'full', not 'smoke': a report covers one study"):
-        build_tables(evals, [], metrics, baseline="E0", study="smoke")
+        build_tables(evals, [], metrics, Design(baseline="E0"), study="smoke")
     evals[0].write_text(json.dumps(foreign))
     (metrics[0].parent / "provenance.json").write_text(json.dumps({"study": "full"}))
     with pytest.raises(ForeignArtifactError, match="E2/seed0/train was produced by study 'full'"):
-        build_tables(evals, [], metrics, baseline="E0", study="smoke")
+        build_tables(evals, [], metrics, Design(baseline="E0"), study="smoke")
 
 
 def test_evaluations_from_different_simulators_are_not_compared(tmp_path):
@@ -198,3 +204,42 @@ def test_evaluations_from_different_simulators_are_not_compared(tmp_path):
     with pytest.raises(collect.ResultsError, match="different simulators cannot be compared") as refused:
         collect.episodes_frame(evals)
     assert "mujoco 3.3.2, robosuite 1.4.0" in str(refused.value) and "mujoco 3.8.1" in str(refused.value)
+
+
+def test_every_statistic_of_a_paired_row_is_the_libraries(study, eval_files):
+    """p, intervals, P(improvement) and the detectable difference of one row, recomputed by direct calls."""
+    from rliable import metrics
+    from scipy.stats import bootstrap
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.power import TTestPower
+    from statsmodels.stats.weightstats import ttost_paired
+
+    episodes = collect.episodes_frame(eval_files)  # the files the tables were built from
+    row = _row(study["paired"], suite="libero_spatial", exp="E2", mode="pred")
+    keys = ["seed", "task_id", "init_state_id"]
+    arm = episodes.query("suite == 'libero_spatial' and exp == 'E2' and mode == 'pred'").sort_values(keys)
+    ref = episodes.query("suite == 'libero_spatial' and exp == 'E0' and mode == 'pred'").sort_values(keys)
+    a, r = arm["success"].to_numpy(float), ref["success"].to_numpy(float)
+    family = study["paired"].query("suite == 'libero_spatial'")
+    assert row["p_holm"] == pytest.approx(
+        multipletests(family["p_mcnemar"], method="holm")[1][list(family.index).index(row.name)]
+    )
+    assert row["p_tost"] == pytest.approx(ttost_paired(a, r, -0.05, 0.05)[0])
+    diffs = a - r
+    strata = [
+        diffs[(arm["seed"] == s).to_numpy() & (arm["task_id"] == t).to_numpy()]
+        for s in (0, 1)
+        for t in (0, 1)
+    ]
+    varying = [s for s in strata if np.ptp(s) > 0]
+    fixed = sum(s.sum() for s in strata if np.ptp(s) == 0)
+    direct = bootstrap(
+        tuple(varying), lambda *s, axis=-1: (fixed + sum(x.sum(axis=axis) for x in s)) / len(diffs),
+        paired=False, vectorized=True, n_resamples=2000, method="percentile", rng=np.random.default_rng(0),
+    )  # fmt: skip
+    assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(tuple(direct.confidence_interval))
+    rates = lambda frame: frame.pivot_table(index="seed", columns="task_id", values="success").to_numpy()  # noqa: E731
+    assert row["p_improvement"] == pytest.approx(metrics.probability_of_improvement(rates(arm), rates(ref)))
+    psi = (row["only_arm"] + row["only_ref"]) / row["n_pairs"]
+    effect = TTestPower().solve_power(nobs=row["n_pairs"], alpha=0.05, power=0.8)
+    assert row["mde"] == pytest.approx(effect * np.sqrt(psi / (1 + effect**2)))

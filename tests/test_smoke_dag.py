@@ -84,6 +84,14 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     e0_offline = json.loads((results / "libero_spatial/E0/seed0/offline.json").read_text())
     assert [m["mode"] for m in e0_offline["modes"]] == ["none"]
 
+    # What the evidence says: tiny untrained policies never succeed, so nothing is assessable.
+    import csv
+
+    verdicts = {row["id"]: row for row in csv.DictReader((results / "tables/verdicts.csv").open())}
+    assert verdicts["V0"]["verdict"] == "contradicted" and "never succeeds" in verdicts["V0"]["reason"]
+    assert {v["verdict"] for k, v in verdicts.items() if k != "V0"} == {"not assessable"}
+    assert (results / "figures/forest.png").stat().st_size > 5_000
+
     # Tables, figures and the HTML report.
     experiments = (results / "tables/experiments.csv").read_text()
     assert all(f",{exp}," in experiments for exp in ("E0", "E1", "E2"))
@@ -150,7 +158,8 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
         "eval": 1,
         "offline_check": 1,
         "tables": 1,
-        "figure": 6,
+        "verdicts": 1,
+        "figure": 7,
         "all": 1,
     }, plan.stdout[-3000:]
     assert "results/smoke/libero_spatial/E1/seed0/train" in plan.stdout
@@ -268,4 +277,4 @@ def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, 
 
     (clone / "results/smoke/libero_spatial/E2/seed0/eval/zero.json").unlink()
     plan = _snakemake(snakemake_bin, clone, "-n")
-    assert job_counts(plan.stdout) == {"eval": 1, "tables": 1, "figure": 6, "all": 1}
+    assert job_counts(plan.stdout) == {"eval": 1, "tables": 1, "verdicts": 1, "figure": 7, "all": 1}

@@ -65,3 +65,74 @@ def test_paired_bootstrap_ci_brackets_the_mean_and_is_reproducible():
     assert paired_bootstrap_ci([0.5] * 10) == (0.5, 0.5)
     with pytest.raises(ValueError):
         paired_bootstrap_ci([])
+
+
+def test_holm_matches_the_step_down_by_hand():
+    from wmvla.stats import holm
+
+    # sorted 0.01, 0.03, 0.04, m = 3: 3·0.01 = 0.03; max(0.03, 2·0.03) = 0.06; max(0.06, 1·0.04) = 0.06
+    assert holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
+    assert holm([]) == [] and holm([0.7, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_stratified_bootstrap_is_scipys_multi_sample_bootstrap():
+    from scipy.stats import bootstrap
+
+    from wmvla.stats import stratified_bootstrap_cis
+
+    rng = np.random.default_rng(3)
+    strata = [rng.choice([-1.0, 0.0, 1.0], size=n, p=[0.2, 0.5, 0.3]) for n in (20, 30, 25)]
+    strata.append(np.zeros(15))  # a stratum without discordance: a constant
+    total = sum(len(s) for s in strata)
+    direct = bootstrap(
+        tuple(strata[:3]), lambda *s, axis=-1: sum(x.sum(axis=axis) for x in s) / total, paired=False,
+        vectorized=True, n_resamples=2000, method="percentile", rng=np.random.default_rng(0),
+    )  # fmt: skip
+    (low, high), (low99, high99) = stratified_bootstrap_cis(strata, (0.95, 0.99))
+    assert (low, high) == pytest.approx((direct.confidence_interval.low, direct.confidence_interval.high))
+    assert low99 < low < high < high99
+    assert stratified_bootstrap_cis([np.zeros(5), np.ones(5)]) == [(0.5, 0.5)]
+
+
+def test_tost_is_statsmodels_paired_tost():
+    from statsmodels.stats.weightstats import ttost_paired
+
+    from wmvla.stats import tost_paired
+
+    rng = np.random.default_rng(5)
+    a, b = rng.random(400) < 0.6, rng.random(400) < 0.6
+    assert tost_paired(a, b, 0.1) == pytest.approx(
+        ttost_paired(a.astype(float), b.astype(float), -0.1, 0.1)[0]
+    )
+    assert tost_paired(a, a, 0.05) == 0.0  # identical outcomes: equivalent
+
+
+def test_the_detectable_difference_has_the_asked_power():
+    """At the returned difference d, the paired test's power (statsmodels) is 80%, by construction."""
+    from statsmodels.stats.power import TTestPower
+
+    from wmvla.stats import minimal_detectable_difference
+
+    n, psi = 2000, 0.3
+    d = minimal_detectable_difference(n, psi)
+    effect = d / np.sqrt(psi - d**2)  # the standardised effect of d with discordance psi
+    power = TTestPower().power(effect_size=effect, nobs=n, alpha=0.05)
+    assert power == pytest.approx(0.8, abs=1e-4)  # up to the solver's tolerance
+    assert 0.02 < d < 0.04  # ~2.8 · sqrt(0.3 / 2000) = 0.034
+    assert np.isnan(minimal_detectable_difference(100, 0.0)) and np.isnan(
+        minimal_detectable_difference(1, 0.5)
+    )
+
+
+def test_probability_of_improvement_is_rliables():
+    from rliable import metrics
+
+    from wmvla.stats import probability_of_improvement
+
+    better, worse = np.array([[0.9, 0.8], [0.7, 0.9]]), np.array([[0.1, 0.2], [0.3, 0.1]])
+    assert (
+        probability_of_improvement(better, worse) == 1.0 and probability_of_improvement(worse, better) == 0.0
+    )
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3, 10)), rng.random((3, 10))
+    assert probability_of_improvement(x, y) == pytest.approx(metrics.probability_of_improvement(x, y))

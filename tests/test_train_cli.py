@@ -36,3 +36,11 @@ def test_lerobot_default_log_freq_is_used_when_none_is_given():
 def test_inconsistent_arguments_are_named(argv, message):
     with pytest.raises(TrainArgsError, match=message):
         lerobot_train_args(argv)
+
+
+def test_the_wrappers_own_options_never_reach_lerobot_train():
+    from wmvla.train_cli import own_options
+
+    argv = ["--policy.type=smolvla", "--steps=10", "--keep_checkpoints=2", "--start_over=true"]
+    assert lerobot_train_args(argv) == ["--policy.type=smolvla", "--steps=10"]
+    assert own_options(argv) == (["--policy.type=smolvla", "--steps=10"], 2, True)

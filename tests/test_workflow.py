@@ -59,7 +59,8 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
         "eval": 4,
         "offline_check": 3,
         "tables": 1,
-        "figure": 6,
+        "verdicts": 1,
+        "figure": 7,
     }
 
 
@@ -84,7 +85,8 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
         "eval": 204,
         "offline_check": 180,
         "tables": 1,
-        "figure": 7,
+        "verdicts": 1,
+        "figure": 8,
     }
 
 
@@ -115,7 +117,8 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "eval": 17,
         "offline_check": 15,
         "tables": 1,
-        "figure": 7,
+        "verdicts": 1,
+        "figure": 8,
     }
 
 
@@ -328,7 +331,8 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         "eval": 204,
         "offline_check": 180,
         "tables": 1,
-        "figure": 7,
+        "verdicts": 1,
+        "figure": 8,
     }
     resources: dict[str, set[str]] = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", out.stdout):

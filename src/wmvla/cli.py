@@ -125,11 +125,25 @@ def _cmd_offline(args: argparse.Namespace) -> None:
 
 
 def _cmd_report_tables(args: argparse.Namespace) -> None:
+    from wmvla.analysis.design import Design
     from wmvla.analysis.report import build_tables, write_tables
 
-    frames = build_tables(args.evals, args.offline, args.metrics, args.baseline, args.study, args.gates)
+    design = Design.from_json(args.design)
+    frames = build_tables(args.evals, args.offline, args.metrics, design, args.study, args.gates)
     for path in write_tables(frames, args.out):
         log.info("wrote %s", path)
+
+
+def _cmd_report_verdicts(args: argparse.Namespace) -> None:
+    from wmvla.analysis.design import Design
+    from wmvla.analysis.report import read_tables
+    from wmvla.analysis.verdicts import verdicts
+
+    frame = verdicts(read_tables(args.tables), Design.from_json(args.design), json.loads(args.fusion_kinds))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    for row in frame.itertuples():
+        log.info("%s %s — %s", row.id, row.verdict.upper(), row.reason)
 
 
 def _cmd_report_figures(args: argparse.Namespace) -> None:
@@ -442,8 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evals", type=Path, nargs="+", required=True, help="eval/<mode>.json files")
     p.add_argument("--offline", type=Path, nargs="*", default=[], help="offline.json files")
     p.add_argument("--metrics", type=Path, nargs="*", default=[], help="train/metrics.jsonl files")
-    p.add_argument("--baseline", default=None, help="experiment every other one is paired against (E0)")
+    p.add_argument("--design", default="{}", help="JSON of wmvla.analysis.design.Design (roles, thresholds)")
     p.add_argument("--out", type=Path, required=True)
+    p = command(report, "verdicts", _cmd_report_verdicts, "one verdict per criterion of the seed notes")
+    p.add_argument("--tables", type=Path, required=True)
+    p.add_argument("--design", required=True, help="JSON of wmvla.analysis.design.Design")
+    p.add_argument("--fusion-kinds", default="{}", help="JSON: fusion ablation -> what it changes")
+    p.add_argument("--out", type=Path, required=True, help="results/<study>/tables/verdicts.csv")
     p = command(
         report, "figures", _cmd_report_figures, "draw results/<study>/figures/*.png|svg from the tables"
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from wmvla.errors import WmvlaError
 
+OWN_OPTIONS = ("--keep_checkpoints=", "--start_over=")  # the wrapper's, never passed to lerobot-train
 LEROBOT_DEFAULT_LOG_FREQ = 200
 LEROBOT_DEFAULT_BATCH_SIZE = 8
 
@@ -43,7 +44,7 @@ def lerobot_train_args(argv: list[str]) -> list[str]:
     bad = [a for a in argv if a.startswith("--") and "=" not in a and a not in ("--help", "-h")]
     if bad:
         raise TrainArgsError(f"write options as --key=value (LeRobot's syntax); got {bad}")
-    args = [a for a in argv if not a.startswith("--total_samples=")]
+    args = [a for a in argv if not a.startswith(("--total_samples=", *OWN_OPTIONS))]
     total = _value(argv, "total_samples")
     if total is not None:
         if _value(args, "steps") is not None:
@@ -105,7 +106,7 @@ def own_options(argv: list[str]) -> tuple[list[str], int, bool]:
     """The wrapper's own options (--keep_checkpoints, --start_over) and the rest."""
     keep = int(_value(argv, "keep_checkpoints") or 1)
     start_over = (_value(argv, "start_over") or "false").lower() == "true"
-    rest = [a for a in argv if not a.startswith(("--keep_checkpoints=", "--start_over="))]
+    rest = [a for a in argv if not a.startswith(OWN_OPTIONS)]
     return rest, keep, start_over
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wmvla import hub
+from wmvla.analysis.design import Design, Settings
 from wmvla.config_checks import StudyConfigError, cli_value
 from wmvla.libero_setup import apply_environment_defaults
 from wmvla.preflight import Footprint, footprint_json
@@ -481,13 +482,55 @@ def world_train_dirs(config: dict) -> list[str]:
 
 
 def baseline(config: dict) -> str | None:
-    """The experiment every other one is paired against: the first plain smolvla experiment (E0)."""
-    return next((e for e, spec in config["experiments"].items() if spec["policy_type"] == "smolvla"), None)
+    """The experiment every other one is paired against (`analysis.baseline`, E0), if the study has it."""
+    name = config.get("analysis", {}).get("baseline")
+    return name if name in config["experiments"] else None
+
+
+FUSION_FLAGS = {  # a fusion ablation sets one of these (DESIGN.md §4); the verdicts describe it so
+    "world_inject_suffix_in": "earlier injection into the action expert's inputs (F2)",
+    "world_prefix_tokens": "world tokens in the VLM prefix (F3a)",
+    "world_prefix_cross_attn": "prefix cross-attention to the memory (F3b)",
+}
+
+
+def analysis_design(config: dict) -> Design:
+    """Which experiment plays which part in the seed notes' criteria, and the analysis thresholds."""
+    analysis, experiments = config["analysis"], config["experiments"]
+
+    def present(name: str | None) -> str | None:
+        return name if name in experiments else None
+
+    def args(exp: str) -> dict:
+        return experiments[exp].get("policy_args", {})
+
+    world = [e for e in experiments if uses_world(config, e)]
+    return Design(
+        baseline=baseline(config),
+        capacity=present(analysis["capacity_control"]),
+        world=present(analysis["world_arm"]),
+        fusion=tuple(e for e in world if any(args(e).get(flag) for flag in FUSION_FLAGS)),
+        imagination=tuple(e for e in world if int(args(e).get("world_num_hypotheses", 1)) > 1),
+        settings=Settings(
+            **{k: analysis[k] for k in ("alpha", "equivalence_margin", "power", "gate_open_threshold")}
+        ),
+    )
+
+
+def fusion_kinds(config: dict) -> dict[str, str]:
+    """Fusion ablation → what it changes, for the verdicts' questions."""
+    kinds = {}
+    for exp in analysis_design(config).fusion:
+        args = config["experiments"][exp].get("policy_args", {})
+        kinds[exp] = " and ".join(label for flag, label in FUSION_FLAGS.items() if args.get(flag))
+    return kinds
 
 
 def figure_names(config: dict) -> list[str]:
     """The figures this study can draw: ablation and imagination-bank figures only when it has such runs."""
     names = ["sr_by_experiment", "sr_per_task"]
+    if baseline(config) and len(config["experiments"]) > 1:
+        names.append("forest")
     specs = config["experiments"].values()
     if any(len(spec["eval_modes"]) > 1 for spec in specs):
         names.append("rollout_ablations")
@@ -626,9 +669,10 @@ def owned_outputs(config: dict) -> list[str]:
 
 
 def all_targets(config: dict) -> list[str]:
-    """The gates, the latent cache, every evaluation and offline check, the tables and the figures."""
+    """The gates, the latent cache, every evaluation and offline check, the tables, verdicts and figures."""
     return [
         gates_file(config),
+        str(tables_dir(config) / "verdicts.csv"),
         str(latent_cache_dir(config)),
         *eval_results(config),
         *offline_results(config),

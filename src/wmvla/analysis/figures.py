@@ -142,16 +142,17 @@ def _interval_plot(
     x="diff",
     low="diff_ci_low",
     high="diff_ci_high",
+    **style,
 ) -> None:
     y = np.arange(len(rows))
+    style = {"fmt": "o", "capsize": 4, **style}
     for i, (_, row) in enumerate(rows.iterrows()):
         ax.errorbar(
             row[x],
             i,
             xerr=[[row[x] - row[low]], [row[high] - row[x]]],
-            fmt="o",
             color=colours.get(row["exp"], "black"),
-            capsize=4,
+            **style,
         )
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set(yticks=y, yticklabels=[label(r) for _, r in rows.iterrows()], ylim=(-0.6, len(rows) - 0.4))
@@ -177,6 +178,44 @@ def rollout_ablations(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Fig
     fig.suptitle(
         "Rollout ablations: the memory replaced at evaluation\n"
         "(paired on init states; bootstrap 95% CI; p: exact McNemar)"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _arm_label(row: pd.Series) -> str:
+    memory = "" if row["mode"] == "pred" else f" · memory {row['mode']}"
+    return f"{row['exp']}{memory}\n(Holm p={row['p_holm']:.2g})"
+
+
+def forest(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
+    """Every arm's paired difference from the baseline, with its 95% and its multiplicity-adjusted CI."""
+    paired = _need(tables["paired"], "paired comparisons with the baseline")
+    suites = _suites(paired)
+    per_suite = paired.groupby("suite").size().max()
+    fig, axes = plt.subplots(
+        1, len(suites), figsize=(4.8 * len(suites), 2.0 + 0.55 * per_suite), sharex=True, squeeze=False
+    )
+    reference, margin = paired["ref_exp"].iloc[0], float(paired["margin"].iloc[0])
+    for ax, suite in zip(axes[0], suites, strict=True):
+        rows = paired[paired["suite"] == suite]
+        ax.axvspan(-margin, margin, color="grey", alpha=0.15, lw=0)
+        _interval_plot(
+            rows,
+            _arm_label,
+            colours,
+            ax,
+            low="diff_ci_low_adj",
+            high="diff_ci_high_adj",
+            lw=1,
+            capsize=0,
+            alpha=0.6,
+        )
+        _interval_plot(rows, _arm_label, colours, ax, lw=3, capsize=0)
+        ax.set(title=suite, xlabel=f"Δ success rate vs. {reference}")
+    fig.suptitle(
+        f"Paired differences from {reference} (identical episodes)\n"
+        f"thick: 95% CI · thin: Bonferroni-adjusted CI of the family · shaded: ±{margin} equivalence margin"
     )
     fig.tight_layout()
     return fig
@@ -301,6 +340,7 @@ DRAWERS: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
     "attention": attention,
     "imagination_bank": imagination_bank,
     "offline_memory_modes": offline_memory_modes,
+    "forest": forest,
 }
 
 

@@ -11,6 +11,7 @@ TABLES = (
     "experiments",
     "paired",
     "ablations",
+    "vs_world",
     "training",
     "training_log",
     "offline",
@@ -20,6 +21,7 @@ REPORTED_TABLES = (
     "experiments",
     "paired",
     "ablations",
+    "vs_world",
     "tasks",
     "runs",
     "offline",
@@ -33,4 +35,5 @@ FIGURES = (
     "attention",
     "imagination_bank",
     "offline_memory_modes",
+    "forest",
 )

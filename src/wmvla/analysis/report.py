@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from wmvla.analysis import collect, tables
+from wmvla.analysis.design import Design
 from wmvla.analysis.names import TABLES
 from wmvla.ownership import check_owned
 
@@ -17,11 +18,12 @@ def build_tables(
     eval_files: list[Path],
     offline_files: list[Path],
     metrics_files: list[Path],
-    baseline: str | None,
+    design: Design,
     study: str | None = None,
     gates_file: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The study's tables; with `study`, every input must have been made by that study."""
+    baseline, settings = design.baseline, design.settings
     if study is not None:
         runs = [Path(m).parent for m in metrics_files]  # a training's provenance sits next to its metrics
         check_owned([*eval_files, *offline_files, *runs], study, "a report covers one study only")
@@ -36,8 +38,11 @@ def build_tables(
         "runs": tables.per_run(episodes),
         "tasks": tables.per_task(episodes),
         "experiments": tables.per_experiment(episodes),
-        "paired": tables.versus_baseline(episodes, baseline) if baseline else pd.DataFrame(),
-        "ablations": tables.rollout_ablations(episodes),
+        "paired": tables.versus_baseline(episodes, baseline, settings) if baseline else pd.DataFrame(),
+        "ablations": tables.rollout_ablations(episodes, settings),
+        "vs_world": tables.versus_world_arm(
+            episodes, design.world, [*design.fusion, *design.imagination], design.capacity, settings
+        ),
         "training": tables.training_summary(training),
         "training_log": training,
         "offline": collect.offline_frame(offline_files),

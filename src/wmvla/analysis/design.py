@@ -1,0 +1,45 @@
+"""The study's design as the analysis needs it: which experiment plays which part, and the thresholds.
+
+Why explicit: the seed notes' criteria name roles — the baseline (E0), the capacity control (E1), the
+world arm (E2), the fusion ablations and the imagination banks — and the verdicts, tables and figures
+must agree on them. The workflow derives them from the study config (`analysis:` and each experiment's
+overrides) and hands them to every analysis step as JSON.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Thresholds of the analysis (config section `analysis:`)."""
+
+    alpha: float = 0.05  # family-wise error rate of each family of tests (Holm)
+    equivalence_margin: float = 0.05  # |SR difference| within which two arms count as equivalent (TOST)
+    power: float = 0.8  # for the smallest detectable difference of a comparison
+    gate_open_threshold: float = 0.05  # |tanh g| at the end of training above which a gate counts as open
+
+
+@dataclass(frozen=True)
+class Design:
+    baseline: str | None = None  # plain SmolVLA fine-tune every arm is paired against (E0)
+    capacity: str | None = None  # the world branch fed zeros (E1)
+    world: str | None = None  # predicted futures, late injection (E2)
+    fusion: tuple[str, ...] = ()  # F2, F3a, F3b: compared with the world arm
+    imagination: tuple[str, ...] = ()  # imagination banks: compared with the world arm
+    settings: Settings = field(default_factory=Settings)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Design":
+        data = json.loads(text)
+        return cls(
+            **{
+                k: tuple(v) if k in ("fusion", "imagination") else v
+                for k, v in data.items()
+                if k != "settings"
+            },
+            settings=Settings(**data.get("settings", {})),
+        )

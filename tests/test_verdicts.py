@@ -1,0 +1,268 @@
+"""Verdicts: hand-made tables drive every criterion to each of its outcomes; a full-size study to V4/V1."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wmvla.analysis.design import Design, Settings
+from wmvla.analysis.tables import COMPARISON_COLUMNS
+from wmvla.analysis.verdicts import verdicts
+
+DESIGN = Design(baseline="E0", capacity="E1", world="E2", fusion=("F2",), imagination=("IB4",))
+
+
+def _cmp(exp, ref, diff, p_holm=1.0, p_tost=1.0, mode="pred", ref_mode="pred", mde=0.03) -> dict:
+    row = dict.fromkeys(COMPARISON_COLUMNS, 0)
+    row |= {"family": "f", "suite": "all", "exp": exp, "mode": mode, "ref_exp": ref, "ref_mode": ref_mode}
+    row |= {"n_pairs": 6000, "sr_arm": 0.6 + diff, "sr_ref": 0.6, "diff": diff, "p_mcnemar": p_holm}
+    row |= {"diff_ci_low": diff - 0.02, "diff_ci_high": diff + 0.02, "p_holm": p_holm, "p_tost": p_tost}
+    return row | {"margin": 0.05, "p_improvement": 0.5, "mde": mde}
+
+
+def _training(exp, metric, first, tail) -> list[dict]:
+    return [{"suite": "s", "exp": exp, "seed": i, "metric": metric, "first": f, "tail_mean": t, "last": t}
+            for i, (f, t) in enumerate(zip(first, tail, strict=True))]  # fmt: skip
+
+
+def _offline(mode, highs, mean) -> list[dict]:
+    return [{"exp": "E2", "seed": i, "mode": mode, "ci_high": h, "action_loss_minus_pred": mean}
+            for i, h in enumerate(highs)]  # fmt: skip
+
+
+def _tables(**overrides) -> dict[str, pd.DataFrame]:
+    """A study where everything the notes hope for holds; `overrides` replace single tables."""
+    experiments = pd.DataFrame(
+        [{"suite": s, "exp": "E0", "mode": "pred", "sr": 0.6, "ci_low": 0.5, "ci_high": 0.7, "successes": 300,
+          "n_episodes": 500} for s in ("libero_goal", "libero_spatial", "all")]
+    )  # fmt: skip
+    paired = pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), _cmp("E2", "E0", 0.06, p_holm=0.001)])
+    ablations = pd.DataFrame(
+        [_cmp("E2", "E2", -0.1, 1e-4, mode="zero"), _cmp("E2", "E2", -0.2, 1e-5, mode="random")]
+    )
+    vs_world = pd.DataFrame(
+        [_cmp("F2", "E2", 0.05, 0.01), _cmp("IB4", "E2", 0.05, 0.01), _cmp("E2", "E1", 0.06, 0.001)]
+    )
+    training = pd.DataFrame(
+        _training("E2", "world_gate", [0.0] * 3, [0.2, 0.3, -0.25])
+        + _training("IB4", "world_attn_pmax", [0.1] * 3, [0.5] * 3)
+        + _training("IB4", "world_attn_entropy", [3.0] * 3, [1.0] * 3)
+    )
+    offline = pd.DataFrame(
+        _offline("oracle", [-0.01] * 3, -0.05)
+        + _offline("shuffle", [0.02] * 3, 0.01)
+        + _offline("random", [0.03] * 3, 0.02)
+    )
+    checks = pd.DataFrame([{"name": "libero_render", "status": "passed", "overridden": False}])
+    base = {"experiments": experiments, "paired": paired, "ablations": ablations, "vs_world": vs_world,
+            "training": training, "offline": offline, "checks": checks}  # fmt: skip
+    return base | overrides
+
+
+def _verdict(tables, vid, design=DESIGN) -> pd.Series:
+    frame = verdicts(tables, design, {"F2": "earlier injection (F2)"})
+    return frame.set_index("id").loc[vid]
+
+
+def test_the_hoped_for_study_supports_every_criterion():
+    frame = verdicts(_tables(), DESIGN)
+    assert list(frame["id"]) == ["V0", "V1", "V2", "V3", "V4", "V5", "V6.F2", "V7.IB4"]
+    assert set(frame["verdict"]) == {"supported"}, frame[["id", "verdict", "reason"]]
+    assert "Holm p = 0.001" in frame.set_index("id").loc["V4", "numbers"]
+
+
+def test_a_baseline_that_never_succeeds_makes_everything_else_not_assessable():
+    tables = _tables()
+    tables["experiments"].loc[tables["experiments"]["suite"] == "libero_goal", ["sr", "successes"]] = 0
+    frame = verdicts(tables, DESIGN).set_index("id")
+    assert (
+        frame.loc["V0", "verdict"] == "contradicted"
+        and "never succeeds on libero_goal" in frame.loc["V0", "reason"]
+    )
+    assert (frame.drop(index="V0")["verdict"] == "not assessable").all()
+    assert "E0 does not work here (V0)" in frame.loc["V4", "reason"]
+
+
+def test_overridden_gates_are_a_warning_on_v0():
+    checks = pd.DataFrame([{"name": "scene[libero_spatial]", "status": "FAILED", "overridden": True}])
+    v0 = _verdict(_tables(checks=checks), "V0")
+    assert (
+        v0["verdict"] == "supported"
+        and "WARNING: gates failed and were overridden: scene[libero_spatial]" in v0["reason"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "verdict", "says"),
+    [
+        (_cmp("E1", "E0", 0.08, p_holm=0.001), "contradicted", "capacity effect"),
+        (_cmp("E1", "E0", -0.08, p_holm=0.001), "contradicted", "the branch harms"),
+        (_cmp("E1", "E0", 0.01, p_holm=0.5, p_tost=0.3), "inconclusive", "detectable: 0.030"),
+    ],
+)
+def test_v1_capacity_control(row, verdict, says):
+    tables = _tables(paired=pd.DataFrame([row, _cmp("E2", "E0", 0.06, p_holm=0.001)]))
+    v1 = _verdict(tables, "V1")
+    assert v1["verdict"] == verdict and says in v1["reason"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "verdict"),
+    [([0.01, 0.02, -0.01], "contradicted"), ([0.2, 0.01, 0.3], "inconclusive")],
+)
+def test_v2_gate(tail, verdict):
+    tables = _tables(training=pd.DataFrame(_training("E2", "world_gate", [0.0] * 3, tail)))
+    assert _verdict(tables, "V2")["verdict"] == verdict
+
+
+@pytest.mark.parametrize(
+    ("offline", "verdict", "says"),
+    [
+        (
+            _offline("oracle", [0.01] * 3, 0.01) + _offline("shuffle", [0.02] * 3, 0.0),
+            "contradicted",
+            "in no run",
+        ),
+        (
+            _offline("oracle", [-0.01] * 3, -0.05) + _offline("shuffle", [-0.01] * 3, -0.02),
+            "contradicted",
+            "shuffle help",
+        ),
+        (
+            _offline("oracle", [-0.01, 0.01, -0.02], -0.01) + _offline("shuffle", [0.02] * 3, 0.0),
+            "inconclusive",
+            "some runs",
+        ),
+    ],
+)
+def test_v3_offline_ordering(offline, verdict, says):
+    v3 = _verdict(_tables(offline=pd.DataFrame(offline)), "V3")
+    assert v3["verdict"] == verdict and says in v3["reason"]
+
+
+@pytest.mark.parametrize(
+    ("e2", "e2_vs_e1", "verdict", "says"),
+    [
+        (_cmp("E2", "E0", -0.06, p_holm=0.001), None, "contradicted", "lower success"),
+        (_cmp("E2", "E0", 0.005, p_holm=0.6, p_tost=0.001), None, "inconclusive", "equivalent by TOST"),
+        (_cmp("E2", "E0", 0.02, p_holm=0.2, p_tost=0.4, mde=0.041), None, "inconclusive", "0.041 or more"),
+        (
+            _cmp("E2", "E0", 0.06, p_holm=0.001),
+            _cmp("E2", "E1", 0.01, p_holm=0.4),
+            "inconclusive",
+            "confounded by capacity",
+        ),
+    ],
+)
+def test_v4_world_arm(e2, e2_vs_e1, verdict, says):
+    vs_world = _tables()["vs_world"]
+    if e2_vs_e1 is not None:
+        vs_world = pd.concat([vs_world[vs_world["ref_exp"] != "E1"], pd.DataFrame([e2_vs_e1])])
+    tables = _tables(paired=pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), e2]), vs_world=vs_world)
+    v4 = _verdict(tables, "V4")
+    assert v4["verdict"] == verdict and says in v4["reason"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "verdict"),
+    [
+        ([_cmp("E2", "E2", 0.1, 0.001, mode="zero")], "contradicted"),  # ablated memory does better
+        (
+            [_cmp("E2", "E2", 0.0, 0.9, 0.001, mode="zero"), _cmp("E2", "E2", 0.0, 0.9, 0.01, mode="random")],
+            "contradicted",
+        ),
+        (
+            [_cmp("E2", "E2", -0.1, 0.001, mode="zero"), _cmp("E2", "E2", -0.01, 0.5, mode="random")],
+            "inconclusive",
+        ),
+    ],
+)
+def test_v5_rollout_ablations(rows, verdict):
+    assert _verdict(_tables(ablations=pd.DataFrame(rows)), "V5")["verdict"] == verdict
+
+
+@pytest.mark.parametrize(
+    ("f2", "verdict"),
+    [(_cmp("F2", "E2", -0.05, 0.01), "contradicted"), (_cmp("F2", "E2", 0.0, 0.9, 0.01), "inconclusive"),
+     (_cmp("F2", "E2", 0.02, 0.3, 0.3), "inconclusive")],
+)  # fmt: skip
+def test_v6_fusion_ablation(f2, verdict):
+    vs_world = pd.DataFrame([f2, _cmp("IB4", "E2", 0.05, 0.01), _cmp("E2", "E1", 0.06, 0.001)])
+    v6 = _verdict(_tables(vs_world=vs_world), "V6.F2")
+    assert v6["verdict"] == verdict and "earlier injection (F2)" in v6["question"]
+
+
+def test_v7_imagination_bank_needs_sharper_attention():
+    diffuse = pd.DataFrame(
+        _training("E2", "world_gate", [0.0] * 3, [0.2] * 3)
+        + _training("IB4", "world_attn_pmax", [0.3] * 3, [0.2] * 3)
+        + _training("IB4", "world_attn_entropy", [1.0] * 3, [2.0] * 3)
+    )
+    v7 = _verdict(_tables(training=diffuse), "V7.IB4")
+    assert (
+        v7["verdict"] == "inconclusive"
+        and "does not sharpen" in v7["reason"]
+        and "sharper in 0/3" in v7["numbers"]
+    )
+    worse = pd.DataFrame(
+        [_cmp("F2", "E2", 0.05, 0.01), _cmp("IB4", "E2", -0.05, 0.01), _cmp("E2", "E1", 0.06, 0.001)]
+    )
+    assert _verdict(_tables(vs_world=worse), "V7.IB4")["verdict"] == "contradicted"
+
+
+def test_criteria_of_experiments_the_study_does_not_run_are_listed_as_not_run():
+    design = Design(baseline="E0", world="E2")
+    frame = verdicts(_tables(), design).set_index("id")
+    assert list(frame.index) == ["V0", "V1", "V2", "V3", "V4", "V5"]
+    assert frame.loc["V1", "verdict"] == "not assessable" and frame.loc["V1", "reason"].startswith("not run")
+
+
+# --- a hand-made full-size study -------------------------------------------------------------------------
+
+SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+
+
+def _full_study(root: Path, e2_effect: float) -> list[Path]:
+    """4 suites × 3 seeds × 500 episodes per evaluation (10 tasks × 50 init states); outcomes share an
+    episode difficulty (correlation 0.5 between arms), E0 and E1 at 60%, E2 at 60% + `e2_effect`."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    files = []
+    for suite in SUITES:
+        for seed in range(3):
+            difficulty = rng.normal(size=(10, 50))
+            for exp, mode, rate in (("E0", "pred", 0.6), ("E1", "pred", 0.6), ("E2", "pred", 0.6 + e2_effect),
+                                    ("E2", "zero", 0.6), ("E2", "random", 0.55)):  # fmt: skip
+                own = rng.normal(size=(10, 50))
+                success = (difficulty + own) < np.sqrt(2) * norm.ppf(rate)
+                episodes = [{"task_id": t, "init_state_id": j, "success": bool(success[t, j])}
+                            for t in range(10) for j in range(50)]  # fmt: skip
+                path = root / suite / exp / f"seed{seed}" / "eval" / f"{mode}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tasks = [{"task_id": t, "task": f"{suite} {t}"} for t in range(10)]
+                path.write_text(
+                    json.dumps(
+                        {"suite": suite, "mode": mode, "seed": seed, "tasks": tasks, "episodes": episodes}
+                    )
+                )
+                files.append(path)
+    return files
+
+
+@pytest.mark.parametrize(("effect", "v4"), [(0.05, "supported"), (0.0, "inconclusive")])
+def test_a_full_size_study_finds_a_planted_effect_and_says_what_it_could_detect(tmp_path, effect, v4):
+    from wmvla.analysis.report import build_tables
+
+    design = Design(baseline="E0", capacity="E1", world="E2", settings=Settings())
+    tables = build_tables(_full_study(tmp_path, effect), [], [], design)
+    frame = verdicts(tables, design).set_index("id")
+    assert frame.loc["V0", "verdict"] == "supported"
+    assert frame.loc["V1", "verdict"] == "supported", frame.loc["V1", "reason"]  # E1 planted equal to E0
+    assert frame.loc["V4", "verdict"] == v4, frame.loc["V4", "reason"]
+    if v4 == "inconclusive":
+        assert "could detect differences of 0.0" in frame.loc["V4", "reason"]  # a few points at 6,000 pairs
+    assert frame.loc["V5", "verdict"] in ("inconclusive", "supported")
+    assert frame.loc["V2", "verdict"] == "not assessable"  # no training logs in this hand-made study
