@@ -166,9 +166,11 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
     assert "output: results/smoke/libero_spatial/E2/seed0/train" not in plan.stdout
 
 
-def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> int:
+def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> tuple[int, int]:
     """Run Snakemake for one training; once its first intermediate checkpoint is complete, send `sig` to
-    the whole process group (as Slurm does at preemption). Returns the last step logged before."""
+    the whole process group (as Slurm does at preemption). Returns the step of the newest complete
+    checkpoint (where a resume must start; a fast machine may have saved more than the first) and the
+    last step logged before the kill."""
     partial = target.with_name("train.partial") / "run"
     proc = subprocess.Popen(
         [snakemake_bin, "--cores", "2", "--rerun-incomplete", str(target.relative_to(study))],
@@ -177,14 +179,20 @@ def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> int:
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
         if (partial / "checkpoints/000050/training_state/training_step.json").is_file():
-            time.sleep(3)  # a few more steps, which the resumed run repeats
+            time.sleep(1)  # a few more steps, which the resumed run repeats
             break
         time.sleep(0.2)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
     time.sleep(2)
+    complete = [
+        int(c.name)
+        for c in (partial / "checkpoints").iterdir()
+        if (c / "training_state/training_step.json").is_file() and c.name.isdigit()
+    ]
+    assert complete and max(complete) < 200, complete  # interrupted after a checkpoint, before the end
     metrics = [json.loads(line) for line in (partial / "metrics.jsonl").read_text().splitlines()]
-    return metrics[-1]["step"]
+    return max(complete), metrics[-1]["step"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
@@ -193,7 +201,7 @@ def test_a_killed_training_resumes_from_its_last_checkpoint(snakemake_bin, study
         pytest.skip("needs the smoke run of the test above")
     train = study / "results/smoke/libero_spatial/E1/seed0/train"
     shutil.rmtree(train)
-    logged_before = _interrupt_training(snakemake_bin, study, train, sig)
+    saved, logged_before = _interrupt_training(snakemake_bin, study, train, sig)
     assert not train.exists() and train.with_name("train.partial").is_dir()  # nothing half-trained declared
 
     subprocess.run([snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
@@ -202,11 +210,11 @@ def test_a_killed_training_resumes_from_its_last_checkpoint(snakemake_bin, study
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
-    assert "resuming results/smoke/libero_spatial/E1/seed0/train at step 50 of 200" in log
+    assert f"resuming results/smoke/libero_spatial/E1/seed0/train at step {saved} of 200" in log
     assert sorted(p.name for p in (train / "checkpoints").iterdir()) == ["000200", "last"]
     steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(10, 210, 10))  # strictly increasing, none twice, none missing
-    assert logged_before + (200 - 50) <= 200 + 50  # steps run in all: at most save_freq beyond the budget
+    assert logged_before + (200 - saved) <= 200 + 50  # steps run in all: at most save_freq beyond the budget
     assert not train.with_name("train.partial").exists()
     plan = _snakemake(snakemake_bin, study, "-n", "results/smoke/libero_spatial/E1/seed0/train")
     assert "Nothing to be done" in plan.stdout + plan.stderr  # a finished run is never trained again
@@ -217,7 +225,7 @@ def test_a_partial_run_with_other_overrides_is_refused_and_starting_over_works(s
         pytest.skip("needs the smoke run of the test above")
     train = study / "results/smoke/libero_spatial/E1/seed0/train"
     shutil.rmtree(train)
-    _interrupt_training(snakemake_bin, study, train, signal.SIGKILL)
+    saved, _ = _interrupt_training(snakemake_bin, study, train, signal.SIGKILL)
     subprocess.run([snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
     config = yaml.safe_load((study / "config/smoke.yaml").read_text())
     config["experiments"]["E1"]["policy_args"]["world_prophet_layers"] = 1
@@ -230,21 +238,25 @@ def test_a_partial_run_with_other_overrides_is_refused_and_starting_over_works(s
         str(changed),
     ]
 
-    refused = _snakemake(snakemake_bin, study, *target)
-    assert refused.returncode != 0
-    log = (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
-    assert "holds 50 steps of a run with other settings (differs in --policy.world_prophet_layers=1" in log
-    assert f"rm -rf {train.relative_to(study)}.partial" in log and "Traceback" not in log
-    assert (train.with_name("train.partial") / "run/checkpoints/000050").is_dir()  # nothing lost
+    try:
+        refused = _snakemake(snakemake_bin, study, *target)
+        assert refused.returncode != 0
+        log = (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
+        assert f"holds {saved} steps of a run with other settings" in log
+        assert "(differs in --policy.world_prophet_layers=1" in log
+        assert f"rm -rf {train.relative_to(study)}.partial" in log and "Traceback" not in log
+        assert (train.with_name("train.partial") / f"run/checkpoints/{saved:06d}").is_dir()  # nothing lost
 
-    shutil.rmtree(train.with_name("train.partial"))  # the documented way to start over
-    again = _snakemake(snakemake_bin, study, *target)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming" not in (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
-    assert (train / "checkpoints/000200/pretrained_model/model.safetensors").is_file()
-
-    shutil.rmtree(train)  # back to the study's own E1 for the tests below
-    assert _snakemake(snakemake_bin, study, "results/smoke/libero_spatial/E1/seed0/train").returncode == 0
+        shutil.rmtree(train.with_name("train.partial"))  # the documented way to start over
+        again = _snakemake(snakemake_bin, study, *target)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "resuming" not in (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
+        assert (train / "checkpoints/000200/pretrained_model/model.safetensors").is_file()
+    finally:  # back to the study's own E1 for the tests below, whatever happened above
+        for leftover in (train, train.with_name("train.partial")):
+            shutil.rmtree(leftover, ignore_errors=True)
+        subprocess.run([snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
+        assert _snakemake(snakemake_bin, study, "results/smoke/libero_spatial/E1/seed0/train").returncode == 0
 
 
 def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, study, tmp_path):
