@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.datase
 from tests.datasets import synthetic_dataset
 from tests.policies import TINY_WORLD
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
 
 
@@ -65,7 +65,7 @@ def main() -> None:
         dataset = synthetic_dataset(root / "ds", lengths=(30, 30, 30), image_size=64)
         request = CacheRequest("test/synthetic", "vjepa2-tiny", 4)
         cache = build_cache(
-            dataset, request, VideoEncoder("vjepa2-tiny", encoder), root / "cache", 16, 32
+            dataset, request, load_encoder("vjepa2-tiny", encoder), root / "cache", 16, 32
         ).path
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         times: dict[str, list[float]] = {"final only": [], f"every {args.every}": []}

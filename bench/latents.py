@@ -23,9 +23,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.datasets
 
 from tests.datasets import synthetic_dataset
-from tests.policies import smolvla_kwargs
+from tests.policies import libero_batch, smolvla_kwargs
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import VideoEncoder, load_encoder
 from wmvla.latents.reader import WorldLatents
 from wmvla.latents.windows import clip_frame_rows
 from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
@@ -58,14 +58,7 @@ def tiny_train_step_seconds(vlm_dir: Path, batch: int, repeats: int) -> float:
     config = SmolVLAConfig(**smolvla_kwargs(vlm_dir, chunk=10))
     policy = SmolVLAPolicy(config)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-4)
-    data = {
-        "observation.images.image": torch.rand(batch, 3, 64, 64),
-        "observation.images.image2": torch.rand(batch, 3, 64, 64),
-        "observation.state": torch.randn(batch, 8),
-        "action": torch.randn(batch, 10, 7),
-        "observation.language.tokens": torch.randint(5, 100, (batch, 12)),
-        "observation.language.attention_mask": torch.ones(batch, 12, dtype=torch.bool),
-    }
+    data = libero_batch(batch, tokens=12, chunk=10, seed=None)
     times = []
     for i in range(repeats + 2):
         t0 = time.perf_counter()
@@ -91,7 +84,7 @@ def main() -> None:
         root = synthetic_dataset(
             tmp / "ds", lengths=(args.frames,) * args.episodes, image_size=args.image_size
         )
-        encoder = VideoEncoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
+        encoder = load_encoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
         request = CacheRequest("test/synthetic", "vjepa2-tiny", WINDOW)
         n = args.episodes * args.frames
 

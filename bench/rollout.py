@@ -37,7 +37,7 @@ from lerobot.scripts.lerobot_eval import rollout  # noqa: E402
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy  # noqa: E402
 from tests.policies import smolvla_kwargs  # noqa: E402
 from wmvla.eval.runner import make_task_env  # noqa: E402
-from wmvla.latents.encoders import VideoEncoder  # noqa: E402
+from wmvla.latents.encoders import load_encoder  # noqa: E402
 from wmvla.latents.online import OnlineWorldEncoder  # noqa: E402
 from wmvla.latents.windows import clip_frame_rows  # noqa: E402
 from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2  # noqa: E402
@@ -162,7 +162,7 @@ def main() -> None:
                     ("chunk boundaries", OnlineWorldEncoder),
                     ("every step", PerStepWorldEncoder),
                 ):
-                    encoder = VideoEncoder("vjepa2-tiny", world.config.world_encoder_path)
+                    encoder = load_encoder("vjepa2-tiny", world.config.world_encoder_path)
                     world._online = cls(
                         encoder, world.config.world_temporal_window, world.config.world_t_ctx, 1
                     )

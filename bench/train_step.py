@@ -23,9 +23,9 @@ from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from tests.datasets import synthetic_dataset
-from tests.policies import smolvla_kwargs
+from tests.policies import libero_batch, smolvla_kwargs
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 from wmvla.tiny_models import TinySmolVLMSpec, build_tiny_smolvlm, build_tiny_vjepa2
 
 # SmolVLM2-500M-Video-Instruct sizes (text: Llama-style 960 wide; vision: SigLIP 768 wide, 512 px).
@@ -67,15 +67,7 @@ class SyntheticLatents:
 
 
 def _batch(b: int, image: int, chunk: int) -> dict:
-    return {
-        "observation.images.image": torch.rand(b, 3, image, image),
-        "observation.images.image2": torch.rand(b, 3, image, image),
-        "observation.state": torch.randn(b, 8),
-        "action": torch.randn(b, chunk, 7),
-        "observation.language.tokens": torch.randint(5, 100, (b, 16)),
-        "observation.language.attention_mask": torch.ones(b, 16, dtype=torch.bool),
-        "index": torch.arange(b) * 3,
-    }
+    return {**libero_batch(b, image, tokens=16, chunk=chunk, seed=None), "index": torch.arange(b) * 3}
 
 
 def _step(policy, optimizer, batch) -> float:
@@ -93,7 +85,7 @@ def measure(scale: str, tmp: Path, repeats: int, batch_size: int) -> None:
     vlm = build_tiny_smolvlm(tmp / f"smolvlm-{scale}", spec)
     if scale == "tiny":  # the whole chain: a real cache from the tiny encoder
         dataset = synthetic_dataset(tmp / "ds", lengths=(20, 20), image_size=32)
-        encoder = VideoEncoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
+        encoder = load_encoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
         request = CacheRequest("test/synthetic", "vjepa2-tiny", 4)
         cache = build_cache(dataset, request, encoder, tmp / "cache").path
         world = {"world_latents_path": str(cache), "world_encoder": "vjepa2-tiny", "world_dim": 64}

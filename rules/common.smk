@@ -37,6 +37,7 @@ wildcard_constraints:
     seed=r"\d+",
     mode="pred|zero|random",
     window=r"\d+",
+    encoder="[a-z0-9.-]+",
     artifact=r"[A-Za-z0-9_.-]+",
     figure="|".join(wf.figure_names(config)),
 
@@ -61,14 +62,31 @@ def get_dataset_command(wildcards):
     return shlex.join(wf.dataset_command(config))
 
 
-def get_latents_args(wildcards):
-    cache = wf.latent_cache_dir(config)
+def _used_encoder(wildcards):
+    """The encoder of a latent-cache job, if some experiment of this config reads that very cache."""
     wanted = wf.study_root(config).joinpath(
         "latents", wildcards.dataset, f"{wildcards.encoder}_m{wildcards.window}"
     )
-    if wanted != cache:
-        raise ValueError(f"this config builds {cache}, not {wanted}")
-    return shlex.join(wf.latents_command(config))
+    caches = {
+        wf.latent_cache_dir(config, name): name for name in wf.study_encoders(config)
+    }
+    if wanted not in caches:
+        known = ", ".join(map(str, caches)) or "none"
+        raise ValueError(
+            f"this config builds no latent cache {wanted} (it builds: {known})"
+        )
+    return caches[wanted]
+
+
+def get_latents_args(wildcards):
+    return shlex.join(wf.latents_command(config, _used_encoder(wildcards)))
+
+
+def get_latents_inputs(wildcards):
+    """The dataset and the encoder's weights (a tiny model or the hub stage's manifest)."""
+    return wf.dataset_inputs(config) + wf.encoder_inputs(
+        config, _used_encoder(wildcards)
+    )
 
 
 def get_train_args(wildcards):

@@ -1,6 +1,7 @@
 rule gate_experiment:
     input:
         loads=lambda w: wf.train_inputs(config, w.exp),
+        latents=lambda w: wf.latent_gate_inputs(config, w.exp),
         preflight=after_preflight,
     output:
         record="results/{study}/gates/experiments/{exp}.json",
@@ -26,11 +27,11 @@ rule gate_experiment:
 
 rule gate_latents:
     input:
-        cache=wf.latent_cache_dir(config),
+        cache=lambda w: wf.latent_cache_dir(config, w.encoder),
     output:
-        record="results/{study}/gates/latents.json",
+        record="results/{study}/gates/latents/{encoder}.json",
     log:
-        "logs/{study}/gates/latents.log",
+        "logs/{study}/gates/latents_{encoder}.log",
     params:
         limits=config["gates"]["latents"],
         enforce=get_gates_enforce(),

@@ -1,6 +1,6 @@
 rule latents:
     input:
-        loads=wf.dataset_inputs(config) + wf.encoder_inputs(config),
+        loads=get_latents_inputs,
         preflight=after_preflight,
     output:
         cache=directory("results/{study}/latents/{dataset}/{encoder}_m{window}"),

@@ -4,6 +4,6 @@ rule tiny_model:
     log:
         "logs/{study}/models/{kind}-tiny.log",
     wildcard_constraints:
-        kind="smolvlm|vjepa2",
+        kind="smolvlm|vjepa2|cosmos",
     shell:
         "wmvla models tiny --kind {wildcards.kind} --out {output.model} > {log} 2>&1"

@@ -35,10 +35,9 @@ rule verdicts:
     params:
         tables=wf.tables_dir(config),
         design=get_design_arg(),
-        fusion=shlex.quote(json.dumps(wf.fusion_kinds(config))),
     shell:
         "wmvla report verdicts --tables {params.tables} --design {params.design}"
-        " --fusion-kinds {params.fusion} --out {output.verdicts} > {log} 2>&1"
+        " --out {output.verdicts} > {log} 2>&1"
 
 
 rule figure:

@@ -36,6 +36,13 @@ def tiny_vjepa2(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_cosmos(tmp_path_factory) -> Path:
+    from wmvla.tiny_models import build_tiny_cosmos
+
+    return build_tiny_cosmos(tmp_path_factory.mktemp("models") / "cosmos-tiny")
+
+
+@pytest.fixture(scope="session")
 def snakemake_bin() -> str:
     path = shutil.which("snakemake", path=str(Path(os.sys.executable).parent))
     assert path, "snakemake is not installed next to the test interpreter; run `make setup`"

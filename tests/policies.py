@@ -52,3 +52,21 @@ def save_checkpoint(policy, stats: dict[str, dict[str, torch.Tensor]], directory
     for thing in (policy, pre, post):
         thing.save_pretrained(directory)
     return directory
+
+
+def libero_batch(
+    b: int, image: int = 64, tokens: int = 7, chunk: int | None = None, seed: int | None = 0
+) -> dict[str, torch.Tensor]:
+    """A random batch of what a LIBERO policy sees (processed: tokens, not text); with `chunk`, also the
+    action chunk a training batch carries. `seed=None` draws from torch's global generator."""
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    batch = {
+        "observation.images.image": torch.rand(b, 3, image, image, generator=g),
+        "observation.images.image2": torch.rand(b, 3, image, image, generator=g),
+        "observation.state": torch.randn(b, 8, generator=g),
+    }
+    if chunk is not None:
+        batch["action"] = torch.randn(b, chunk, 7, generator=g)
+    batch["observation.language.tokens"] = torch.randint(5, 100, (b, tokens), generator=g)
+    batch["observation.language.attention_mask"] = torch.ones(b, tokens, dtype=torch.bool)
+    return batch

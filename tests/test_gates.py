@@ -17,7 +17,7 @@ from wmvla.gates import (
     write_gates,
 )
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 
 from .datasets import synthetic_dataset
 from .policies import TINY_WORLD
@@ -30,7 +30,7 @@ def world_data(tmp_path_factory, tiny_vjepa2):
     root = tmp_path_factory.mktemp("gates")
     dataset = synthetic_dataset(root / "ds", lengths=(6, 5, 7, 4), image_size=64)
     request = CacheRequest("test/synthetic", "vjepa2-tiny", 4)
-    cache = build_cache(dataset, request, VideoEncoder("vjepa2-tiny", tiny_vjepa2), root / "cache", 4, 8).path
+    cache = build_cache(dataset, request, load_encoder("vjepa2-tiny", tiny_vjepa2), root / "cache", 4, 8).path
     return {"dataset": dataset, "cache": cache}
 
 
@@ -50,12 +50,13 @@ def test_an_informative_cache_passes_and_a_degenerate_one_fails_by_name(world_da
     ok = latent_gates(world_data["cache"], **LIMITS)
     assert [g.passed for g in ok] == [True, True, True], [g.line for g in ok]
     constant = _with_rows(world_data["cache"], tmp_path / "black", lambda z: np.ones_like(z))  # black frames
-    names = {g.name: g for g in latent_gates(constant, **LIMITS)}
-    assert (
-        names["latents_vary_across_frames"].passed is False and names["latents_vary_across_frames"].value == 0
+    names = {g.name: g for g in latent_gates(constant, **LIMITS)}  # named per encoder: a study has several
+    vary, change = (
+        names["latents_vary_across_frames[vjepa2-tiny]"],
+        names["latents_change_between_frames[vjepa2-tiny]"],
     )
-    assert names["latents_change_between_frames"].passed is False
-    assert names["latents_change_between_frames"].value == pytest.approx(1.0)
+    assert vary.passed is False and vary.value == 0
+    assert change.passed is False and change.value == pytest.approx(1.0)
 
     def row_two_nan(z):
         return np.where(np.arange(len(z))[:, None] == 2, np.nan, z)
@@ -63,7 +64,7 @@ def test_an_informative_cache_passes_and_a_degenerate_one_fails_by_name(world_da
     nan = _with_rows(world_data["cache"], tmp_path / "nan", row_two_nan)
     finite = latent_gates(nan, **LIMITS)[0]
     assert (
-        finite.name == "latents_finite" and finite.passed is False and finite.value == 3
+        finite.name == "latents_finite[vjepa2-tiny]" and finite.passed is False and finite.value == 3
     )  # row 2 of 3 shards
 
 

@@ -45,13 +45,14 @@ def _entries(artifacts, sha=FAKE_SHA):
     }
 
 
-def test_the_full_study_names_four_hub_artifacts_and_smoke_none(repo):
+def test_the_full_study_names_five_hub_artifacts_and_smoke_none(repo):
     artifacts = study_artifacts(_config(repo))
     assert [(a.key, a.repo_id, a.repo_type) for a in artifacts] == [
         ("dataset", "HuggingFaceVLA/libero", "dataset"),
         ("policy.init", "HuggingFaceVLA/smolvla_libero", "model"),
         ("policy.vlm", "HuggingFaceTB/SmolVLM2-500M-Video-Instruct", "model"),
-        ("encoder.vjepa2-vitg", "facebook/vjepa2-vitg-fpc64-256", "model"),
+        ("encoder.vjepa2-vitg", "facebook/vjepa2-vitg-fpc64-256", "model"),  # E1, E2, F*, IB*
+        ("encoder.cosmos-cv8x8x8", "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8", "model"),  # E2_cosmos
     ]
     assert study_artifacts(_config(repo, "smoke.yaml")) == []
     assert is_hub_id("HuggingFaceVLA/smolvla_libero") and not is_hub_id("results/x/y") and not is_hub_id(None)
@@ -71,13 +72,14 @@ def test_lock_problems_name_the_artifact_and_the_command_that_fixes_them(repo, t
     assert lock_problems(artifacts, _entries(artifacts), lock) == []
 
     (missing,) = lock_problems(artifacts, None, lock)  # no lock (or no section for this study)
-    assert "pins no artifact of this study (dataset, policy.init, policy.vlm, encoder.vjepa2-vitg)" in missing
+    names = "dataset, policy.init, policy.vlm, encoder.vjepa2-vitg, encoder.cosmos-cv8x8x8"
+    assert f"pins no artifact of this study ({names})" in missing
     assert "wmvla hub lock" in missing
 
-    stale = _entries(artifacts[:3])  # an artifact added to the config since the lock was written
+    stale = _entries(artifacts[:4])  # an artifact added to the config since the lock was written
     (added,) = lock_problems(artifacts, stale, lock)
     assert (
-        added.startswith("encoder.vjepa2-vitg (facebook/vjepa2-vitg-fpc64-256) is not in")
+        added.startswith("encoder.cosmos-cv8x8x8 (nvidia/Cosmos-1.0-Tokenizer-CV8x8x8) is not in")
         and "wmvla hub lock" in added
     )
 
@@ -91,7 +93,7 @@ def test_lock_problems_name_the_artifact_and_the_command_that_fixes_them(repo, t
     assert "pins encoder.vjepa2-vitl, which the config does not name" in unknown
 
     no_sha = _entries(artifacts, sha="")
-    assert len(lock_problems(artifacts, no_sha, lock)) == 4
+    assert len(lock_problems(artifacts, no_sha, lock)) == len(artifacts) == 5
 
 
 def test_the_lock_file_keeps_every_studys_section(tmp_path):
@@ -141,6 +143,25 @@ def offline_cache(tmp_path_factory, tiny_smolvlm, tiny_vjepa2):
     return {"cache": cache, "vlm": vlm, "encoder": encoder, "init": init, "manifests": manifests}
 
 
+def test_the_cosmos_tokenizer_loads_offline_from_its_snapshot_and_records_the_commit(
+    tiny_cosmos, tmp_path, monkeypatch
+):
+    """Its Hub repository keeps the model in `vae/`, which is all the hub stage fetches of it."""
+    from wmvla.latents.encoders import CosmosEncoder, load_encoder
+    from wmvla.latents.registry import encoder_spec
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    snapshot = place_in_cache(tiny_cosmos, tmp_path / "cache", "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8")
+    assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()) == [
+        "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors",
+        "wmvla_tiny_model.json",
+    ]
+    assert {"vae/*.json", "vae/*.safetensors"} == set(encoder_spec("cosmos-cv8x8x8").files)
+    encoder = load_encoder("cosmos-tiny", snapshot)
+    assert isinstance(encoder, CosmosEncoder) and encoder.resolved_revision == FAKE_SHA
+
+
 def test_tiny_models_load_offline_from_the_cache_through_the_real_loaders(
     offline_cache, monkeypatch, tmp_path
 ):
@@ -148,7 +169,7 @@ def test_tiny_models_load_offline_from_the_cache_through_the_real_loaders(
     from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
     from transformers import AutoConfig, AutoProcessor
 
-    from wmvla.latents.encoders import VideoEncoder
+    from wmvla.latents.encoders import load_encoder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cache = offline_cache["cache"]
@@ -162,7 +183,7 @@ def test_tiny_models_load_offline_from_the_cache_through_the_real_loaders(
     policy = SmolVLAPolicy.from_pretrained(str(offline_cache["init"]))
     assert sum(p.numel() for p in policy.parameters()) > 0
     # the encoder registry; the cache metadata then records the commit
-    encoder = VideoEncoder("vjepa2-tiny", offline_cache["encoder"])
+    encoder = load_encoder("vjepa2-tiny", offline_cache["encoder"])
     assert encoder.resolved_revision == FAKE_SHA == snapshot_revision(offline_cache["encoder"])
     check_manifests(list(offline_cache["manifests"].values()))
 
@@ -235,10 +256,10 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
         if rule := re.search(r"^(?:rule|checkpoint) (\w+):", block, re.MULTILINE):
             blocks.setdefault(rule[1], []).append(block)
     hub_jobs = blocks["hub"]
-    assert len(hub_jobs) == 4 and all("HF_HUB_OFFLINE=0 wmvla hub fetch" in b for b in hub_jobs)
+    assert len(hub_jobs) == 5 and all("HF_HUB_OFFLINE=0 wmvla hub fetch" in b for b in hub_jobs)
     assert "hub" in local_rules(study)  # it runs on the submitting host, the only one with network
     rules = ("train", "eval", "offline_check", "latents", "gate_experiment", "preflight")
-    assert [len(blocks[r]) for r in rules] == [60, 68, 60, 1, 15, 1]
+    assert [len(blocks[r]) for r in rules] == [64, 72, 64, 2, 16, 1]
     snapshot = f"/snapshots/{FAKE_SHA}"
     for rule in rules:
         for block in blocks[rule]:
@@ -252,8 +273,8 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
                 assert "wmvla preflight results/full/hub/manifests/dataset.json" in command
             else:
                 assert "wmvla hub check results/full/hub/manifests/" in first
-            if rule == "latents":
-                assert f"vjepa2-vitg-fpc64-256{snapshot}" in command
+            if rule == "latents":  # each cache from its own encoder's snapshot
+                assert f"vjepa2-vitg-fpc64-256{snapshot}" in command or f"CV8x8x8{snapshot}" in command
             if rule in ("train", "latents", "offline_check", "preflight"):
                 assert f"results/full/hub/datasets--HuggingFaceVLA--libero{snapshot}" in command
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from wmvla.latents.cache import CacheRequest, LatentCacheError, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 from wmvla.latents.frames import EpisodeFrames
 from wmvla.latents.online import OnlineWorldEncoder
 from wmvla.latents.reader import WorldLatents
@@ -28,7 +28,7 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def encoder(tiny_vjepa2):
-    return VideoEncoder("vjepa2-tiny", tiny_vjepa2)
+    return load_encoder("vjepa2-tiny", tiny_vjepa2)
 
 
 def _request(window=4, **kw):
@@ -219,7 +219,7 @@ def test_complete_cache_is_not_overwritten(cache, dataset, encoder):
 
 def test_unknown_encoder_names_the_known_ones():
     with pytest.raises(UnknownEncoderError, match="vjepa2-vitg"):
-        VideoEncoder("dino-v9")
+        load_encoder("dino-v9")
 
 
 # --- online encoding ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from wmvla.eval.offline import OfflineCheckError, OfflineRequest, run_offline_check
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 from wmvla.world.memory import TRAIN_MODES
 
 from .datasets import synthetic_dataset
@@ -24,7 +24,7 @@ STATS = {
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, tiny_vjepa2):
     root = synthetic_dataset(tmp_path_factory.mktemp("ds") / "ds", lengths=(6, 5, 7), image_size=32)
-    encoder = VideoEncoder("vjepa2-tiny", tiny_vjepa2)
+    encoder = load_encoder("vjepa2-tiny", tiny_vjepa2)
     out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny_m4"
     cache = build_cache(root, CacheRequest(REPO_ID, "vjepa2-tiny", 4), encoder, out, 4, 8).path
     return root, cache

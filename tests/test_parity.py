@@ -13,7 +13,7 @@ from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
 from wmvla.gates import parity_gate
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 from wmvla.parity import parity_differences, resolve_train_config
 
 from .datasets import synthetic_dataset
@@ -93,7 +93,7 @@ def test_a_world_arm_trained_from_the_init_keeps_its_settings_in_checkpoint_and_
 ):
     dataset = synthetic_dataset(tmp_path / "ds", lengths=(6, 5), image_size=64)
     cache = build_cache(
-        dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), VideoEncoder("vjepa2-tiny", tiny_vjepa2),
+        dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), load_encoder("vjepa2-tiny", tiny_vjepa2),
         tmp_path / "cache", 4, 8,
     ).path  # fmt: skip
     world = {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": tiny_vjepa2}

@@ -7,10 +7,10 @@ from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatc
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from wmvla.latents.cache import CacheRequest, build_cache
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import load_encoder
 
 from .datasets import synthetic_dataset
-from .policies import TINY_WORLD, smolvla_kwargs
+from .policies import TINY_WORLD, libero_batch, smolvla_kwargs
 
 CHUNK = 4
 LENGTHS = (6, 5)
@@ -20,7 +20,7 @@ REPO_ID = "test/synthetic"
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory, tiny_vjepa2):
     root = synthetic_dataset(tmp_path_factory.mktemp("ds") / "ds", lengths=LENGTHS, image_size=32)
-    encoder = VideoEncoder("vjepa2-tiny", tiny_vjepa2)
+    encoder = load_encoder("vjepa2-tiny", tiny_vjepa2)
     out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny_m4"
     return build_cache(root, CacheRequest(REPO_ID, "vjepa2-tiny", 4), encoder, out, 4, 8).path
 
@@ -31,16 +31,8 @@ def _world_config(vlm_dir, cache, **overrides) -> SmolVLAWorldConfig:
 
 
 def _batch(b=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return {
-        "observation.images.image": torch.rand(b, 3, 64, 64, generator=g),
-        "observation.images.image2": torch.rand(b, 3, 64, 64, generator=g),
-        "observation.state": torch.randn(b, 8, generator=g),
-        "action": torch.randn(b, CHUNK, 7, generator=g),
-        "observation.language.tokens": torch.randint(5, 100, (b, 7), generator=g),
-        "observation.language.attention_mask": torch.ones(b, 7, dtype=torch.bool),
-        "index": torch.tensor([0, 5, 8])[:b],  # episode start, episode end, mid-episode
-    }
+    batch = libero_batch(b, chunk=CHUNK, seed=seed)
+    return {**batch, "index": torch.tensor([0, 5, 8])[:b]}  # episode start, episode end, mid-episode
 
 
 def _pair(vlm_dir, cache, **overrides):

@@ -62,9 +62,9 @@ def test_existing_output_is_not_overwritten(recorded):
 @pytest.fixture(scope="module")
 def recorded_cache(recorded, tiny_vjepa2, tmp_path_factory):
     from wmvla.latents.cache import CacheRequest, build_cache
-    from wmvla.latents.encoders import VideoEncoder
+    from wmvla.latents.encoders import load_encoder
 
-    encoder = VideoEncoder("vjepa2-tiny", tiny_vjepa2)
+    encoder = load_encoder("vjepa2-tiny", tiny_vjepa2)
     request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
     return build_cache(recorded, request, encoder, tmp_path_factory.mktemp("lat") / "c", 4, 8).path
 
@@ -74,12 +74,12 @@ def test_online_latents_equal_cache_rows_on_a_recorded_episode(recorded, recorde
     import torch
 
     from wmvla.latents.cache import CacheRequest
-    from wmvla.latents.encoders import VideoEncoder
+    from wmvla.latents.encoders import load_encoder
     from wmvla.latents.frames import EpisodeFrames
     from wmvla.latents.online import OnlineWorldEncoder
     from wmvla.latents.reader import WorldLatents
 
-    encoder = VideoEncoder("vjepa2-tiny", tiny_vjepa2)
+    encoder = load_encoder("vjepa2-tiny", tiny_vjepa2)
     request = CacheRequest(SPEC.repo_id, "vjepa2-tiny", temporal_window=4)
     reader = WorldLatents(recorded_cache, request, t_ctx=4, k=8)
     frames = EpisodeFrames(recorded, request.camera).episode(1)  # rows 6..11

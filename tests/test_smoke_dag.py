@@ -77,6 +77,22 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     assert all(1 <= e["steps"] <= 30 for e in zero["episodes"])
     assert (results / "libero_spatial/E2/seed0/eval/pred.videos/task0_init0.mp4").stat().st_size > 0
 
+    # E2_cosmos: its own cache from the tiny Cosmos tokenizer, its gate, and the same encoder at rollout.
+    cache_meta = json.loads((results / "latents/libero_smoke/cosmos-tiny_m9/meta.json").read_text())
+    assert cache_meta["encoder"]["name"] == "cosmos-tiny" and cache_meta["encoder"]["dim"] == 144
+    gate = json.loads((results / "gates/latents/cosmos-tiny.json").read_text())
+    assert all(g["passed"] for g in gate["gates"])
+    cosmos_train = results / "libero_spatial/E2_cosmos/seed0/train"
+    saved = json.loads((cosmos_train / "checkpoints/000200/pretrained_model/config.json").read_text())
+    assert (saved["world_encoder"], saved["world_dim"], saved["world_temporal_window"]) == (
+        "cosmos-tiny",
+        144,
+        9,
+    )
+    assert saved["world_encoder_path"].endswith("results/smoke/models/cosmos-tiny")
+    cosmos_eval = json.loads((results / "libero_spatial/E2_cosmos/seed0/eval/pred.json").read_text())
+    assert cosmos_eval["overall"]["n_episodes"] == 1
+
     # Offline checks: every memory mode for world policies, the plain action loss for E0.
     e2_offline = json.loads((results / "libero_spatial/E2/seed0/offline.json").read_text())
     assert [m["mode"] for m in e2_offline["modes"]] == ["pred", "zero", "oracle", "shuffle", "random"]
@@ -90,11 +106,14 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     verdicts = {row["id"]: row for row in csv.DictReader((results / "tables/verdicts.csv").open())}
     assert verdicts["V0"]["verdict"] == "contradicted" and "never succeeds" in verdicts["V0"]["reason"]
     assert {v["verdict"] for k, v in verdicts.items() if k != "V0"} == {"not assessable"}
+    assert "V8.E2_cosmos" in verdicts  # which world representation helps: E2_cosmos against E2 (and E0)
+    vs_world = (results / "tables/vs_world.csv").read_text()
+    assert ",E2_cosmos,pred,E2,pred," in vs_world
     assert (results / "figures/forest.png").stat().st_size > 5_000
 
     # Tables, figures and the HTML report.
     experiments = (results / "tables/experiments.csv").read_text()
-    assert all(f",{exp}," in experiments for exp in ("E0", "E1", "E2"))
+    assert all(f",{exp}," in experiments for exp in ("E0", "E1", "E2", "E2_cosmos"))
     for name in ("sr_by_experiment", "sr_per_task", "rollout_ablations", "training_curves", "attention"):
         assert (results / f"figures/{name}.png").stat().st_size > 5_000
         assert (results / f"figures/{name}.svg").is_file()

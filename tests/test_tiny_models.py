@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
+from wmvla.tiny_models import build_tiny_cosmos, build_tiny_smolvlm, build_tiny_vjepa2
 
 from .policies import smolvla_kwargs
 
@@ -67,6 +67,18 @@ def test_tiny_vjepa2_encodes_a_clip_through_its_saved_processor(tiny_vjepa2):
     assert tokens.shape == (1, 32, 64) and torch.isfinite(tokens).all()
 
 
-def test_builders_are_deterministic(tmp_path, tiny_smolvlm, tiny_vjepa2):
+def test_builders_are_deterministic(tmp_path, tiny_smolvlm, tiny_vjepa2, tiny_cosmos):
     assert _digest(build_tiny_smolvlm(tmp_path / "a")) == _digest(tiny_smolvlm)
     assert _digest(build_tiny_vjepa2(tmp_path / "b")) == _digest(tiny_vjepa2)
+    assert _digest(build_tiny_cosmos(tmp_path / "c") / "vae") == _digest(tiny_cosmos / "vae")
+
+
+def test_tiny_cosmos_loads_as_the_hub_tokenizer_does(tiny_cosmos):
+    """`AutoencoderKLCosmos.from_pretrained(<repo>, subfolder="vae")`, with the real one's compression."""
+    from diffusers import AutoencoderKLCosmos
+
+    model = AutoencoderKLCosmos.from_pretrained(tiny_cosmos, subfolder="vae").eval()
+    assert model.config.latent_channels == 16 and model.config.temporal_compression_ratio == 8
+    with torch.inference_mode():
+        latent = model.encode(torch.rand(1, 3, 9, 64, 64) * 2 - 1).latent_dist.mode()
+    assert latent.shape == (1, 16, 2, 8, 8) and torch.isfinite(latent).all()

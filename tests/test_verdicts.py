@@ -11,7 +11,15 @@ from wmvla.analysis.design import Design, Settings
 from wmvla.analysis.tables import COMPARISON_COLUMNS
 from wmvla.analysis.verdicts import verdicts
 
-DESIGN = Design(baseline="E0", capacity="E1", world="E2", fusion=("F2",), imagination=("IB4",))
+DESIGN = Design(
+    baseline="E0",
+    capacity="E1",
+    world="E2",
+    fusion=("F2",),
+    imagination=("IB4",),
+    encoders=("E2_cosmos",),
+    changes={"F2": "earlier injection (F2)", "E2_cosmos": "latents of cosmos-cv8x8x8 instead of vjepa2-vitg"},
+)
 
 
 def _cmp(exp, ref, diff, p_holm=1.0, p_tost=1.0, mode="pred", ref_mode="pred", mde=0.03) -> dict:
@@ -38,13 +46,17 @@ def _tables(**overrides) -> dict[str, pd.DataFrame]:
         [{"suite": s, "exp": "E0", "mode": "pred", "sr": 0.6, "ci_low": 0.5, "ci_high": 0.7, "successes": 300,
           "n_episodes": 500} for s in ("libero_goal", "libero_spatial", "all")]
     )  # fmt: skip
-    paired = pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), _cmp("E2", "E0", 0.06, p_holm=0.001)])
+    paired = pd.DataFrame(
+        [_cmp("E1", "E0", 0.0, p_tost=0.001), _cmp("E2", "E0", 0.06, p_holm=0.001),
+         _cmp("E2_cosmos", "E0", 0.1, p_holm=0.001)]
+    )  # fmt: skip
     ablations = pd.DataFrame(
         [_cmp("E2", "E2", -0.1, 1e-4, mode="zero"), _cmp("E2", "E2", -0.2, 1e-5, mode="random")]
     )
     vs_world = pd.DataFrame(
-        [_cmp("F2", "E2", 0.05, 0.01), _cmp("IB4", "E2", 0.05, 0.01), _cmp("E2", "E1", 0.06, 0.001)]
-    )
+        [_cmp("F2", "E2", 0.05, 0.01), _cmp("IB4", "E2", 0.05, 0.01), _cmp("E2_cosmos", "E2", 0.04, 0.01),
+         _cmp("E2", "E1", 0.06, 0.001)]
+    )  # fmt: skip
     training = pd.DataFrame(
         _training("E2", "world_gate", [0.0] * 3, [0.2, 0.3, -0.25])
         + _training("IB4", "world_attn_pmax", [0.1] * 3, [0.5] * 3)
@@ -62,13 +74,13 @@ def _tables(**overrides) -> dict[str, pd.DataFrame]:
 
 
 def _verdict(tables, vid, design=DESIGN) -> pd.Series:
-    frame = verdicts(tables, design, {"F2": "earlier injection (F2)"})
+    frame = verdicts(tables, design)
     return frame.set_index("id").loc[vid]
 
 
 def test_the_hoped_for_study_supports_every_criterion():
     frame = verdicts(_tables(), DESIGN)
-    assert list(frame["id"]) == ["V0", "V1", "V2", "V3", "V4", "V5", "V6.F2", "V7.IB4"]
+    assert list(frame["id"]) == ["V0", "V1", "V2", "V3", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos"]
     assert set(frame["verdict"]) == {"supported"}, frame[["id", "verdict", "reason"]]
     assert "Holm p = 0.001" in frame.set_index("id").loc["V4", "numbers"]
 
@@ -210,6 +222,26 @@ def test_v7_imagination_bank_needs_sharper_attention():
         [_cmp("F2", "E2", 0.05, 0.01), _cmp("IB4", "E2", -0.05, 0.01), _cmp("E2", "E1", 0.06, 0.001)]
     )
     assert _verdict(_tables(vs_world=worse), "V7.IB4")["verdict"] == "contradicted"
+
+
+@pytest.mark.parametrize(
+    ("vs_e2", "vs_e0", "verdict", "says"),
+    [(_cmp("E2_cosmos", "E2", 0.04, 0.01), _cmp("E2_cosmos", "E0", 0.1, 0.001), "supported",
+      "against E0: E2_cosmos vs E0: higher success"),
+     (_cmp("E2_cosmos", "E2", -0.05, 0.01), _cmp("E2_cosmos", "E0", 0.0, 0.9, 0.01), "contradicted",
+      "against E0: no difference beyond ±0.05"),
+     (_cmp("E2_cosmos", "E2", 0.01, 0.4, 0.4), _cmp("E2_cosmos", "E0", 0.07, 0.01), "inconclusive",
+      "against E0: E2_cosmos vs E0: higher success")],
+)  # fmt: skip
+def test_v8_which_world_representation_helps(vs_e2, vs_e0, verdict, says):
+    """The encoder arm against the world arm decides; its comparison with the baseline comes alongside."""
+    tables = _tables()
+    tables["vs_world"] = pd.concat([tables["vs_world"].iloc[[0, 1, 3]], pd.DataFrame([vs_e2])])
+    tables["paired"] = pd.concat([tables["paired"].iloc[:2], pd.DataFrame([vs_e0])])
+    v8 = _verdict(tables, "V8.E2_cosmos")
+    assert v8["verdict"] == verdict and says in v8["reason"], v8["reason"]
+    assert "latents of cosmos-cv8x8x8 instead of vjepa2-vitg" in v8["question"]
+    assert "SR E2_cosmos" in v8["numbers"] and " vs E2 " in v8["numbers"] and " vs E0 " in v8["numbers"]
 
 
 def test_criteria_of_experiments_the_study_does_not_run_are_listed_as_not_run():

@@ -18,8 +18,8 @@ def _load(repo, name):
     return load_study_config(repo / "config" / name)
 
 
-def _dry_run(snakemake_bin, repo, *args, cwd=None):
-    """Plan with `snakemake -n` and return the job counts per rule (the 'Job stats' table)."""
+def _dry_run_plan(snakemake_bin, repo, *args, cwd=None) -> str:
+    """The plan `snakemake -n` prints."""
     out = subprocess.run(
         [snakemake_bin, "-n", "--snakefile", str(repo / "Snakefile"), *args],
         cwd=cwd or repo,
@@ -28,7 +28,12 @@ def _dry_run(snakemake_bin, repo, *args, cwd=None):
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    return job_counts(out.stdout)
+    return out.stdout
+
+
+def _dry_run(snakemake_bin, repo, *args, cwd=None):
+    """Plan with `snakemake -n` and return the job counts per rule (the 'Job stats' table)."""
+    return job_counts(_dry_run_plan(snakemake_bin, repo, *args, cwd=cwd))
 
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
@@ -42,52 +47,56 @@ def test_shipped_configs_validate(repo, name):
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(snakemake_bin, repo, "--directory", str(tmp_path))
-    # E0, E1, E2 trained and checked offline; E0 and E1 evaluated as trained, E2 also with its memory
-    # zeroed; tables, and PNG+SVG of: SR, per task, ablations, training curves, attention, offline check
+    # E0, E1, E2, E2_cosmos trained and checked offline; evaluated as trained, E2 also with its memory
+    # zeroed; one latent cache per encoder (tiny V-JEPA 2, tiny Cosmos), each with its gate; tables, and
+    # PNG+SVG of: SR, per task, ablations, training curves, attention, offline check
     assert jobs == {
         "all": 1,
-        "tiny_model": 2,
+        "tiny_model": 3,
         "dataset": 1,
-        "latents": 1,
+        "latents": 2,
         "preflight": 1,
         "gate_scene": 1,
-        "gate_experiment": 3,
-        "gate_latents": 1,
+        "gate_experiment": 4,
+        "gate_latents": 2,
         "study_gates": 1,
         "gates": 1,
-        "train": 3,
-        "eval": 4,
-        "offline_check": 3,
+        "train": 4,
+        "eval": 5,
+        "offline_check": 4,
         "tables": 1,
         "verdicts": 1,
         "figure": 7,
     }
 
 
+FULL_JOBS = {
+    "all": 1,
+    "hub": 5,  # dataset, init policy, VLM, two encoders: fetched once, on the submitting host
+    "latents": 2,  # one cache per encoder: V-JEPA 2 ViT-g (E1, E2, F*, IB*) and Cosmos (E2_cosmos)
+    "preflight": 1,
+    "gate_scene": 4,
+    "gate_experiment": 16,
+    "gate_latents": 2,
+    "gate_init_policy": 4,
+    "study_gates": 1,
+    "gates": 1,
+    "train": 192,
+    "eval": 216,
+    "offline_check": 192,
+    "tables": 1,
+    "verdicts": 1,
+    "figure": 8,
+}
+
+
 def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(
         snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
     )
-    # 4 suites x 3 seeds x 15 experiments (E0-E2, F2, F3a x2, F3b, 8 imagination banks); one
+    # 4 suites x 3 seeds x 16 experiments (E0-E2, E2_cosmos, F2, F3a x2, F3b, 8 imagination banks); one
     # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included
-    assert jobs == {
-        "all": 1,
-        "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
-        "latents": 1,
-        "preflight": 1,
-        "gate_scene": 4,
-        "gate_experiment": 15,
-        "gate_latents": 1,
-        "gate_init_policy": 4,
-        "study_gates": 1,
-        "gates": 1,
-        "train": 180,
-        "eval": 204,
-        "offline_check": 180,
-        "tables": 1,
-        "verdicts": 1,
-        "figure": 8,
-    }
+    assert jobs == FULL_JOBS
 
 
 def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
@@ -104,18 +113,18 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
     )
     assert jobs == {
         "all": 1,
-        "hub": 4,
-        "latents": 1,
+        "hub": 5,
+        "latents": 2,
         "preflight": 1,
         "gate_scene": 1,
-        "gate_experiment": 15,
-        "gate_latents": 1,
+        "gate_experiment": 16,
+        "gate_latents": 2,
         "gate_init_policy": 1,
         "study_gates": 1,
         "gates": 1,
-        "train": 15,
-        "eval": 17,
-        "offline_check": 15,
+        "train": 16,
+        "eval": 18,
+        "offline_check": 16,
         "tables": 1,
         "verdicts": 1,
         "figure": 8,
@@ -316,24 +325,7 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert job_counts(out.stdout) == {
-        "all": 1,
-        "hub": 4,  # dataset, init policy, VLM, encoder: fetched once, on the submitting host
-        "latents": 1,
-        "preflight": 1,
-        "gate_scene": 4,
-        "gate_experiment": 15,
-        "gate_latents": 1,
-        "gate_init_policy": 4,
-        "study_gates": 1,
-        "gates": 1,
-        "train": 180,
-        "eval": 204,
-        "offline_check": 180,
-        "tables": 1,
-        "verdicts": 1,
-        "figure": 8,
-    }
+    assert job_counts(out.stdout) == FULL_JOBS
     resources: dict[str, set[str]] = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", out.stdout):
         rule = re.match(r"(local)?rule (\w+):", block)
@@ -348,29 +340,37 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
-    jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_goal/F3b/seed1/eval/pred.json")
-    # the study-wide gates (the latent cache's too, hence the cache) and the experiment's own
-    gates = {"preflight": 1, "gate_latents": 1, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1}
-    gates["gate_scene"] = 4
-    assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "eval": 1}
+    # the study-wide gates (the preflight checks every Hub artifact: all are fetched) and the experiment's
+    # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache
+    gates = {"preflight": 1, "gate_scene": 4, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1}
+    world = {"hub": 5, **gates, "latents": 1, "gate_latents": 1, "train": 1}
+    for exp in ("F3b", "E2_cosmos"):
+        plan = _dry_run_plan(
+            snakemake_bin, repo, *config, f"results/full/libero_goal/{exp}/seed1/eval/pred.json"
+        )
+        assert job_counts(plan) == {**world, "eval": 1}
+        encoder = "cosmos-cv8x8x8_m9" if exp == "E2_cosmos" else "vjepa2-vitg_m4"
+        assert re.findall(r"output: (results/full/latents/libero/\S+)", plan) == [
+            f"results/full/latents/libero/{encoder}"
+        ]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
-    assert jobs == {"hub": 4, "latents": 1, **gates, "train": 1, "offline_check": 1}
+    assert jobs == {"hub": 5, **gates, "train": 1, "offline_check": 1}  # E0 reads no latent cache
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
     assert jobs == {
-        "tiny_model": 2,
+        "tiny_model": 3,
         "dataset": 1,
-        "latents": 1,
+        "latents": 2,
         "preflight": 1,
         "gate_scene": 1,
-        "gate_experiment": 3,
-        "gate_latents": 1,
+        "gate_experiment": 4,
+        "gate_latents": 2,
         "study_gates": 1,
         "gates": 1,
-        "train": 3,
-        "eval": 4,
-        "offline_check": 3,
+        "train": 4,
+        "eval": 5,
+        "offline_check": 4,
         "tables": 1,
         "figure": 1,
     }
@@ -420,3 +420,64 @@ def test_an_artifact_of_another_study_stops_the_dry_run_untouched(snakemake_bin,
     )
     assert (train / "checkpoints/weights").read_bytes() == b"precious"
     assert sorted(p.name for p in (tmp_path / "results/smoke").iterdir()) == ["libero_spatial"]
+
+
+def test_an_experiment_names_its_encoder_and_everything_follows(repo):
+    """Cache, online encoder, clip length and D of E2_cosmos follow its `encoder`; E2 keeps the study's."""
+    from wmvla import hub
+
+    full = _load(repo, "config.yaml")
+    cosmos, vjepa = (wf.train_args(full, "libero_goal", e, 0) for e in ("E2_cosmos", "E2"))
+    snapshot = "results/full/hub/models--nvidia--Cosmos-1.0-Tokenizer-CV8x8x8/snapshots/"
+    assert "--policy.world_latents_path=results/full/latents/libero/cosmos-cv8x8x8_m9" in cosmos
+    assert {"--policy.world_encoder=cosmos-cv8x8x8", "--policy.world_temporal_window=9"} <= set(cosmos)
+    assert "--policy.world_dim=256" in cosmos and "--policy.world_dim=1408" in vjepa
+    assert any(a.startswith(f"--policy.world_encoder_path={snapshot}") for a in cosmos)
+    assert "--policy.world_latents_path=results/full/latents/libero/vjepa2-vitg_m4" in vjepa
+    assert wf.train_inputs(full, "E2_cosmos")[-1] == "results/full/latents/libero/cosmos-cv8x8x8_m9"
+    assert "results/full/hub/manifests/encoder.cosmos-cv8x8x8.json" in wf.eval_inputs(full, "E2_cosmos")
+    assert wf.latent_gate_inputs(full, "E2_cosmos") == ["results/full/gates/latents/cosmos-cv8x8x8.json"]
+    assert wf.latent_gate_inputs(full, "E0") == []
+    cosmos_hub = next(a for a in hub.study_artifacts(full) if a.key == "encoder.cosmos-cv8x8x8")
+    assert cosmos_hub.repo_id == "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8" and cosmos_hub.files[0].startswith(
+        "vae/"
+    )
+    assert wf.footprint(full).latent_dims == (1408, 256)
+    design = wf.analysis_design(full)
+    assert design.encoders == ("E2_cosmos",) and "E2_cosmos" not in design.fusion + design.imagination
+    assert design.changes["E2_cosmos"] == "latents of cosmos-cv8x8x8 instead of vjepa2-vitg"
+    assert "E2_cosmos" in design.versus_world  # paired against E2 (and, as every arm, against E0)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["experiments"]["E0"].update(encoder="cosmos-tiny"), "E0 names encoder 'cosmos-tiny'"),
+        (
+            lambda c: c["experiments"]["E2"]["policy_args"].update(world_dim=16),
+            "experiment E2 overrides world_dim, which the DAG sets",
+        ),
+        (
+            lambda c: c["policy"]["args"].update(world_temporal_window=9),
+            "policy.args overrides world_temporal",
+        ),
+    ],
+)
+def test_encoder_settings_the_dag_derives_cannot_be_overridden(repo, edit, message):
+    from wmvla.config_checks import check_study_config
+
+    config = _load(repo, "smoke.yaml")
+    config["experiments"]["E2"]["policy_args"] = dict(config["experiments"]["E2"]["policy_args"])
+    edit(config)
+    with pytest.raises(wf.StudyConfigError, match=message):
+        check_study_config(config, "E0")
+
+
+def test_an_unknown_encoder_fails_the_dry_run_naming_it(snakemake_bin, repo, tmp_path):
+    out = subprocess.run(
+        [snakemake_bin, "-n", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
+         "--config", "world={encoder: dino-v9, temporal_window: 4, camera: observation.images.image, "
+         "batch_size: 4, shard_size: 8}"],
+        cwd=repo, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode != 0 and "dino-v9" in out.stdout + out.stderr

@@ -349,12 +349,12 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
 
     def _observe(self, batch: dict[str, Tensor]) -> None:
         """Feed the current camera frame of every env to the online encoder."""
-        from wmvla.latents.encoders import VideoEncoder
+        from wmvla.latents.encoders import load_encoder
         from wmvla.latents.online import OnlineWorldEncoder
 
         frames = batch[self.config.world_camera]  # (B, 3, H, W) in [0, 1]
         if self._online is None or self._online.n_envs != frames.shape[0]:
-            encoder = VideoEncoder(self.config.world_encoder, self.config.world_encoder_path, frames.device)
+            encoder = load_encoder(self.config.world_encoder, self.config.world_encoder_path, frames.device)
             if encoder.dim != self.config.world_dim:
                 raise ValueError(
                     f"encoder {encoder.spec.name} has D={encoder.dim}, world_dim={self.config.world_dim}"

@@ -38,7 +38,11 @@ def _cmd_tiny_model(args: argparse.Namespace) -> None:
     from wmvla import tiny_models
     from wmvla.provenance import provenance
 
-    build = {"smolvlm": tiny_models.build_tiny_smolvlm, "vjepa2": tiny_models.build_tiny_vjepa2}[args.kind]
+    build = {
+        "smolvlm": tiny_models.build_tiny_smolvlm,
+        "vjepa2": tiny_models.build_tiny_vjepa2,
+        "cosmos": tiny_models.build_tiny_cosmos,
+    }[args.kind]
     with provenance(args.out, {"kind": args.kind}):
         build(args.out)
 
@@ -80,7 +84,7 @@ def _cmd_episodes(args: argparse.Namespace) -> None:
 
 def _cmd_latents_build(args: argparse.Namespace) -> None:
     from wmvla.latents.cache import CacheRequest, build_cache
-    from wmvla.latents.encoders import VideoEncoder
+    from wmvla.latents.encoders import load_encoder
     from wmvla.provenance import provenance
 
     request = CacheRequest(args.repo_id, args.encoder, args.window, args.camera)
@@ -89,7 +93,7 @@ def _cmd_latents_build(args: argparse.Namespace) -> None:
         report = build_cache(
             args.dataset,
             request,
-            VideoEncoder(args.encoder, args.encoder_path),
+            load_encoder(args.encoder, args.encoder_path),
             args.out,
             batch_size=args.batch_size,
             shard_size=args.shard_size,
@@ -139,7 +143,7 @@ def _cmd_report_verdicts(args: argparse.Namespace) -> None:
     from wmvla.analysis.report import read_tables
     from wmvla.analysis.verdicts import verdicts
 
-    frame = verdicts(read_tables(args.tables), Design.from_json(args.design), json.loads(args.fusion_kinds))
+    frame = verdicts(read_tables(args.tables), Design.from_json(args.design))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     for row in frame.itertuples():
@@ -335,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = groups.add_parser("models", help="model files").add_subparsers(required=True)
     p = command(models, "tiny", _cmd_tiny_model, "write a tiny random-weight model directory")
-    p.add_argument("--kind", choices=["smolvlm", "vjepa2"], required=True)
+    p.add_argument("--kind", choices=["smolvlm", "vjepa2", "cosmos"], required=True)
     p.add_argument("--out", type=Path, required=True)
 
     data = groups.add_parser("data", help="datasets").add_subparsers(required=True)
@@ -461,7 +465,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(report, "verdicts", _cmd_report_verdicts, "one verdict per criterion of the seed notes")
     p.add_argument("--tables", type=Path, required=True)
     p.add_argument("--design", required=True, help="JSON of wmvla.analysis.design.Design")
-    p.add_argument("--fusion-kinds", default="{}", help="JSON: fusion ablation -> what it changes")
     p.add_argument("--out", type=Path, required=True, help="results/<study>/tables/verdicts.csv")
     p = command(
         report, "figures", _cmd_report_figures, "draw results/<study>/figures/*.png|svg from the tables"

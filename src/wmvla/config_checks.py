@@ -86,10 +86,40 @@ def check_protocol(config: dict) -> None:
             )
 
 
+# smolvla_world fields the DAG sets from `world:` and the experiment's `encoder` (the cache, the encoder that
+# runs online, its clip length and D must agree): an override would silently disagree with the cache.
+DAG_WORLD_FIELDS = (
+    "world_latents_path",
+    "world_encoder",
+    "world_encoder_path",
+    "world_temporal_window",
+    "world_camera",
+    "world_dim",
+)
+
+
+def check_encoders(config: dict) -> None:
+    """Only world experiments name an encoder, and no override sets what the DAG derives from it."""
+    overrides = {"policy.args": config["policy"]["args"]}
+    for exp, spec in config["experiments"].items():
+        overrides[f"experiment {exp}"] = spec.get("policy_args", {})
+        if "encoder" in spec and spec["policy_type"] != "smolvla_world":
+            raise StudyConfigError(
+                f"experiment {exp} names encoder {spec['encoder']!r} but has no world branch"
+            )
+    for where, args in overrides.items():
+        if derived := [f for f in DAG_WORLD_FIELDS if f in args]:
+            raise StudyConfigError(
+                f"{where} overrides {', '.join(derived)}, which the DAG sets from `world:` and the "
+                "experiment's `encoder:`; name the encoder instead"
+            )
+
+
 def check_study_config(config: dict, baseline: str | None) -> None:
-    """Override keys and values of the shared `policy.args` and of every experiment, arm parity, and
-    the evaluation protocol against the chunk size."""
+    """Override keys and values of the shared `policy.args` and of every experiment, encoders, arm
+    parity, and the evaluation protocol against the chunk size."""
     check_protocol(config)
+    check_encoders(config)
     experiments = config["experiments"]
     for policy_type in sorted({spec["policy_type"] for spec in experiments.values()}):
         check_overrides(f"policy.args (for {policy_type})", policy_type, config["policy"]["args"])

@@ -192,18 +192,25 @@ def latent_gates(cache: Path, max_consecutive_cos: float, min_relative_std: floa
     a, b = z[:-1][pairs], z[1:][pairs]
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cos = float(((a * b).sum(axis=1) / np.maximum(norms, 1e-12)).mean()) if len(a) else 1.0
-    where = f"{meta['encoder']['name']} cache of {meta['num_frames']} frames"
+    encoder = meta["encoder"]["name"]
+    where = f"{encoder} cache of {meta['num_frames']} frames"
     return [
-        Gate("latents_finite", f"Is every latent of the {where} finite?", n_bad, "0 non-finite", n_bad == 0),
         Gate(
-            "latents_vary_across_frames",
+            f"latents_finite[{encoder}]",
+            f"Is every latent of the {where} finite?",
+            n_bad,
+            "0 non-finite",
+            n_bad == 0,
+        ),
+        Gate(
+            f"latents_vary_across_frames[{encoder}]",
             "Do the latents vary across frames (per-dimension std relative to RMS)?",
             round(relative_std, 5),
             f">= {min_relative_std}",
             relative_std >= min_relative_std,
         ),
         Gate(
-            "latents_change_between_frames",
+            f"latents_change_between_frames[{encoder}]",
             "Do consecutive frames of an episode get different latents (mean cosine)?",
             round(cos, 6),
             f"<= {max_consecutive_cos}",

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from wmvla.errors import WmvlaError
+from wmvla.latents.registry import encoder_spec, study_encoders
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ DATASET_FILES = ("meta/*", "data/*", "videos/*")  # a LeRobot dataset; not its R
 
 def study_artifacts(config: dict) -> list[Artifact]:
     """Every Hub artifact the study config names, in a fixed order (pure: no network, no torch)."""
-    from wmvla.latents.registry import encoder_spec
-
     artifacts = []
     ds, policy, world = config["dataset"], config["policy"], config["world"]
     if ds["source"] == "hub":
@@ -86,11 +85,10 @@ def study_artifacts(config: dict) -> list[Artifact]:
     if is_hub_id(policy["vlm_model_name"]):
         vlm = policy["vlm_model_name"]
         artifacts.append(Artifact("policy.vlm", vlm, "model", policy["vlm_revision"], VLM_FILES))
-    if any(spec["policy_type"] == "smolvla_world" for spec in config["experiments"].values()):
-        spec = encoder_spec(world["encoder"])
+    for spec in map(encoder_spec, study_encoders(config)):
         if spec.repo_id:
-            key = f"encoder.{spec.name}"
-            artifacts.append(Artifact(key, spec.repo_id, "model", world["encoder_revision"], spec.files))
+            revision = world["encoder_revisions"].get(spec.name, "main")
+            artifacts.append(Artifact(f"encoder.{spec.name}", spec.repo_id, "model", revision, spec.files))
     return artifacts
 
 

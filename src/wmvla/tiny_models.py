@@ -90,8 +90,23 @@ class TinyVJEPA2Spec:
     seed: int = 0
 
 
-def _seeded_init(model: torch.nn.Module, seed: int) -> None:
-    """Re-initialise every parameter from one generator so weights depend only on `seed`."""
+@dataclass(frozen=True)
+class TinyCosmosSpec:
+    """Sizes of the tiny Cosmos tokenizer (16 latent channels and 8× compression as the real one)."""
+
+    encoder_channels: tuple[int, ...] = (4, 8, 8, 8)
+    decoder_channels: tuple[int, ...] = (8, 8, 8, 8)
+    resolution: int = 64
+    num_layers: int = 1
+    seed: int = 0
+
+
+def _seeded_init(model: torch.nn.Module, seed: int, fan_in_scaled: bool = False) -> None:
+    """Re-initialise every parameter from one generator so weights depend only on `seed`.
+
+    Weights are normal with std 0.02 (transformers' convention), or 1/sqrt(fan-in) with `fan_in_scaled`,
+    which keeps the signal's scale through a deep stack of convolutions.
+    """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in sorted(model.named_parameters()):
@@ -100,7 +115,8 @@ def _seeded_init(model: torch.nn.Module, seed: int) -> None:
             elif param.ndim == 1:  # norm weights
                 param.fill_(1.0)
             else:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+                std = param[0].numel() ** -0.5 if fan_in_scaled else 0.02
+                param.copy_(torch.randn(param.shape, generator=generator) * std)
 
 
 def _build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
@@ -210,4 +226,32 @@ def build_tiny_vjepa2(out_dir: Path, spec: TinyVJEPA2Spec = TinyVJEPA2Spec()) ->
     ).save_pretrained(out_dir)
     _write_build_info(out_dir, "vjepa2", spec)
     log.info("wrote tiny V-JEPA 2 (%d params) to %s", model.num_parameters(), out_dir)
+    return out_dir
+
+
+def build_tiny_cosmos(out_dir: Path, spec: TinyCosmosSpec = TinyCosmosSpec()) -> Path:
+    """Write a tiny Cosmos continuous video tokenizer to `<out_dir>/vae`, laid out like the Hub repository
+    (`nvidia/Cosmos-1.0-Tokenizer-CV8x8x8`, subfolder `vae`), loadable by `AutoencoderKLCosmos`.
+
+    Weights scale with 1/sqrt(fan-in): with 0.02-normal weights (the other tiny models') or PyTorch's
+    default initialisation the signal fades through the tokenizer's convolutions until every frame of a
+    smoke episode gets the same latent (consecutive cosine 1.0000), and the latent-cache gate rightly fails.
+    """
+    from diffusers import AutoencoderKLCosmos
+
+    out_dir = Path(out_dir)
+    torch.manual_seed(spec.seed)
+    model = AutoencoderKLCosmos(
+        encoder_block_out_channels=spec.encoder_channels,
+        decode_block_out_channels=spec.decoder_channels,
+        attention_resolutions=(),
+        resolution=spec.resolution,
+        num_layers=spec.num_layers,
+    )
+    _seeded_init(model, spec.seed, fan_in_scaled=True)
+    model.save_pretrained(out_dir / "vae")
+    _write_build_info(out_dir, "cosmos", spec)
+    log.info(
+        "wrote tiny Cosmos tokenizer (%d params) to %s", sum(p.numel() for p in model.parameters()), out_dir
+    )
     return out_dir

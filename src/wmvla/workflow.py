@@ -15,12 +15,14 @@ from typing import Any
 from wmvla import hub
 from wmvla.analysis.design import Design, Settings
 from wmvla.config_checks import StudyConfigError, cli_value
+from wmvla.latents.registry import encoder_spec, experiment_encoder, study_encoders
 from wmvla.libero_setup import apply_environment_defaults
 from wmvla.preflight import Footprint, footprint_json
 from wmvla.provenance import STUDY_ENV
 
 RESULTS, LOGS = Path("results"), Path("logs")
-TINY_MODELS = ("smolvlm-tiny", "vjepa2-tiny")  # built by the DAG (`wmvla models tiny`), never downloaded
+# built by the DAG (`wmvla models tiny`), never downloaded
+TINY_MODELS = ("smolvlm-tiny", "vjepa2-tiny", "cosmos-tiny")
 
 
 def _flags(prefix: str, args: dict[str, Any]) -> list[str]:
@@ -55,14 +57,23 @@ def models_dir(config: dict) -> Path:
     return study_root(config) / "models"
 
 
-def latent_cache_dir(config: dict) -> Path:
-    world = config["world"]
+def latent_cache_dir(config: dict, encoder: str) -> Path:
+    """One cache per (dataset, encoder): `<encoder>_m<frames per clip>`."""
     return (
         study_root(config)
         / "latents"
         / config["dataset"]["name"]
-        / f"{world['encoder']}_m{world['temporal_window']}"
+        / f"{encoder}_m{encoder_window(config, encoder)}"
     )
+
+
+def encoder_window(config: dict, encoder: str) -> int:
+    """Frames per clip: fixed by the model for Cosmos (1 + its temporal compression), else the study's m."""
+    return encoder_spec(encoder).window or config["world"]["temporal_window"]
+
+
+def latent_cache_dirs(config: dict) -> list[str]:
+    return [str(latent_cache_dir(config, name)) for name in study_encoders(config)]
 
 
 def run_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
@@ -174,15 +185,12 @@ def init_path(config: dict) -> str | None:
     return _source(config, init, "policy.init")[0] if init else None
 
 
-def encoder_path(config: dict) -> str:
-    name = config["world"]["encoder"]
-    return _source(config, name if name in TINY_MODELS else _encoder_repo(name), f"encoder.{name}")[0]
+def _encoder_source(config: dict, name: str) -> tuple[str, list[str]]:
+    return _source(config, name if name in TINY_MODELS else encoder_spec(name).repo_id, f"encoder.{name}")
 
 
-def _encoder_repo(name: str) -> str:
-    from wmvla.latents.registry import encoder_spec
-
-    return encoder_spec(name).repo_id or name
+def encoder_path(config: dict, name: str) -> str:
+    return _encoder_source(config, name)[0]
 
 
 def vlm_inputs(config: dict) -> list[str]:
@@ -194,9 +202,8 @@ def init_inputs(config: dict) -> list[str]:
     return _source(config, init, "policy.init")[1] if init else []
 
 
-def encoder_inputs(config: dict) -> list[str]:
-    name = config["world"]["encoder"]
-    return _source(config, name if name in TINY_MODELS else _encoder_repo(name), f"encoder.{name}")[1]
+def encoder_inputs(config: dict, name: str) -> list[str]:
+    return _encoder_source(config, name)[1]
 
 
 def dataset_dir(config: dict) -> Path:
@@ -222,15 +229,15 @@ def hub_manifests(paths: list[str]) -> list[str]:
     return [p for p in paths if Path(p).parent.name == "manifests" and Path(p).parent.parent.name == "hub"]
 
 
-def latents_command(config: dict) -> list[str]:
-    """`wmvla latents build` arguments (the rule adds --out)."""
+def latents_command(config: dict, encoder: str) -> list[str]:
+    """`wmvla latents build` arguments of one encoder's cache (the rule adds --out)."""
     world = config["world"]
     return [
         f"--dataset={dataset_dir(config)}",
         f"--repo-id={config['dataset']['repo_id']}",
-        f"--encoder={world['encoder']}",
-        f"--encoder-path={encoder_path(config)}",
-        f"--window={world['temporal_window']}",
+        f"--encoder={encoder}",
+        f"--encoder-path={encoder_path(config, encoder)}",
+        f"--window={encoder_window(config, encoder)}",
         f"--camera={world['camera']}",
         f"--batch-size={world['batch_size']}",
         f"--shard-size={world['shard_size']}",
@@ -273,30 +280,33 @@ def uses_world(config: dict, exp: str) -> bool:
     return experiment(config, exp)["policy_type"] == "smolvla_world"
 
 
-def world_policy_args(config: dict) -> list[str]:
-    """Flags tying a smolvla_world policy to the study's latent cache and encoder."""
-    from wmvla.latents.registry import encoder_spec
-
-    world = config["world"]
+def world_policy_args(config: dict, exp: str) -> list[str]:
+    """Flags tying a smolvla_world policy to its encoder's latent cache, and to the same encoder online."""
+    encoder = experiment_encoder(config, exp)
     return [
-        f"--policy.world_latents_path={latent_cache_dir(config)}",
-        f"--policy.world_encoder={world['encoder']}",
-        f"--policy.world_encoder_path={encoder_path(config)}",
-        f"--policy.world_temporal_window={world['temporal_window']}",
-        f"--policy.world_camera={world['camera']}",
-        f"--policy.world_dim={encoder_spec(world['encoder']).dim}",
+        f"--policy.world_latents_path={latent_cache_dir(config, encoder)}",
+        f"--policy.world_encoder={encoder}",
+        f"--policy.world_encoder_path={encoder_path(config, encoder)}",
+        f"--policy.world_temporal_window={encoder_window(config, encoder)}",
+        f"--policy.world_camera={config['world']['camera']}",
+        f"--policy.world_dim={encoder_spec(encoder).dim}",
     ]
 
 
+def _world_cache_inputs(config: dict, exp: str) -> list[str]:
+    return [str(latent_cache_dir(config, experiment_encoder(config, exp)))] if uses_world(config, exp) else []
+
+
 def train_inputs(config: dict, exp: str) -> list[str]:
-    """What a training job loads: dataset, init policy, VLM, and the latent cache for world policies."""
+    """What a training job loads: dataset, init policy, VLM, and a world policy's latent cache."""
     inputs = [*dataset_inputs(config), *init_inputs(config), *vlm_inputs(config)]
-    return [*inputs, str(latent_cache_dir(config))] if uses_world(config, exp) else inputs
+    return [*inputs, *_world_cache_inputs(config, exp)]
 
 
 def eval_inputs(config: dict, exp: str) -> list[str]:
     """What an evaluation loads besides the checkpoint: the VLM it names, the encoder that runs online."""
-    return [*vlm_inputs(config), *(encoder_inputs(config) if uses_world(config, exp) else [])]
+    encoder = encoder_inputs(config, experiment_encoder(config, exp)) if uses_world(config, exp) else []
+    return [*vlm_inputs(config), *encoder]
 
 
 def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
@@ -319,7 +329,7 @@ def train_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
         f"--policy.vlm_model_name={vlm_path(config)}",
         f"--policy.device={pol['device']}",
         *_flags("policy.", pol["args"]),
-        *(world_policy_args(config) if uses_world(config, exp) else []),
+        *(world_policy_args(config, exp) if uses_world(config, exp) else []),
         *_flags("policy.", spec.get("policy_args", {})),
         f"--batch_size={train['batch_size']}",
         f"--steps={steps}",
@@ -455,8 +465,7 @@ def offline_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
 
 def offline_inputs(config: dict, exp: str) -> list[str]:
     """What an offline check reads besides the checkpoint: dataset, VLM, and the cache of world policies."""
-    inputs = [*dataset_inputs(config), *vlm_inputs(config)]
-    return [*inputs, str(latent_cache_dir(config))] if uses_world(config, exp) else inputs
+    return [*dataset_inputs(config), *vlm_inputs(config), *_world_cache_inputs(config, exp)]
 
 
 def _runs(config: dict) -> list[tuple[str, str, int]]:
@@ -495,7 +504,12 @@ FUSION_FLAGS = {  # a fusion ablation sets one of these (DESIGN.md §4); the ver
 
 
 def analysis_design(config: dict) -> Design:
-    """Which experiment plays which part in the seed notes' criteria, and the analysis thresholds."""
+    """Which experiment plays which part in the seed notes' criteria, and the analysis thresholds.
+
+    An arm whose latents come from another encoder than the world arm's is an encoder arm (whatever else
+    it changes); of the others, one that sets a fusion flag is a fusion ablation, one with several
+    hypotheses an imagination bank.
+    """
     analysis, experiments = config["analysis"], config["experiments"]
 
     def present(name: str | None) -> str | None:
@@ -504,26 +518,30 @@ def analysis_design(config: dict) -> Design:
     def args(exp: str) -> dict:
         return experiments[exp].get("policy_args", {})
 
-    world = [e for e in experiments if uses_world(config, e)]
+    world_arm = present(analysis["world_arm"])
+    world_encoder = experiment_encoder(config, world_arm) if world_arm else config["world"]["encoder"]
+    world = [e for e in experiments if uses_world(config, e) and e != world_arm]
+    encoders = [e for e in world if experiment_encoder(config, e) != world_encoder]
+    same_encoder = [e for e in world if e not in encoders]
+    fusion = [e for e in same_encoder if any(args(e).get(flag) for flag in FUSION_FLAGS)]
+    changes = {}
+    for exp in [*fusion, *encoders]:
+        labels = [label for flag, label in FUSION_FLAGS.items() if args(exp).get(flag)]
+        if exp in encoders:
+            labels.insert(0, f"latents of {experiment_encoder(config, exp)} instead of {world_encoder}")
+        changes[exp] = " and ".join(labels)
     return Design(
         baseline=baseline(config),
         capacity=present(analysis["capacity_control"]),
-        world=present(analysis["world_arm"]),
-        fusion=tuple(e for e in world if any(args(e).get(flag) for flag in FUSION_FLAGS)),
-        imagination=tuple(e for e in world if int(args(e).get("world_num_hypotheses", 1)) > 1),
+        world=world_arm,
+        fusion=tuple(fusion),
+        imagination=tuple(e for e in same_encoder if int(args(e).get("world_num_hypotheses", 1)) > 1),
+        encoders=tuple(encoders),
+        changes=changes,
         settings=Settings(
             **{k: analysis[k] for k in ("alpha", "equivalence_margin", "power", "gate_open_threshold")}
         ),
     )
-
-
-def fusion_kinds(config: dict) -> dict[str, str]:
-    """Fusion ablation → what it changes, for the verdicts' questions."""
-    kinds = {}
-    for exp in analysis_design(config).fusion:
-        args = config["experiments"][exp].get("policy_args", {})
-        kinds[exp] = " and ".join(label for flag, label in FUSION_FLAGS.items() if args.get(flag))
-    return kinds
 
 
 def figure_names(config: dict) -> list[str]:
@@ -563,9 +581,7 @@ def preflight_file(config: dict) -> str:
 
 def footprint(config: dict) -> Footprint:
     """What the study will write besides the Hub cache: checkpoints, latent caches, evaluations."""
-    from wmvla.latents.registry import encoder_spec
-
-    ev, world = config["eval"], any(uses_world(config, e) for e in config["experiments"])
+    ev = config["eval"]
     evaluations = [(s, m) for s, e, _ in _runs(config) for m in experiment(config, e)["eval_modes"]]
     tasks = {s: len(ev["task_ids"].get(s, [])) or LIBERO_TASKS[s] for s in config["suites"]}
     videos = sum(tasks[suite] for suite, _ in evaluations) * min(ev["videos_per_task"], ev["n_episodes"])
@@ -573,7 +589,7 @@ def footprint(config: dict) -> Footprint:
         runs=len(_runs(config)),
         checkpoints_per_run=config["train"]["keep_checkpoints"] + 1,  # + the one being written
         checkpoint_gb=config["preflight"]["checkpoint_gb"],
-        latent_dims=(encoder_spec(config["world"]["encoder"]).dim,) if world else (),
+        latent_dims=tuple(encoder_spec(name).dim for name in study_encoders(config)),
         evaluations=len(evaluations),
         videos=videos,
         video_mb=config["preflight"]["video_mb"],
@@ -614,20 +630,34 @@ def experiment_gate(config: dict, exp: str) -> str:
 
 
 def study_gate_records(config: dict) -> list[str]:
-    """The study-wide checks every training waits for: the node preflight, the scenes of every suite, the
-    init policy per suite (if the study fine-tunes one) and the latent cache (if a world arm reads it)."""
+    """The study-wide checks every training waits for: the node preflight, the scenes of every suite, and
+    the init policy per suite (if the study fine-tunes one)."""
     records = [preflight_file(config)]
     records += [str(gates_dir(config) / "scene" / f"{s}.json") for s in config["suites"]]
     if config["policy"]["init"]:
         records += [str(gates_dir(config) / "init_policy" / f"{s}.json") for s in config["suites"]]
-    if any(uses_world(config, e) for e in config["experiments"]):
-        records.append(str(gates_dir(config) / "latents.json"))
     return records
 
 
+def latent_gate(config: dict, encoder: str) -> str:
+    """The check of one encoder's latent cache (DESIGN.md §8)."""
+    return str(gates_dir(config) / "latents" / f"{encoder}.json")
+
+
+def latent_gate_inputs(config: dict, exp: str) -> list[str]:
+    """The latent-cache check an experiment's gate waits for: its own encoder's, so rebuilding one
+    experiment never needs another encoder's cache."""
+    return [latent_gate(config, experiment_encoder(config, exp))] if uses_world(config, exp) else []
+
+
 def gate_records(config: dict) -> list[str]:
-    """Every record, for the report: the study-wide ones and each experiment's."""
-    return [*study_gate_records(config), *(experiment_gate(config, e) for e in config["experiments"])]
+    """Every record, for the report: the study-wide ones, each latent cache's and each experiment's."""
+    latents = [latent_gate(config, name) for name in study_encoders(config)]
+    return [
+        *study_gate_records(config),
+        *latents,
+        *(experiment_gate(config, e) for e in config["experiments"]),
+    ]
 
 
 def skipped_gates(config: dict) -> list[str]:
@@ -661,7 +691,7 @@ def owned_outputs(config: dict) -> list[str]:
     runs = _runs(config)
     return [
         str(dataset_dir(config)),
-        str(latent_cache_dir(config)),
+        *latent_cache_dirs(config),
         *(str(train_dir(config, *run)) for run in runs),
         *eval_results(config),
         *offline_results(config),
@@ -669,11 +699,11 @@ def owned_outputs(config: dict) -> list[str]:
 
 
 def all_targets(config: dict) -> list[str]:
-    """The gates, the latent cache, every evaluation and offline check, the tables, verdicts and figures."""
+    """The gates, the latent caches, every evaluation and offline check, the tables, verdicts and figures."""
     return [
         gates_file(config),
         str(tables_dir(config) / "verdicts.csv"),
-        str(latent_cache_dir(config)),
+        *latent_cache_dirs(config),
         *eval_results(config),
         *offline_results(config),
         *figure_files(config),

@@ -1,7 +1,8 @@
 """The study's design as the analysis needs it: which experiment plays which part, and the thresholds.
 
 Why explicit: the seed notes' criteria name roles — the baseline (E0), the capacity control (E1), the
-world arm (E2), the fusion ablations and the imagination banks — and the verdicts, tables and figures
+world arm (E2), the fusion ablations, the imagination banks, and the world arm on another encoder's
+latents (E2_cosmos: which world representation helps) — and the verdicts, tables and figures
 must agree on them. The workflow derives them from the study config (`analysis:` and each experiment's
 overrides) and hands them to every analysis step as JSON.
 """
@@ -27,7 +28,14 @@ class Design:
     world: str | None = None  # predicted futures, late injection (E2)
     fusion: tuple[str, ...] = ()  # F2, F3a, F3b: compared with the world arm
     imagination: tuple[str, ...] = ()  # imagination banks: compared with the world arm
+    encoders: tuple[str, ...] = ()  # the world arm on another encoder's latents: compared with it and E0
+    changes: dict[str, str] = field(default_factory=dict)  # arm → what it changes relative to the world arm
     settings: Settings = field(default_factory=Settings)
+
+    @property
+    def versus_world(self) -> list[str]:
+        """The arms compared with the world arm, as one family of tests."""
+        return [*self.fusion, *self.encoders, *self.imagination]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -37,7 +45,7 @@ class Design:
         data = json.loads(text)
         return cls(
             **{
-                k: tuple(v) if k in ("fusion", "imagination") else v
+                k: tuple(v) if k in ("fusion", "imagination", "encoders") else v
                 for k, v in data.items()
                 if k != "settings"
             },

@@ -41,7 +41,7 @@ def build_tables(
         "paired": tables.versus_baseline(episodes, baseline, settings) if baseline else pd.DataFrame(),
         "ablations": tables.rollout_ablations(episodes, settings),
         "vs_world": tables.versus_world_arm(
-            episodes, design.world, [*design.fusion, *design.imagination], design.capacity, settings
+            episodes, design.world, design.versus_world, design.capacity, settings
         ),
         "training": tables.training_summary(training),
         "training_log": training,

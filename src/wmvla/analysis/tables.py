@@ -192,8 +192,8 @@ def versus_world_arm(
     capacity: str | None,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> pd.DataFrame:
-    """The fusion ablations and imagination banks against the world arm (E2), as one family; and the world
-    arm against the capacity control (E1), which tells a world effect from a capacity effect."""
+    """The fusion ablations, encoder arms and imagination banks against the world arm (E2), as one family;
+    and the world arm against the capacity control (E1), which tells a world effect from a capacity effect."""
     present = set(episodes.loc[episodes["mode"] == "pred", "exp"])
     frames = []
     if world in present:

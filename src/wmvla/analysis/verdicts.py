@@ -287,9 +287,24 @@ def bank_vs_world(tables: dict[str, pd.DataFrame], design: Design, exp: str) -> 
     return replace(base, test=test, numbers=numbers)
 
 
-def verdicts(
-    tables: dict[str, pd.DataFrame], design: Design, fusion_kinds: dict[str, str] | None = None
-) -> pd.DataFrame:
+def encoder_vs_world(tables: dict[str, pd.DataFrame], design: Design, exp: str) -> Verdict:
+    """Which world representation helps control: the world arm on another encoder's latents against the
+    world arm (the verdict), with its comparison against the baseline alongside."""
+    what = design.changes.get(exp, "another encoder's latents")
+    base = arm_vs_world(tables, design, exp, f"V8.{exp}", what)
+    row = _row(tables["paired"], exp=exp, mode="pred")
+    if base.verdict == NOT_ASSESSABLE or row is None:
+        return base
+    against_baseline = _helps(row, design, f"{exp} vs {design.baseline}")[1]
+    return replace(
+        base,
+        test=base.test + f"; and {exp} vs {design.baseline} in the baseline family",
+        numbers=f"{base.numbers} || {_comparison_numbers(row)}",
+        reason=f"{base.reason}; against {design.baseline}: {against_baseline}",
+    )
+
+
+def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
     """Every criterion's verdict, in the notes' order (a failed V0 makes the rest not assessable)."""
     rows = [baseline_works(tables, design)]
     later = [
@@ -299,10 +314,11 @@ def verdicts(
         world_beats_baseline(tables, design),
         rollout_ablations_hurt(tables, design),
         *(
-            arm_vs_world(tables, design, e, f"V6.{e}", (fusion_kinds or {}).get(e, "a fusion ablation"))
+            arm_vs_world(tables, design, e, f"V6.{e}", design.changes.get(e, "a fusion ablation"))
             for e in design.fusion
         ),
         *(bank_vs_world(tables, design, e) for e in design.imagination),
+        *(encoder_vs_world(tables, design, e) for e in design.encoders),
     ]
     if rows[0].verdict != SUPPORTED:
         why = f"{design.baseline} does not work here (V0): no comparison with it is evidence"

@@ -161,6 +161,7 @@ def build_cache(
     """Encode every frame's clip of one camera into `out_dir` (resumable; see module docstring)."""
     if encoder.spec.name != request.encoder:
         raise LatentCacheError(f"encoder {encoder.spec.name!r} given for a {request.encoder!r} cache")
+    encoder.check_window(request.temporal_window)
     if batch_size < 1 or shard_size < batch_size:
         raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
     out_dir = Path(out_dir)

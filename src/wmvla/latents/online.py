@@ -17,6 +17,7 @@ from wmvla.latents.windows import clip_frame_rows, history_rows
 
 class OnlineWorldEncoder:
     def __init__(self, encoder: VideoEncoder, temporal_window: int, t_ctx: int, n_envs: int) -> None:
+        encoder.check_window(temporal_window)
         self.encoder, self.window, self.t_ctx, self.n_envs = encoder, temporal_window, t_ctx, n_envs
         self._recent: list[deque[torch.Tensor]] = [
             deque(maxlen=t_ctx + temporal_window - 1) for _ in range(n_envs)
