@@ -21,34 +21,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.datasets
 
 from tests.datasets import synthetic_dataset
-from tests.policies import TINY_WORLD
+from tests.policies import tiny_world_train_args
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
 from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
 
 
 def command(
-    root: Path, vlm: Path, encoder: Path, cache: Path, dataset: Path, steps: int, every: int, out: Path
-):
-    world = {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": encoder}
+    vlm: Path, encoder: Path, cache: Path, dataset: Path, steps: int, every: int, out: Path
+) -> list[str]:
     return [
         str(Path(sys.executable).parent / "lerobot-wm-train"),
-        "--dataset.repo_id=test/synthetic",
-        f"--dataset.root={dataset}",
-        "--policy.type=smolvla_world",
-        f"--policy.vlm_model_name={vlm}",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        "--policy.resize_imgs_with_padding=[64,64]",
-        "--policy.chunk_size=4",
-        "--policy.n_action_steps=4",
-        *(f"--policy.{k}={v}" for k, v in world.items()),
-        "--batch_size=2",
+        *tiny_world_train_args(dataset, vlm, cache, encoder),
         f"--steps={steps}",
         f"--save_freq={every}",
         "--log_freq=10",
-        "--num_workers=0",
-        "--wandb.enable=false",
         f"--output_dir={out}",
     ]
 
@@ -73,7 +60,7 @@ def main() -> None:
             for name, every in (("final only", args.steps), (f"every {args.every}", args.every)):
                 out = root / f"run_{r}_{every}"
                 started = time.perf_counter()
-                run = subprocess.run(command(root, vlm, encoder, cache, dataset, args.steps, every, out),
+                run = subprocess.run(command(vlm, encoder, cache, dataset, args.steps, every, out),
                                      capture_output=True, text=True, env=env)  # fmt: skip
                 if run.returncode:
                     raise SystemExit(run.stderr[-2000:])

@@ -1,7 +1,14 @@
-"""Read Snakemake's dry-run plan: jobs per rule from its 'Job stats' table."""
+"""Run the checkout's workflow with Snakemake and read its dry-run plan (jobs per rule)."""
 
 import re
+import subprocess
 from pathlib import Path
+
+
+def snakemake(snakemake_bin: str, repo: Path, *args: str, cwd: Path | None = None, timeout: int = 120):
+    """`snakemake --snakefile <repo>/Snakefile *args` (add `-n` for a plan), output captured as text."""
+    cmd = [snakemake_bin, "--snakefile", str(repo / "Snakefile"), *args]
+    return subprocess.run(cmd, cwd=cwd or repo, capture_output=True, text=True, timeout=timeout)
 
 
 def job_counts(stdout: str) -> dict[str, int]:

@@ -70,3 +70,24 @@ def libero_batch(
     batch["observation.language.tokens"] = torch.randint(5, 100, (b, tokens), generator=g)
     batch["observation.language.attention_mask"] = torch.ones(b, tokens, dtype=torch.bool)
     return batch
+
+
+def tiny_world_train_args(dataset: Path, vlm: Path, cache: Path, encoder: Path) -> list[str]:
+    """lerobot-train flags of a tiny CPU smolvla_world run on the synthetic dataset at `dataset`; callers
+    add the run's length, checkpointing and output."""
+    world = {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": encoder}
+    return [
+        "--dataset.repo_id=test/synthetic",
+        f"--dataset.root={dataset}",
+        "--policy.type=smolvla_world",
+        f"--policy.vlm_model_name={vlm}",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.resize_imgs_with_padding=[64,64]",
+        "--policy.chunk_size=4",
+        "--policy.n_action_steps=4",
+        *(f"--policy.{k}={v}" for k, v in world.items()),
+        "--batch_size=2",
+        "--num_workers=0",
+        "--wandb.enable=false",
+    ]

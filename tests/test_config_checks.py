@@ -1,13 +1,14 @@
 """Study-config checks that run while the DAG is built: override keys and values, arm parity."""
 
 import dataclasses
-import subprocess
 
 import pytest
 import yaml
 
 from wmvla.config_checks import StudyConfigError, check_overrides, check_parity, check_study_config
 from wmvla.policy_fields import parse_error, policy_fields, world_only_fields
+
+from .plans import snakemake
 
 
 def test_fields_read_from_source_are_the_real_dataclass_fields():
@@ -97,21 +98,7 @@ def test_a_typo_in_an_override_fails_the_dry_run_naming_key_and_fix(
     config["experiments"]["E2"]["policy_args"]["world_prefix_tokenz"] = 8
     changed = tmp_path / "typo.yaml"
     changed.write_text(yaml.safe_dump(config))
-    out = subprocess.run(
-        [
-            snakemake_bin,
-            "-n",
-            "--snakefile",
-            str(repo / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(changed),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = snakemake(snakemake_bin, repo, "-n", "--directory", str(tmp_path), "--configfile", str(changed))
     assert out.returncode != 0
     assert (
         "experiment E2: 'world_prefix_tokenz' is not a field of the smolvla_world policy config; "

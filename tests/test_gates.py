@@ -20,7 +20,7 @@ from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
 
 from .datasets import synthetic_dataset
-from .policies import TINY_WORLD
+from .policies import tiny_world_train_args
 
 LIMITS = {"max_consecutive_cos": 0.9999, "min_relative_std": 0.001}
 
@@ -69,22 +69,9 @@ def test_an_informative_cache_passes_and_a_degenerate_one_fails_by_name(world_da
 
 
 def _plan(world_data, tiny_smolvlm, tiny_vjepa2, *extra) -> dict:
-    world = {**TINY_WORLD, "world_latents_path": world_data["cache"], "world_encoder_path": tiny_vjepa2}
     args = [
-        "--dataset.repo_id=test/synthetic",
-        f"--dataset.root={world_data['dataset']}",
-        "--policy.type=smolvla_world",
-        f"--policy.vlm_model_name={tiny_smolvlm}",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        "--policy.resize_imgs_with_padding=[64,64]",
-        "--policy.chunk_size=4",
-        "--policy.n_action_steps=4",
-        *(f"--policy.{k}={v}" for k, v in world.items()),
-        "--batch_size=2",
+        *tiny_world_train_args(world_data["dataset"], tiny_smolvlm, world_data["cache"], tiny_vjepa2),
         "--steps=100",  # replaced by the gate's own
-        "--num_workers=0",
-        "--wandb.enable=false",
         *extra,
     ]
     # the synthetic tasks are no LIBERO instructions: hold nothing out, train on every episode
