@@ -187,9 +187,9 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
 
 def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> tuple[int, int]:
     """Run Snakemake for one training; once its first intermediate checkpoint is complete, send `sig` to
-    the whole process group (as Slurm does at preemption). Returns the step of the newest complete
-    checkpoint (where a resume must start; a fast machine may have saved more than the first) and the
-    last step logged before the kill."""
+    the whole process group (as Slurm does at preemption). Returns the step of the checkpoint LeRobot's
+    `last` link names after the kill (where a resume must start; a fast machine may have saved more than
+    the first) and the last step logged before the kill."""
     partial = target.with_name("train.partial") / "run"
     proc = subprocess.Popen(
         [snakemake_bin, "--cores", "2", "--rerun-incomplete", str(target.relative_to(study))],
@@ -204,14 +204,11 @@ def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> tuple[i
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
     time.sleep(2)
-    complete = [
-        int(c.name)
-        for c in (partial / "checkpoints").iterdir()
-        if (c / "training_state/training_step.json").is_file() and c.name.isdigit()
-    ]
-    assert complete and max(complete) < 200, complete  # interrupted after a checkpoint, before the end
+    last = (partial / "checkpoints/last").resolve()
+    saved = json.loads((last / "training_state/training_step.json").read_text())["step"]
+    assert int(last.name) == saved and 50 <= saved < 200, last  # killed after a checkpoint, before the end
     metrics = [json.loads(line) for line in (partial / "metrics.jsonl").read_text().splitlines()]
-    return max(complete), metrics[-1]["step"]
+    return saved, metrics[-1]["step"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])

@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(gates, "summary", _cmd_gates_summary, "gather gate records; fail on failed enforced gates")
     p.add_argument("records", type=Path, nargs="*", help="gate record files")
     p.add_argument("--skipped", nargs="*", default=[], help="NAME=REASON of gates that do not apply")
-    p.add_argument("--enforce", choices=("true", "false"), required=True)
+    p.add_argument("--enforce", **enforce)
     p.add_argument("--out", type=Path, required=True)
 
     p = command(groups, "gpu-run", _cmd_gpu_run, "run a job's command on exactly one visible GPU")

@@ -170,8 +170,9 @@ def latent_gates(cache: Path, max_consecutive_cos: float, min_relative_std: floa
     """The latent cache is informative: finite, varying across frames, changing from frame to frame.
 
     Catches black frames or broken preprocessing (every row alike) before any world arm trains on them.
-    Statistics over every row (fp16 shards, memory-mapped): the per-dimension std across frames relative
-    to the per-dimension RMS, and the mean cosine between consecutive frames of the same episode.
+    Statistics over every row (the fp16 shards read into one float32 array: ~1.5 GB for full LIBERO's
+    V-JEPA 2 ViT-g cache): the per-dimension std across frames relative to the per-dimension RMS, and the
+    mean cosine between consecutive frames of the same episode.
     """
     import numpy as np
 

@@ -102,10 +102,11 @@ class TrainRun:
         last = self.last_checkpoint()
         if last is None:
             return []
-        older = sorted(step for step in self.complete_checkpoints() if step < last[0])
+        complete = self.complete_checkpoints()
+        older = sorted(step for step in complete if step < last[0])
         doomed = older[: max(0, len(older) - (self.keep - 1))]
         for step in doomed:
-            shutil.rmtree(self.complete_checkpoints()[step], ignore_errors=True)
+            shutil.rmtree(complete[step], ignore_errors=True)
         return doomed
 
     @contextmanager
@@ -172,10 +173,10 @@ class TrainRun:
 
     def finish(self, steps: int) -> Path:
         """The run reached `steps`: keep its final checkpoint only, then declare it (one rename)."""
-        final = self.complete_checkpoints().get(steps)
-        if final is None:
+        complete = self.complete_checkpoints()
+        if steps not in complete:
             raise TrainRunError(f"{self.run_dir} has no complete checkpoint at step {steps}: not declared")
-        for step, path in self.complete_checkpoints().items():
+        for step, path in complete.items():
             if step != steps:
                 shutil.rmtree(path)
         self.run_dir.rename(self.output)
