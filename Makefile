@@ -23,7 +23,7 @@ help:
 	@echo "make smoke      the whole DAG on config/smoke.yaml (tiny models, recorded LIBERO data, CPU) + report"
 	@echo "make test       every test, slow end-to-end ones included (CI runs this)"
 	@echo "make test-fast  the default pytest selection (no 'slow' tests)"
-	@echo "make lint       ruff, snakefmt --check, snakemake --lint"
+	@echo "make lint       ruff, import contracts (lint-imports), snakefmt --check, snakemake --lint"
 	@echo "make lock       re-resolve the pinned constraints.txt from pyproject.toml"
 
 $(STAMPS)/system: scripts/install-system-packages
@@ -63,6 +63,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 

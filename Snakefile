@@ -48,4 +48,4 @@ localrules:
 
 rule all:
     input:
-        wf.all_targets(config),
+        targets.all_targets(config, FIGURES),

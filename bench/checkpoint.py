@@ -24,7 +24,7 @@ from tests.datasets import synthetic_dataset
 from tests.policies import tiny_world_train_args
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
-from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
+from wmvla.models.tiny import build_tiny_smolvlm, build_tiny_vjepa2
 
 
 def command(

@@ -29,7 +29,7 @@ from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from tests.policies import TINY_WORLD, libero_batch, smolvla_kwargs
 from wmvla.latents.encoders import load_encoder
 from wmvla.latents.registry import encoder_spec
-from wmvla.tiny_models import build_tiny_cosmos, build_tiny_smolvlm, build_tiny_vjepa2
+from wmvla.models.tiny import build_tiny_cosmos, build_tiny_smolvlm, build_tiny_vjepa2
 
 TINY = {"vjepa2-tiny": build_tiny_vjepa2, "cosmos-tiny": build_tiny_cosmos}
 FULL = {"vjepa2-vitg": "V-JEPA 2 ViT-g", "cosmos-cv8x8x8": "Cosmos CV8x8x8"}

@@ -28,7 +28,7 @@ from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import VideoEncoder, load_encoder
 from wmvla.latents.reader import WorldLatents
 from wmvla.latents.windows import clip_frame_rows
-from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2
+from wmvla.models.tiny import build_tiny_smolvlm, build_tiny_vjepa2
 
 CAMERA = "observation.images.image"
 WINDOW = 4

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.policies
 
-from wmvla.libero_setup import apply_environment_defaults
+from wmvla.sim.setup import apply_environment_defaults
 
 apply_environment_defaults()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,11 +36,11 @@ from lerobot.scripts.lerobot_eval import rollout  # noqa: E402
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy  # noqa: E402
 from tests.policies import smolvla_kwargs  # noqa: E402
-from wmvla.eval.runner import make_task_env  # noqa: E402
 from wmvla.latents.encoders import load_encoder  # noqa: E402
 from wmvla.latents.online import OnlineWorldEncoder  # noqa: E402
 from wmvla.latents.windows import clip_frame_rows  # noqa: E402
-from wmvla.tiny_models import build_tiny_smolvlm, build_tiny_vjepa2  # noqa: E402
+from wmvla.models.tiny import build_tiny_smolvlm, build_tiny_vjepa2  # noqa: E402
+from wmvla.sim.envs import make_task_env  # noqa: E402
 
 
 class PerStepWorldEncoder(OnlineWorldEncoder):

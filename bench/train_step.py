@@ -26,7 +26,7 @@ from tests.datasets import synthetic_dataset
 from tests.policies import libero_batch, smolvla_kwargs
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
-from wmvla.tiny_models import TinySmolVLMSpec, build_tiny_smolvlm, build_tiny_vjepa2
+from wmvla.models.tiny import TinySmolVLMSpec, build_tiny_smolvlm, build_tiny_vjepa2
 
 # SmolVLM2-500M-Video-Instruct sizes (text: Llama-style 960 wide; vision: SigLIP 768 wide, 512 px).
 REAL = TinySmolVLMSpec(

@@ -1,4 +1,3 @@
-import json
 import re
 import shlex
 from pathlib import Path
@@ -8,12 +7,14 @@ import yaml
 from snakemake.io import report as reported
 from snakemake.utils import validate
 
-from wmvla import workflow as wf
-from wmvla.analysis.names import REPORTED_TABLES, TABLES
-from wmvla.config_checks import check_study_config
-from wmvla.hub import HubError
-from wmvla.ownership import check_owned
-from wmvla.study_config import coerce_cli_strings
+from wmvla.analysis.names import REPORTED_TABLES, TABLES, figure_names
+from wmvla.hub.lock import HubError
+from wmvla.models.names import TINY_KINDS
+from wmvla.study import artifacts, commands, design, paths, resources, targets
+from wmvla.study.checks import check_study_config
+from wmvla.study.config import baseline, coerce_cli_strings
+from wmvla.study.environment import prepare_job_environment
+from wmvla.study.ownership import check_owned
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
 
@@ -22,12 +23,17 @@ coerce_cli_strings(
 )  # --config values arrive as strings
 validate(config, schema=str(SCHEMA))
 config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
-check_study_config(config, wf.baseline(config))
-HUB_LOCK_PROBLEMS = wf.hub_lock_problems(config)
+check_study_config(config, baseline(config))
+HUB_LOCK_PROBLEMS = artifacts.hub_lock_problems(config)
 for problem in HUB_LOCK_PROBLEMS:
     logger.warning(f"hub lock: {problem}")
-wf.prepare_job_environment(config)
-check_owned(wf.owned_outputs(config), config["study"])
+prepare_job_environment(config)
+check_owned(targets.owned_outputs(config), config["study"])
+FIGURES = figure_names(config["experiments"], baseline(config))
+
+# Every job's command starts so: its log appended per attempt, its Hub inputs checked, its GPU given.
+JOB = "wmvla job --log {log} --hub {params.hub} --gpus {resources.gpu} --"
+LOCAL_JOB = "wmvla job --log {log} --"
 
 
 wildcard_constraints:
@@ -39,65 +45,47 @@ wildcard_constraints:
     window=r"\d+",
     encoder="[a-z0-9.-]+",
     artifact=r"[A-Za-z0-9_.-]+",
-    figure="|".join(wf.figure_names(config)),
+    figure="|".join(FIGURES),
+    kind="|".join(TINY_KINDS),
 
 
 def get_resources(stage):
-    """Snakemake resources of one stage, from the config's `resources` section."""
-    res = config["resources"][stage]
-    cpus = (
-        {"cpus_per_gpu": res["cpus"]} if res["gpu"] else {"cpus_per_task": res["cpus"]}
-    )
-    return {
-        "gpu": res["gpu"],
-        "mem_mb": res["mem_mb"],
-        "runtime": res["runtime"],
-        **cpus,
-    }
+    return resources.job_resources(config, stage)
 
 
 def get_dataset_command(wildcards):
     if wildcards.dataset != config["dataset"]["name"]:
         raise ValueError(f"no dataset {wildcards.dataset!r} in this config")
-    return shlex.join(wf.dataset_command(config))
+    return shlex.join(commands.dataset_command(config))
 
 
-def _used_encoder(wildcards):
-    """The encoder of a latent-cache job, if some experiment of this config reads that very cache."""
-    wanted = wf.study_root(config).joinpath(
-        "latents", wildcards.dataset, f"{wildcards.encoder}_m{wildcards.window}"
+def _cache_encoder(wildcards):
+    return targets.cache_encoder(
+        config, wildcards.dataset, wildcards.encoder, wildcards.window
     )
-    caches = {
-        wf.latent_cache_dir(config, name): name for name in wf.study_encoders(config)
-    }
-    if wanted not in caches:
-        known = ", ".join(map(str, caches)) or "none"
-        raise ValueError(
-            f"this config builds no latent cache {wanted} (it builds: {known})"
-        )
-    return caches[wanted]
 
 
 def get_latents_args(wildcards):
-    return shlex.join(wf.latents_command(config, _used_encoder(wildcards)))
+    return shlex.join(commands.latents_command(config, _cache_encoder(wildcards)))
 
 
 def get_latents_inputs(wildcards):
-    """The dataset and the encoder's weights (a tiny model or the hub stage's manifest)."""
-    return wf.dataset_inputs(config) + wf.encoder_inputs(
-        config, _used_encoder(wildcards)
-    )
+    return artifacts.latents_inputs(config, _cache_encoder(wildcards))
 
 
 def get_train_args(wildcards):
     return shlex.join(
-        wf.train_args(config, wildcards.suite, wildcards.exp, int(wildcards.seed))
+        commands.train_args(config, wildcards.suite, wildcards.exp, int(wildcards.seed))
     )
+
+
+def get_train_run_args(wildcards):
+    return shlex.join(commands.train_run_args(config, wildcards.suite))
 
 
 def get_eval_args(wildcards):
     return shlex.join(
-        wf.eval_args(
+        commands.eval_args(
             config, wildcards.suite, wildcards.exp, int(wildcards.seed), wildcards.mode
         )
     )
@@ -105,26 +93,28 @@ def get_eval_args(wildcards):
 
 def get_run_description(wildcards):
     """The provenance `config` of a run: what identifies it plus its experiment spec."""
-    return shlex.quote(wf.run_description(config, dict(wildcards)))
+    return shlex.quote(commands.run_description(config, dict(wildcards)))
 
 
 def get_offline_args(wildcards):
     return shlex.join(
-        wf.offline_args(config, wildcards.suite, wildcards.exp, int(wildcards.seed))
+        commands.offline_args(
+            config, wildcards.suite, wildcards.exp, int(wildcards.seed)
+        )
     )
 
 
 def get_hub_manifests(wildcards, input):
-    """The hub-stage manifests among a job's inputs, for `wmvla hub check` (empty: nothing from the Hub)."""
-    return " ".join(wf.hub_manifests(list(input)))
+    """The hub-stage manifests among a job's inputs, which it checks first (empty: nothing from the Hub)."""
+    return " ".join(artifacts.hub_manifests(list(input)))
 
 
 def get_hub_entry(wildcards):
     """One artifact and its locked commit, as JSON for `wmvla hub fetch`."""
-    artifact = wf.hub_artifact(config, wildcards.artifact)
+    artifact = artifacts.hub_artifact(config, wildcards.artifact)
     if artifact is None:
         raise ValueError(f"this config names no Hub artifact {wildcards.artifact!r}")
-    return shlex.quote(wf.hub_fetch_plan(config, artifact))
+    return shlex.quote(artifacts.hub_fetch_plan(config, artifact))
 
 
 def after_preflight(wildcards):
@@ -150,16 +140,15 @@ def get_gates_enforce():
 
 def get_table_outputs():
     """Every table file; the reported ones carry their caption (report/tables/<name>.rst)."""
-    tables = wf.tables_dir(config)
     return {
         name: (
             reported(
-                str(tables / f"{name}.csv"),
+                paths.pattern(paths.TABLE, table=name),
                 caption=f"../report/tables/{name}.rst",
                 category="3 · Tables",
             )
             if name in REPORTED_TABLES
-            else str(tables / f"{name}.csv")
+            else paths.pattern(paths.TABLE, table=name)
         )
         for name in TABLES
     }
@@ -174,4 +163,4 @@ def get_figure_category(wildcards):
 
 def get_design_arg():
     """The analysis design (roles of the experiments, thresholds) as a quoted JSON argument."""
-    return shlex.quote(wf.analysis_design(config).to_json())
+    return shlex.quote(design.design_json(config))

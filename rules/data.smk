@@ -1,15 +1,16 @@
 rule dataset:
     output:
-        dataset=directory("results/{study}/data/{dataset}"),
+        dataset=directory(paths.DATASET),
     log:
-        "logs/{study}/data/{dataset}.log",
+        paths.log("dataset"),
     benchmark:
-        "logs/{study}/data/{dataset}.benchmark.tsv"
+        paths.benchmark("dataset")
     retries: 1
     threads: config["resources"]["data"]["cpus"]
     resources:
         **get_resources("data"),
     params:
         command=get_dataset_command,
+        hub="",
     shell:
-        "wmvla data {params.command} --out {output.dataset} > {log} 2>&1"
+        JOB + " wmvla data {params.command} --out {output.dataset}"

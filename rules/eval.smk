@@ -1,13 +1,13 @@
 rule eval:
     input:
         train=rules.train.output.train,
-        loads=lambda w: wf.eval_inputs(config, w.exp),
+        loads=lambda w: artifacts.eval_inputs(config, w.exp),
     output:
-        result="results/{study}/{suite}/{exp}/seed{seed}/eval/{mode}.json",
+        result=paths.EVAL,
     log:
-        "logs/{study}/{suite}/{exp}/seed{seed}/eval_{mode}.log",
+        paths.log("eval"),
     benchmark:
-        "logs/{study}/{suite}/{exp}/seed{seed}/eval_{mode}.benchmark.tsv"
+        paths.benchmark("eval")
     threads: config["resources"]["eval"]["cpus"]
     resources:
         **get_resources("eval"),
@@ -15,4 +15,4 @@ rule eval:
         args=get_eval_args,
         hub=get_hub_manifests,
     shell:
-        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-eval {params.args}) > {log} 2>&1"
+        JOB + " lerobot-wm-eval {params.args}"

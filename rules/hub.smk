@@ -1,14 +1,14 @@
 rule hub:
     output:
-        manifest="results/{study}/hub/manifests/{artifact}.json",
+        manifest=paths.HUB_MANIFEST,
     log:
-        "logs/{study}/hub/{artifact}.log",
+        paths.log("hub"),
     benchmark:
-        "logs/{study}/hub/{artifact}.benchmark.tsv"
+        paths.benchmark("hub")
     retries: 2  # downloads resume where they stopped
     params:
         entry=get_hub_entry,
-        cache=wf.hub_dir(config),
-    shell:
-        "HF_HUB_OFFLINE=0 wmvla hub fetch --entry {params.entry} --cache {params.cache}"
-        " --out {output.manifest} > {log} 2>&1"
+        cache=artifacts.hub_dir(config),
+    shell:  # the one job with network: it lifts the offline mode every other job runs in
+        "HF_HUB_OFFLINE=0 " + LOCAL_JOB + " wmvla hub fetch --entry {params.entry}"
+        " --cache {params.cache} --out {output.manifest}"

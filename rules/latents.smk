@@ -3,11 +3,11 @@ rule latents:
         loads=get_latents_inputs,
         preflight=after_preflight,
     output:
-        cache=directory("results/{study}/latents/{dataset}/{encoder}_m{window}"),
+        cache=directory(paths.LATENT_CACHE),
     log:
-        "logs/{study}/latents/{dataset}/{encoder}_m{window}.log",
+        paths.log("latents"),
     benchmark:
-        "logs/{study}/latents/{dataset}/{encoder}_m{window}.benchmark.tsv"
+        paths.benchmark("latents")
     retries: 2  # the build resumes from its last complete shard (e.g. after preemption)
     threads: config["resources"]["latents"]["cpus"]
     resources:
@@ -16,5 +16,4 @@ rule latents:
         args=get_latents_args,
         hub=get_hub_manifests,
     shell:
-        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- wmvla latents build {params.args} --out {output.cache}"
-        ") > {log} 2>&1"
+        JOB + " wmvla latents build {params.args} --out {output.cache}"

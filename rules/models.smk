@@ -1,9 +1,7 @@
 rule tiny_model:
     output:
-        model=directory("results/{study}/models/{kind}-tiny"),
+        model=directory(paths.TINY_MODEL),
     log:
-        "logs/{study}/models/{kind}-tiny.log",
-    wildcard_constraints:
-        kind="smolvlm|vjepa2|cosmos",
+        paths.log("tiny_model"),
     shell:
-        "wmvla models tiny --kind {wildcards.kind} --out {output.model} > {log} 2>&1"
+        LOCAL_JOB + " wmvla models tiny --kind {wildcards.kind} --out {output.model}"

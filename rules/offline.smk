@@ -1,13 +1,13 @@
 rule offline_check:
     input:
         train=rules.train.output.train,
-        loads=lambda w: wf.offline_inputs(config, w.exp),
+        loads=lambda w: artifacts.offline_inputs(config, w.exp),
     output:
-        result="results/{study}/{suite}/{exp}/seed{seed}/offline.json",
+        result=paths.OFFLINE,
     log:
-        "logs/{study}/{suite}/{exp}/seed{seed}/offline.log",
+        paths.log("offline_check"),
     benchmark:
-        "logs/{study}/{suite}/{exp}/seed{seed}/offline.benchmark.tsv"
+        paths.benchmark("offline_check")
     threads: config["resources"]["eval"]["cpus"]
     resources:
         **get_resources("eval"),
@@ -15,4 +15,4 @@ rule offline_check:
         args=get_offline_args,
         hub=get_hub_manifests,
     shell:
-        "(wmvla hub check {params.hub} && wmvla gpu-run --gpus {resources.gpu} -- wmvla eval offline {params.args} --out {output.result}) > {log} 2>&1"
+        JOB + " wmvla eval offline {params.args} --out {output.result}"

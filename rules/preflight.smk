@@ -1,18 +1,18 @@
 checkpoint preflight:  # a checkpoint: GPU jobs wait for it without a file dependency (see common.smk)
     input:
-        loads=wf.preflight_inputs(config),
+        loads=artifacts.preflight_inputs(config),
     output:
-        checks="results/{study}/preflight/preflight.json",
+        checks=paths.PREFLIGHT,
     log:
-        "logs/{study}/preflight/preflight.log",
+        paths.log("preflight"),
     benchmark:
-        "logs/{study}/preflight/preflight.benchmark.tsv"
+        paths.benchmark("preflight")
     threads: config["resources"]["preflight"]["cpus"]
     resources:
         **get_resources("preflight"),
     params:
-        args=shlex.join(wf.preflight_args(config)),
-        hub=get_hub_manifests,
+        args=shlex.join(commands.preflight_args(config)),
+        manifests=get_hub_manifests,
+        hub="",  # the preflight checks the Hub cache itself (one record among its checks)
     shell:
-        "wmvla gpu-run --gpus {resources.gpu} -- wmvla preflight {params.hub} {params.args}"
-        " --out {output.checks} > {log} 2>&1"
+        JOB + " wmvla preflight {params.manifests} {params.args} --out {output.checks}"

@@ -1,24 +1,24 @@
 rule tables:
     input:
-        evals=wf.eval_results(config),
-        offline=wf.offline_results(config),
-        train=wf.world_train_dirs(config),
-        gates=wf.gates_file(config),
+        evals=targets.eval_results(config),
+        offline=targets.offline_results(config),
+        train=targets.world_train_dirs(config),
+        gates=paths.fill(paths.GATES, config),
     output:
         **get_table_outputs(),
     log:
-        f"logs/{config['study']}/report/tables.log",
+        paths.log("tables"),
     benchmark:
-        f"logs/{config['study']}/report/tables.benchmark.tsv"
+        paths.benchmark("tables")
     params:
         metrics=lambda w, input: [f"{d}/metrics.jsonl" for d in input.train],
         design=get_design_arg(),
-        out=wf.tables_dir(config),
-        study=config["study"],
+        out=paths.fill(paths.TABLES_DIR, config),
     shell:
-        "wmvla report tables --study {params.study} --gates {input.gates}"
+        LOCAL_JOB
+        + " wmvla report tables --study {wildcards.study} --gates {input.gates}"
         " --evals {input.evals} --offline {input.offline}"
-        " --metrics {params.metrics} --design {params.design} --out {params.out} > {log} 2>&1"
+        " --metrics {params.metrics} --design {params.design} --out {params.out}"
 
 
 rule verdicts:
@@ -26,18 +26,19 @@ rule verdicts:
         tables=rules.tables.output,
     output:
         verdicts=report(
-            "results/{study}/tables/verdicts.csv",
+            paths.VERDICTS,
             caption="../report/verdicts.rst",
             category="1 · What the evidence says",
         ),
     log:
-        "logs/{study}/report/verdicts.log",
+        paths.log("verdicts"),
     params:
-        tables=wf.tables_dir(config),
+        tables=paths.fill(paths.TABLES_DIR, config),
         design=get_design_arg(),
     shell:
-        "wmvla report verdicts --tables {params.tables} --design {params.design}"
-        " --out {output.verdicts} > {log} 2>&1"
+        LOCAL_JOB
+        + " wmvla report verdicts --tables {params.tables} --design {params.design}"
+        " --out {output.verdicts}"
 
 
 rule figure:
@@ -45,19 +46,20 @@ rule figure:
         tables=rules.tables.output,
     output:
         png=report(
-            "results/{study}/figures/{figure}.png",
+            paths.pattern(paths.FIGURE, ext="png"),
             caption="../report/figure.rst",
             category=get_figure_category,
         ),
-        svg="results/{study}/figures/{figure}.svg",
+        svg=paths.pattern(paths.FIGURE, ext="svg"),
     log:
-        "logs/{study}/report/figure_{figure}.log",
+        paths.log("figure"),
     benchmark:
-        "logs/{study}/report/figure_{figure}.benchmark.tsv"
+        paths.benchmark("figure")
     params:
         experiments=list(config["experiments"]),
-        tables=wf.tables_dir(config),
-        out=wf.figures_dir(config),
+        tables=paths.fill(paths.TABLES_DIR, config),
+        out=paths.fill(paths.FIGURES_DIR, config),
     shell:
-        "wmvla report figures --tables {params.tables} --figures {wildcards.figure}"
-        " --experiments {params.experiments} --out {params.out} > {log} 2>&1"
+        LOCAL_JOB
+        + " wmvla report figures --tables {params.tables} --figures {wildcards.figure}"
+        " --experiments {params.experiments} --out {params.out}"

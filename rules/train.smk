@@ -1,27 +1,22 @@
 rule train:
     input:
-        loads=lambda w: wf.train_inputs(config, w.exp),
-        gate=lambda w: wf.experiment_gate(config, w.exp),
+        loads=lambda w: artifacts.train_inputs(config, w.exp),
+        gate=lambda w: targets.experiment_gate(config, w.exp),
         gates=after_study_gates,
     output:
-        train=directory("results/{study}/{suite}/{exp}/seed{seed}/train"),
+        train=directory(paths.TRAIN),
     log:
-        "logs/{study}/{suite}/{exp}/seed{seed}/train.log",
+        paths.log("train"),
     benchmark:
-        "logs/{study}/{suite}/{exp}/seed{seed}/train.benchmark.tsv"
+        paths.benchmark("train")
     threads: config["resources"]["train"]["cpus"]
     resources:
         **get_resources("train"),
     params:
         args=get_train_args,
         run=get_run_description,
-        split=shlex.join(wf.split_args(config, "train")),
-        dataset=wf.dataset_dir(config),
+        episodes=get_train_run_args,
         hub=get_hub_manifests,
     shell:
-        "(started=$(date -u +%FT%T+00:00)"
-        " && wmvla hub check {params.hub}"
-        " && episodes=$(wmvla data episodes {params.dataset} --suite {wildcards.suite} {params.split})"
-        ' && wmvla gpu-run --gpus {resources.gpu} -- lerobot-wm-train {params.args} "--dataset.episodes=$episodes" --output_dir={output.train}'
-        " && wmvla provenance {output.train} --config {params.run} --started-at $started"
-        ") > {log} 2>&1"
+        JOB
+        + " wmvla train run {params.episodes} --run {params.run} --out {output.train} -- {params.args}"

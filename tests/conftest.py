@@ -9,7 +9,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 
 import pytest
 
-from wmvla.libero_setup import apply_environment_defaults
+from wmvla.sim.setup import apply_environment_defaults
 
 apply_environment_defaults()
 
@@ -23,21 +23,21 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_smolvlm(tmp_path_factory) -> Path:
-    from wmvla.tiny_models import build_tiny_smolvlm
+    from wmvla.models.tiny import build_tiny_smolvlm
 
     return build_tiny_smolvlm(tmp_path_factory.mktemp("models") / "smolvlm-tiny")
 
 
 @pytest.fixture(scope="session")
 def tiny_vjepa2(tmp_path_factory) -> Path:
-    from wmvla.tiny_models import build_tiny_vjepa2
+    from wmvla.models.tiny import build_tiny_vjepa2
 
     return build_tiny_vjepa2(tmp_path_factory.mktemp("models") / "vjepa2-tiny")
 
 
 @pytest.fixture(scope="session")
 def tiny_cosmos(tmp_path_factory) -> Path:
-    from wmvla.tiny_models import build_tiny_cosmos
+    from wmvla.models.tiny import build_tiny_cosmos
 
     return build_tiny_cosmos(tmp_path_factory.mktemp("models") / "cosmos-tiny")
 

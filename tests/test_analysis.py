@@ -11,7 +11,7 @@ from wmvla.analysis.design import Design
 from wmvla.analysis.figures import DRAWERS, FigureDataError, draw
 from wmvla.analysis.names import FIGURES
 from wmvla.analysis.report import build_tables, read_tables, write_tables
-from wmvla.stats import mcnemar_exact, wilson_interval
+from wmvla.analysis.stats import mcnemar_exact, wilson_interval
 
 # successes of init states 0..4 of tasks 0 and 1, per (suite, exp, mode, seed)
 OUTCOMES = {
@@ -178,20 +178,21 @@ def test_results_outside_the_tree_or_mislabelled_are_rejected(tmp_path):
 
 
 def test_a_report_refuses_inputs_of_another_study(tmp_path):
-    from wmvla.ownership import ForeignArtifactError
+    from wmvla.study.ownership import ForeignArtifactError, check_report_inputs
 
     root = tmp_path / "results" / "smoke"
     evals = [_write_eval(root, *key, outcome) for key, outcome in OUTCOMES.items()]
     metrics = [_write_metrics(root, "libero_spatial", "E2", 0)]
-    assert not build_tables(evals, [], metrics, Design(baseline="E0"), study="smoke")["runs"].empty
+    check_report_inputs(evals, [], metrics, "smoke")
+    assert not build_tables(evals, [], metrics, Design(baseline="E0"))["runs"].empty
     foreign = json.loads(evals[0].read_text())
     evals[0].write_text(json.dumps({**foreign, "provenance": {"study": "full"}}))
     with pytest.raises(ForeignArtifactError, match="by study 'full', not 'smoke': a report covers one study"):
-        build_tables(evals, [], metrics, Design(baseline="E0"), study="smoke")
+        check_report_inputs(evals, [], metrics, "smoke")
     evals[0].write_text(json.dumps(foreign))
     (metrics[0].parent / "provenance.json").write_text(json.dumps({"study": "full"}))
     with pytest.raises(ForeignArtifactError, match="E2/seed0/train was produced by study 'full'"):
-        build_tables(evals, [], metrics, Design(baseline="E0"), study="smoke")
+        check_report_inputs(evals, [], metrics, "smoke")
 
 
 def test_evaluations_from_different_simulators_are_not_compared(tmp_path):

@@ -1,7 +1,11 @@
 """The CLI reports expected failures as one clear line (exit code 2), never a traceback."""
 
+import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +69,54 @@ def test_impossible_recording_spec_is_a_clear_error(tmp_path):
     out = _wmvla("data", "record-smoke", "--steps", "0", "--out", str(tmp_path / "d"))
     assert out.returncode == 2 and "steps_per_episode must be positive" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "d").exists()
+
+
+def _job(log: Path, *command: str, hub: list[str] = ()) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "wmvla.cli", "job", "--log", str(log), "--hub", *hub, "--gpus", "0", "--"]
+    return subprocess.Popen([*argv, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_every_attempt_of_a_job_appends_to_its_log_under_a_header(tmp_path):
+    log = tmp_path / "logs" / "train.log"
+    first = _job(log, "sh", "-c", "echo first attempt; exit 3")
+    assert first.wait(timeout=120) == 3  # the command's status is the job's
+    second = _job(log, "sh", "-c", "echo second attempt")
+    assert second.wait(timeout=120) == 0
+    text = log.read_text()
+    assert text.count("=== attempt started") == 2 and "first attempt" in text and "second attempt" in text
+    assert text.index("first attempt") < text.index("exit status 3") < text.index("second attempt")
+    assert text.rstrip().splitlines()[-1].startswith("=== attempt ended") and "exit status 0" in text
+
+
+def test_a_job_whose_hub_inputs_are_missing_runs_nothing_and_says_why(tmp_path):
+    manifest = tmp_path / "policy.vlm.json"
+    snapshot = tmp_path / "snapshot"
+    files = [{"path": "config.json", "bytes": 10}]
+    manifest.write_text(
+        json.dumps(
+            {
+                "key": "policy.vlm",
+                "repo_id": "a/b",
+                "sha": "f" * 40,
+                "snapshot": str(snapshot),
+                "files": files,
+            }
+        )
+    )
+    job = _job(tmp_path / "job.log", "touch", str(tmp_path / "ran"), hub=[str(manifest)])
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 2 and not (tmp_path / "ran").exists()
+    assert "config.json is missing in the offline cache" in stderr
+    assert "error: policy.vlm (a/b@ffffffffffff)" in (tmp_path / "job.log").read_text()
+
+
+def test_a_job_passes_the_schedulers_signal_to_its_command(tmp_path):
+    """Slurm signals a cancelled or timed-out job; the command itself must see it (and may clean up)."""
+    log = tmp_path / "job.log"
+    job = _job(log, "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
+    deadline = time.monotonic() + 60
+    while "ready" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=60) == 7
+    assert "got TERM" in log.read_text() and "exit status 7" in log.read_text()

@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 import yaml
 
-from wmvla.config_checks import StudyConfigError, check_overrides, check_parity, check_study_config
-from wmvla.policy_fields import parse_error, policy_fields, world_only_fields
+from wmvla.study.checks import check_overrides, check_parity, check_study_config
+from wmvla.study.config import StudyConfigError
+from wmvla.study.fields import parse_error, policy_fields, world_only_fields
 
 from .plans import snakemake
 
@@ -84,10 +85,10 @@ def test_arms_may_differ_from_the_baseline_only_in_the_world_branch():
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
 def test_shipped_configs_pass_the_checks(repo, name):
-    from wmvla import workflow as wf
+    from wmvla.study.config import baseline
 
     config = yaml.safe_load((repo / "config" / name).read_text())
-    check_study_config(config, wf.baseline(config))
+    check_study_config(config, baseline(config))
 
 
 @pytest.mark.parametrize("configfile", [None, "config/config.yaml"])
@@ -108,7 +109,7 @@ def test_a_typo_in_an_override_fails_the_dry_run_naming_key_and_fix(
 
 
 def test_command_line_strings_become_what_the_schema_wants_and_nothing_else(repo):
-    from wmvla.study_config import coerce_cli_strings
+    from wmvla.study.config import coerce_cli_strings
 
     schema = yaml.safe_load((repo / "config/schema.yaml").read_text())
     config = {
@@ -129,7 +130,7 @@ def test_command_line_strings_become_what_the_schema_wants_and_nothing_else(repo
 
 
 def test_an_evaluation_protocol_longer_than_the_chunk_fails_before_any_job(repo):
-    from wmvla.config_checks import check_protocol
+    from wmvla.study.checks import check_protocol
 
     config = _smoke(repo)
     check_protocol(config)  # n_action_steps 10 = chunk_size 10
@@ -141,6 +142,6 @@ def test_an_evaluation_protocol_longer_than_the_chunk_fails_before_any_job(repo)
 
 
 def _smoke(repo):
-    from wmvla.study_config import load_study_config
+    from wmvla.study.config import load_study_config
 
     return load_study_config(repo / "config/smoke.yaml")

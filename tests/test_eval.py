@@ -18,17 +18,17 @@ from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
-from wmvla.eval.episode_log import EpisodeLog
-from wmvla.eval.results import build_result
-from wmvla.eval.runner import (
+from wmvla.eval.config import (
     EvalConfigError,
     EvalPlan,
     check_checkpoint_argument,
-    checkpoint_step,
-    load_policy,
     parse_eval_config,
     validate,
 )
+from wmvla.eval.episode_log import EpisodeLog
+from wmvla.eval.results import build_result
+from wmvla.eval.runner import load_policy
+from wmvla.files import checkpoint_step
 
 from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs
 
@@ -60,6 +60,7 @@ def checkpoints(tmp_path_factory, tiny_smolvlm, tiny_vjepa2):
     save_checkpoint(world, _stats(5.0), step_dir / "pretrained_model")
     (step_dir / "training_state").mkdir()
     (step_dir / "training_state" / "training_step.json").write_text('{"step": 10}')
+    (step_dir / "pretrained_model" / "train_config.json").write_text("{}")  # as lerobot-train saves it
     (root / "train" / "checkpoints" / "last").symlink_to("000010")
     return {"init": init, "world": root / "train" / "checkpoints" / "last" / "pretrained_model"}
 
@@ -266,3 +267,21 @@ def test_killed_evaluation_resumes_without_redoing_finished_episodes(checkpoints
     result = _comparable(resumed)
     assert [(e["task_id"], e["init_state_id"]) for e in result["episodes"]] == [(0, 0), (0, 1), (0, 2)]
     assert all(1 <= e["steps"] <= 8 for e in result["episodes"]) and result["checkpoint_step"] == 10
+
+
+@pytest.mark.slow
+def test_the_init_policy_gate_evaluates_the_checkpoint_then_gates_its_success_rate(checkpoints, tmp_path):
+    """`wmvla gates init-policy … -- <lerobot-wm-eval args>`: one command does both steps of the gate job."""
+    result, record = tmp_path / "init_policy" / "libero_spatial" / "pred.json", tmp_path / "gate.json"
+    argv = _eval_argv(checkpoints["init"], result, episodes=1, length=4)
+    wmvla = [str(Path(sys.executable).parent / "wmvla"), "gates", "init-policy", f"--result={result}"]
+    gate = [*wmvla, "--min-sr=0.5", f"--out={record}"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    enforced = subprocess.run([*gate, "--enforce=true", "--", *argv], env=env, capture_output=True, text=True)
+    assert enforced.returncode == 2 and "init_policy_sr[libero_spatial]: FAILED (value 0.0" in enforced.stderr
+    assert json.loads(result.read_text())["overall"]["n_episodes"] == 1 and not record.exists()
+    overridden = subprocess.run(
+        [*gate, "--enforce=false"], env=env, capture_output=True, text=True
+    )  # no eval
+    assert overridden.returncode == 0, overridden.stderr[-2000:]
+    assert json.loads(record.read_text())["gates"][0]["passed"] is False  # recorded for the report

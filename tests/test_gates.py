@@ -6,16 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wmvla.gates import (
-    Gate,
-    GateFailure,
-    init_policy_gate,
-    latent_gates,
-    read_gates,
-    summarise,
-    train_steps_gate,
-    write_gates,
-)
+from wmvla.gates.experiment import train_steps_gate
+from wmvla.gates.init_policy import init_policy_gate
+from wmvla.gates.latents import latent_gates
+from wmvla.gates.record import Gate, GateFailure, read_gates, summarise, write_gates
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
 
@@ -127,7 +121,7 @@ def test_the_summary_enforces_one_line_per_failed_gate_or_records_the_override(t
 
 
 def test_the_protocol_gate_refuses_more_actions_than_a_chunk():
-    from wmvla.gates import protocol_gate
+    from wmvla.gates.experiment import protocol_gate
 
     resolved = {"policy": {"chunk_size": 50}}
     assert protocol_gate("E2", resolved, 10).passed is True

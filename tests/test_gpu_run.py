@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wmvla.gpu_run import GpuSlotError, gpu_slot, job_environment, single_mask
+from wmvla.cluster.gpu_run import GpuSlotError, gpu_slot, job_environment, single_mask
 
 
 def test_slurm_allocation_stays_the_only_mask():

@@ -10,30 +10,26 @@ import pytest
 import torch
 import yaml
 
-from wmvla import workflow as wf
-from wmvla.hub import (
+from wmvla.hub.check import check_manifests, offline_environment
+from wmvla.hub.fetch import fetch, snapshot_files
+from wmvla.hub.lock import (
     UNLOCKED,
     Artifact,
     HubError,
-    check_manifests,
-    fetch,
-    is_hub_id,
     lock_problems,
-    offline_environment,
     read_lock,
     snapshot_dir,
-    snapshot_files,
     snapshot_revision,
-    study_artifacts,
     write_lock,
 )
+from wmvla.study.artifacts import hub_dir, is_hub_id, study_artifacts
 
 from .hub_cache import FAKE_SHA, place_in_cache
 from .plans import copy_workflow
 
 
 def _config(repo, name="config.yaml"):
-    from wmvla.study_config import load_study_config
+    from wmvla.study.config import load_study_config
 
     return load_study_config(repo / "config" / name)
 
@@ -158,7 +154,7 @@ def test_the_cosmos_tokenizer_loads_offline_from_its_snapshot_and_records_the_co
         "wmvla_tiny_model.json",
     ]
     assert {"vae/*.json", "vae/*.safetensors"} == set(encoder_spec("cosmos-cv8x8x8").files)
-    encoder = load_encoder("cosmos-tiny", snapshot)
+    encoder = load_encoder("cosmos-tiny", snapshot, revision=snapshot_revision(snapshot))
     assert isinstance(encoder, CosmosEncoder) and encoder.resolved_revision == FAKE_SHA
 
 
@@ -182,8 +178,10 @@ def test_tiny_models_load_offline_from_the_cache_through_the_real_loaders(
     assert policy_cfg.type == "smolvla" and policy_cfg.vlm_model_name == str(offline_cache["vlm"])
     policy = SmolVLAPolicy.from_pretrained(str(offline_cache["init"]))
     assert sum(p.numel() for p in policy.parameters()) > 0
-    # the encoder registry; the cache metadata then records the commit
-    encoder = load_encoder("vjepa2-tiny", offline_cache["encoder"])
+    # the encoder registry; the cache metadata then records the commit (`wmvla latents build` passes it)
+    encoder = load_encoder(
+        "vjepa2-tiny", offline_cache["encoder"], revision=snapshot_revision(offline_cache["encoder"])
+    )
     assert encoder.resolved_revision == FAKE_SHA == snapshot_revision(offline_cache["encoder"])
     check_manifests(list(offline_cache["manifests"].values()))
 
@@ -256,7 +254,9 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
         if rule := re.search(r"^(?:rule|checkpoint) (\w+):", block, re.MULTILINE):
             blocks.setdefault(rule[1], []).append(block)
     hub_jobs = blocks["hub"]
-    assert len(hub_jobs) == 5 and all("HF_HUB_OFFLINE=0 wmvla hub fetch" in b for b in hub_jobs)
+    assert len(hub_jobs) == 5 and all(
+        re.search(r"HF_HUB_OFFLINE=0 wmvla job .* wmvla hub fetch", b) for b in hub_jobs
+    )
     assert "hub" in local_rules(study)  # it runs on the submitting host, the only one with network
     rules = ("train", "eval", "offline_check", "latents", "gate_experiment", "preflight")
     assert [len(blocks[r]) for r in rules] == [64, 72, 64, 2, 16, 1]
@@ -268,11 +268,11 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
             if rule in ("train", "gate_experiment"):  # E0's --policy.path and the arms' init, at the commit
                 assert f"smolvla_libero{snapshot}" in command
                 assert f"SmolVLM2-500M-Video-Instruct{snapshot}" in command
-            first = command.split("&&")[1 if rule == "train" else 0]  # checked before anything loads
+            job = command.split(" -- ", 1)[0]  # `wmvla job` checks them before anything loads
             if rule == "preflight":  # checks the manifests itself, and parses every model config
                 assert "wmvla preflight results/full/hub/manifests/dataset.json" in command
             else:
-                assert "wmvla hub check results/full/hub/manifests/" in first
+                assert "--hub results/full/hub/manifests/" in job
             if rule == "latents":  # each cache from its own encoder's snapshot
                 assert f"vjepa2-vitg-fpc64-256{snapshot}" in command or f"CV8x8x8{snapshot}" in command
             if rule in ("train", "latents", "offline_check", "preflight"):
@@ -280,7 +280,7 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
 
     config = {**_config(repo), "hub_lock": str(study / "config/hub.lock.yaml")}
     env: dict[str, str] = {}
-    offline_environment(env, wf.hub_dir(config))  # what the Snakefile sets for every job it runs
+    offline_environment(env, hub_dir(config))  # what the Snakefile sets for every job it runs
     assert env["HF_HUB_OFFLINE"] == "1" and env["HF_HUB_CACHE"].endswith("results/full/hub")
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from wmvla.ownership import ForeignArtifactError, artifact_study, check_owned
 from wmvla.provenance import STUDY_ENV, write_provenance
+from wmvla.study.ownership import ForeignArtifactError, artifact_study, check_owned
 
 
 def test_provenance_names_the_study_of_the_job_that_wrote_it(tmp_path, monkeypatch):

@@ -11,10 +11,11 @@ import torch
 from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
-from wmvla.gates import parity_gate
+from wmvla.gates.experiment import parity_differences, parity_gate
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
-from wmvla.parity import parity_differences, resolve_train_config
+from wmvla.study.fields import world_only_fields
+from wmvla.train.resolve import resolve_train_config
 
 from .datasets import synthetic_dataset
 from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs
@@ -64,14 +65,15 @@ def test_a_world_arm_resolves_to_the_init_checkpoints_settings_like_e0(init, tin
     assert e2["policy"]["pretrained_path"] is None  # weights come through init_from_policy_path
 
     resolved = {"E0": e0, "E2": e2, "E2b": override}
-    assert parity_differences(resolved, "E0", {}) == ["E2b: policy.n_action_steps = 2, E0 has 3"]
-    assert parity_differences(resolved, "E0", {"E2b": ["n_action_steps"]}) == []
+    world = world_only_fields()  # what the DAG hands the gate in its plan
+    assert parity_differences(resolved, "E0", {}, world) == ["E2b: policy.n_action_steps = 2, E0 has 3"]
+    assert parity_differences(resolved, "E0", {"E2b": ["n_action_steps"]}, world) == []
 
 
 def test_the_parity_gate_fails_naming_the_field_and_saves_the_resolved_config(init, tiny_smolvlm, tmp_path):
     e0 = [f"--policy.path={init}", *_common(tiny_smolvlm)]
     plan = {"experiment": "F9", "args": _world(init, tiny_smolvlm, "--policy.optimizer_lr=1e-3")}
-    plan |= {"baseline": "E0", "baseline_args": e0}
+    plan |= {"baseline": "E0", "baseline_args": e0, "world_fields": sorted(world_only_fields())}
     gate = parity_gate(plan, tmp_path / "configs")
     assert gate.name == "parity[F9]" and gate.passed is False and gate.value == 3
     assert "F9: policy.optimizer_lr = 0.001, E0 has 0.0003" in gate.detail
@@ -119,7 +121,8 @@ def test_a_world_arm_trained_from_the_init_keeps_its_settings_in_checkpoint_and_
     }  # fmt: skip
     assert saved["resize_imgs_with_padding"] == [64, 64] and saved["num_steps"] == 5
 
-    from wmvla.eval.runner import load_policy, parse_eval_config
+    from wmvla.eval.config import parse_eval_config
+    from wmvla.eval.runner import load_policy
 
     argv = [
         f"--policy.path={checkpoint}",

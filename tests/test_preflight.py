@@ -7,33 +7,36 @@ from pathlib import Path
 
 import pytest
 
-from wmvla.preflight import (
+from wmvla.gates.preflight import (
     Footprint,
+    PreflightFailure,
     attention_check,
     check_disk,
     check_gpus,
     check_hub_cache,
     check_render,
-    failure,
     matmul_check,
+    record_preflight,
 )
 
 from .hub_cache import FAKE_SHA, place_in_cache
 
 
-def test_gpu_checks_are_skipped_not_passed_on_a_cpu_study():
+def test_gpu_checks_are_skipped_not_passed_on_a_cpu_study(tmp_path):
     checks = check_gpus("cpu", min_tflops=100)
     assert [c.name for c in checks] == ["gpus_visible", "bf16_matmul", "bf16_attention"]
     assert all(c.passed is None and "skipped" in c.line for c in checks)
-    assert failure(checks) is None
+    record_preflight(checks, tmp_path / "preflight.json")  # recorded, not failed
+    assert (tmp_path / "preflight.json").is_file()
 
 
-def test_a_gpu_study_on_a_node_without_gpus_fails_every_gpu_check():
+def test_a_gpu_study_on_a_node_without_gpus_fails_every_gpu_check(tmp_path):
     checks = check_gpus("cuda", min_tflops=100)  # this machine has no GPU (and a CUDA build of torch)
     assert [c.passed for c in checks] == [False, False, False]
     assert "0 GPU(s)" in checks[0].value and "make setup-rocm" in checks[0].detail
-    error = failure(checks)
-    assert error is not None and str(error).count(": FAILED (") == 3
+    with pytest.raises(PreflightFailure) as error:
+        record_preflight(checks, tmp_path / "preflight.json")
+    assert str(error.value).count(": FAILED (") == 3 and not (tmp_path / "preflight.json").exists()
 
 
 def test_the_kernel_checks_measure_throughput_and_error():
@@ -61,7 +64,7 @@ def test_a_render_backend_that_cannot_start_is_a_failed_check(monkeypatch):
 
 
 def _manifest(snapshot: Path, out: Path, key="policy.vlm") -> Path:
-    from wmvla.hub import snapshot_files
+    from wmvla.hub.fetch import snapshot_files
 
     manifest = {"key": key, "repo_id": "wmvla-test/m", "repo_type": "model", "sha": FAKE_SHA}
     out.write_text(json.dumps({**manifest, "snapshot": str(snapshot), "files": snapshot_files(snapshot)}))
@@ -110,7 +113,7 @@ def test_the_cli_stops_with_one_line_per_failed_check(tmp_path):
 
 @pytest.mark.parametrize("torch_version", ["2.11.0", "2.11.1"])
 def test_the_rocm_index_is_the_one_the_pinned_torch_is_built_for(repo, torch_version, tmp_path):
-    from wmvla.rocm import RocmSetupError, install_command, rocm_for
+    from wmvla.cluster.rocm import RocmSetupError, install_command, rocm_for
 
     assert rocm_for(torch_version) == "7.2"
     with pytest.raises(RocmSetupError, match=r"torch 2.11.\d has ROCm wheels for ROCm 7.2 only, not 6.4"):

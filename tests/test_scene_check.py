@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from wmvla.scene_check import (
+from wmvla.gates.scene import scene_gate
+from wmvla.sim.envs import reset_scene
+from wmvla.sim.scene_check import (
     Tolerance,
     check_relations,
     check_suite,
@@ -11,9 +13,7 @@ from wmvla.scene_check import (
     frame_stats,
     object_relations,
     reference_stats,
-    scene_gate,
 )
-from wmvla.sim import reset_scene
 
 SUITE = "libero_spatial"
 RAMEKIN_TASK = 5  # "pick up the black bowl on the ramekin …": the relation MuJoCo >= 3.4 unseats

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from wmvla.libero_setup import install_libero_config, libero_paths
+from wmvla.sim.setup import install_libero_config, libero_paths
 
 
 def test_libero_config_is_written_idempotently(tmp_path):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from wmvla.stats import mcnemar_exact, paired_bootstrap_ci, wilson_interval
+from wmvla.analysis.stats import mcnemar_exact, wilson_interval
+from wmvla.eval.offline import paired_bootstrap_ci
 
 Z95 = 1.959963984540054
 
@@ -68,7 +69,7 @@ def test_paired_bootstrap_ci_brackets_the_mean_and_is_reproducible():
 
 
 def test_holm_matches_the_step_down_by_hand():
-    from wmvla.stats import holm
+    from wmvla.analysis.stats import holm
 
     # sorted 0.01, 0.03, 0.04, m = 3: 3·0.01 = 0.03; max(0.03, 2·0.03) = 0.06; max(0.06, 1·0.04) = 0.06
     assert holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
@@ -78,7 +79,7 @@ def test_holm_matches_the_step_down_by_hand():
 def test_stratified_bootstrap_is_scipys_multi_sample_bootstrap():
     from scipy.stats import bootstrap
 
-    from wmvla.stats import stratified_bootstrap_cis
+    from wmvla.analysis.stats import stratified_bootstrap_cis
 
     rng = np.random.default_rng(3)
     strata = [rng.choice([-1.0, 0.0, 1.0], size=n, p=[0.2, 0.5, 0.3]) for n in (20, 30, 25)]
@@ -97,7 +98,7 @@ def test_stratified_bootstrap_is_scipys_multi_sample_bootstrap():
 def test_tost_is_statsmodels_paired_tost():
     from statsmodels.stats.weightstats import ttost_paired
 
-    from wmvla.stats import tost_paired
+    from wmvla.analysis.stats import tost_paired
 
     rng = np.random.default_rng(5)
     a, b = rng.random(400) < 0.6, rng.random(400) < 0.6
@@ -111,7 +112,7 @@ def test_the_detectable_difference_has_the_asked_power():
     """At the returned difference d, the paired test's power (statsmodels) is 80%, by construction."""
     from statsmodels.stats.power import TTestPower
 
-    from wmvla.stats import minimal_detectable_difference
+    from wmvla.analysis.stats import minimal_detectable_difference
 
     n, psi = 2000, 0.3
     d = minimal_detectable_difference(n, psi)
@@ -127,7 +128,7 @@ def test_the_detectable_difference_has_the_asked_power():
 def test_probability_of_improvement_is_rliables():
     from rliable import metrics
 
-    from wmvla.stats import probability_of_improvement
+    from wmvla.analysis.stats import probability_of_improvement
 
     better, worse = np.array([[0.9, 0.8], [0.7, 0.9]]), np.array([[0.1, 0.2], [0.3, 0.1]])
     assert (
@@ -136,3 +137,14 @@ def test_probability_of_improvement_is_rliables():
     rng = np.random.default_rng(0)
     x, y = rng.random((3, 10)), rng.random((3, 10))
     assert probability_of_improvement(x, y) == pytest.approx(metrics.probability_of_improvement(x, y))
+
+
+def test_evaluation_results_carry_the_wilson_interval_the_analysis_computes():
+    """The eval job (below the analysis layer) calls statsmodels itself: it agrees with `wilson_interval`."""
+    from wmvla.eval.results import build_result
+
+    episodes = [{"task_id": 0, "init_state_id": j, "success": j < 3} for j in range(7)]
+    result = build_result(
+        episodes, suite="s", mode="pred", seed=0, checkpoint_step=1, task_names={}, source="t", provenance={}
+    )
+    assert result["overall"]["sr_ci95"] == pytest.approx(wilson_interval(3, 7), abs=1e-12)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from wmvla.tiny_models import build_tiny_cosmos, build_tiny_smolvlm, build_tiny_vjepa2
+from wmvla.models.tiny import build_tiny_cosmos, build_tiny_smolvlm, build_tiny_vjepa2
 
 from .policies import smolvla_kwargs
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from wmvla.train_cli import TrainArgsError, lerobot_train_args
+from wmvla.train.lerobot_wm_train import TrainArgsError, lerobot_train_args
 
 
 def test_sample_budget_becomes_steps():
@@ -39,7 +39,7 @@ def test_inconsistent_arguments_are_named(argv, message):
 
 
 def test_the_wrappers_own_options_never_reach_lerobot_train():
-    from wmvla.train_cli import own_options
+    from wmvla.train.lerobot_wm_train import own_options
 
     argv = ["--policy.type=smolvla", "--steps=10", "--keep_checkpoints=2", "--start_over=true"]
     assert lerobot_train_args(argv) == ["--policy.type=smolvla", "--steps=10"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from wmvla.train_run import TrainRun, TrainRunError, identity
+from wmvla.train.run import TrainRun, TrainRunError, identity
 
 
 def _checkpoint(run: TrainRun, step: int, complete: bool = True) -> Path:

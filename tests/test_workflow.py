@@ -5,14 +5,17 @@ import re
 import pytest
 import yaml
 
-from wmvla import workflow as wf
+from wmvla.analysis.design import Design
+from wmvla.analysis.names import figure_names
+from wmvla.study import artifacts, commands, design, resources, targets
+from wmvla.study.config import StudyConfigError, baseline, train_steps
 
 from .plans import job_counts, snakemake
 
 
 def _load(repo, name):
     """A shipped study config as the Snakefile sees it: validated, the schema's defaults filled in."""
-    from wmvla.study_config import load_study_config
+    from wmvla.study.config import load_study_config
 
     return load_study_config(repo / "config" / name)
 
@@ -22,6 +25,11 @@ def _dry_run_plan(snakemake_bin, repo, *args, cwd=None) -> str:
     out = snakemake(snakemake_bin, repo, "-n", *args, cwd=cwd)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
+
+
+def _figures(config: dict) -> list[str]:
+    """The figures a study config draws (what the Snakefile asks of `figure_names`)."""
+    return figure_names(config["experiments"], baseline(config))
 
 
 def _dry_run(snakemake_bin, repo, *args, cwd=None):
@@ -35,7 +43,7 @@ def test_shipped_configs_validate(repo, name):
 
     config = _load(repo, name)
     validate(config, schema=str(repo / "config" / "schema.yaml"))
-    assert wf.all_targets(config)
+    assert targets.all_targets(config, _figures(config))
 
 
 # E0, E1, E2, E2_cosmos trained and checked offline; evaluated as trained, E2 also with its memory zeroed;
@@ -140,7 +148,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(snakemake_bin, repo, tmp
 
 def test_train_args_fix_the_sample_budget(repo):
     config = _load(repo, "smoke.yaml")
-    args = wf.train_args(config, "libero_spatial", "E0", 0)
+    args = commands.train_args(config, "libero_spatial", "E0", 0)
     steps = config["train"]["total_samples"] // config["train"]["batch_size"]
     assert f"--steps={steps}" in args and "--save_freq=50" in args and "--keep_checkpoints=1" in args
     assert "--policy.type=smolvla" in args
@@ -151,7 +159,7 @@ def test_train_args_fix_the_sample_budget(repo):
 
 def test_full_study_fine_tunes_from_the_init_checkpoint(repo):
     config = _load(repo, "config.yaml")
-    args = wf.train_args(config, "libero_goal", "E0", 2)
+    args = commands.train_args(config, "libero_goal", "E0", 2)
     init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"  # the offline cache
     assert any(a.startswith(f"--policy.path={init}") for a in args)
     assert not any(a.startswith("--policy.type") for a in args)
@@ -161,15 +169,15 @@ def test_full_study_fine_tunes_from_the_init_checkpoint(repo):
 def test_budget_not_divisible_by_batch_is_an_error(repo):
     config = _load(repo, "smoke.yaml")
     config["train"]["total_samples"] = 401
-    with pytest.raises(wf.StudyConfigError, match="not a multiple"):
-        wf.train_steps(config)
+    with pytest.raises(StudyConfigError, match="not a multiple"):
+        train_steps(config)
 
 
 def test_eval_args_are_paired_across_experiments(repo):
     config = _load(repo, "smoke.yaml")
     config["experiments"]["E0b"] = dict(config["experiments"]["E0"])
-    a = wf.eval_args(config, "libero_spatial", "E0", 0, "pred")
-    b = wf.eval_args(config, "libero_spatial", "E0b", 0, "pred")
+    a = commands.eval_args(config, "libero_spatial", "E0", 0, "pred")
+    b = commands.eval_args(config, "libero_spatial", "E0b", 0, "pred")
     differing = {x for x in a if x not in b} | {x for x in b if x not in a}
     assert all(x.startswith(("--policy.path=", "--result=")) for x in differing)
     assert "--env.task_ids=[0]" in a and "--env.episode_length=30" in a
@@ -185,68 +193,66 @@ def test_eval_args_are_paired_across_experiments(repo):
     assert (
         "--policy.path=results/smoke/libero_spatial/E0/seed0/train/checkpoints/000200/pretrained_model" in a
     )
-    full = wf.eval_args(_load(repo, "config.yaml"), "libero_goal", "E2", 1, "zero")
+    full = commands.eval_args(_load(repo, "config.yaml"), "libero_goal", "E2", 1, "zero")
     assert "--policy.path=results/full/libero_goal/E2/seed1/train/checkpoints/050000/pretrained_model" in full
 
 
 def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
-    args = wf.train_args(smoke, "libero_spatial", "E2", 0)
+    args = commands.train_args(smoke, "libero_spatial", "E2", 0)
     assert "--policy.type=smolvla_world" in args
     assert "--policy.world_latents_path=results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in args
     assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
-    assert "--policy.world_memory_mode_train=zero" in wf.train_args(smoke, "libero_spatial", "E1", 0)
-    full_args = wf.train_args(full, "libero_10", "E2", 1)
+    assert "--policy.world_memory_mode_train=zero" in commands.train_args(smoke, "libero_spatial", "E1", 0)
+    full_args = commands.train_args(full, "libero_10", "E2", 1)
     init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"
     assert any(a.startswith(f"--policy.init_from_policy_path={init}") for a in full_args)
     assert "--policy.world_dim=1408" in full_args and not any(
         a.startswith("--policy.path") for a in full_args
     )
-    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in wf.train_inputs(smoke, "E2")
-    assert "results/smoke/models/vjepa2-tiny" in wf.eval_inputs(smoke, "E2")
+    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in artifacts.train_inputs(smoke, "E2")
+    assert "results/smoke/models/vjepa2-tiny" in artifacts.eval_inputs(smoke, "E2")
     assert "--policy.world_encoder_path=results/smoke/models/vjepa2-tiny" in args
     assert "--policy.vlm_model_name=results/smoke/models/smolvlm-tiny" in args
-    assert wf.eval_inputs(smoke, "E0") == ["results/smoke/models/smolvlm-tiny"]
+    assert artifacts.eval_inputs(smoke, "E0") == ["results/smoke/models/smolvlm-tiny"]
 
 
 def test_rollout_ablation_sets_the_memory_mode(repo):
     config = _load(repo, "smoke.yaml")
-    assert "--policy.world_memory_mode_rollout=zero" in wf.eval_args(
+    assert "--policy.world_memory_mode_rollout=zero" in commands.eval_args(
         config, "libero_spatial", "E2", 0, "zero"
     )
-    assert not any("world_memory" in a for a in wf.eval_args(config, "libero_spatial", "E0", 0, "pred"))
+    assert not any("world_memory" in a for a in commands.eval_args(config, "libero_spatial", "E0", 0, "pred"))
 
 
 def test_plain_smolvla_has_no_memory_ablation(repo):
     config = _load(repo, "smoke.yaml")
     config["experiments"]["E0"]["eval_modes"] = ["pred", "zero"]
-    with pytest.raises(wf.StudyConfigError, match="no world memory"):
-        wf.eval_args(config, "libero_spatial", "E0", 0, "zero")
+    with pytest.raises(StudyConfigError, match="no world memory"):
+        commands.eval_args(config, "libero_spatial", "E0", 0, "zero")
 
 
 def test_figures_follow_the_experiments_of_the_study(repo):
     config = _load(repo, "smoke.yaml")
-    assert "imagination_bank" not in wf.figure_names(config) and "rollout_ablations" in wf.figure_names(
-        config
-    )
+    assert "imagination_bank" not in _figures(config) and "rollout_ablations" in _figures(config)
     config["experiments"]["IB_mixture4"] = {
         "policy_type": "smolvla_world",
         "policy_args": {"world_num_hypotheses": 4, "world_hypothesis_method": "mixture"},
         "eval_modes": ["pred"],
     }
-    assert "imagination_bank" in wf.figure_names(config)
+    assert "imagination_bank" in _figures(config)
     plain = {"study": "x", "experiments": {"E0": {"policy_type": "smolvla", "eval_modes": ["pred"]}}}
-    assert wf.figure_names(plain) == ["sr_by_experiment", "sr_per_task"]
-    assert wf.baseline(config) == "E0" and wf.baseline({"experiments": {}}) is None
+    assert _figures(plain) == ["sr_by_experiment", "sr_per_task"]
+    assert baseline(config) == "E0" and baseline({"experiments": {}}) is None
 
 
 def test_offline_check_holds_out_what_training_leaves_out(repo):
     config = _load(repo, "smoke.yaml")
     every = config["offline_check"]["holdout_every"]
-    assert f"--holdout-every={every}" in wf.offline_args(config, "libero_spatial", "E2", 0)
-    assert wf.split_args(config, "train") == ["--split=train", f"--holdout-every={every}"]
-    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in wf.offline_inputs(config, "E2")
-    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" not in wf.offline_inputs(config, "E0")
+    assert f"--holdout-every={every}" in commands.offline_args(config, "libero_spatial", "E2", 0)
+    assert commands.split_args(config, "train") == ["--split=train", f"--holdout-every={every}"]
+    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in artifacts.offline_inputs(config, "E2")
+    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" not in artifacts.offline_inputs(config, "E0")
 
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
@@ -276,7 +282,7 @@ def test_a_study_config_given_on_the_command_line_is_not_mixed_with_smoke(snakem
         "seeds=[0]",
     )
     assert out.returncode == 0, out.stderr
-    train = next(line for line in out.stdout.splitlines() if "lerobot-wm-train" in line)
+    train = next(line for line in out.stdout.splitlines() if "wmvla train run" in line)
     assert "--policy.device=cuda" in train and "--batch_size=64" in train
     for smoke_only in ("resize_imgs_with_padding", "load_vlm_weights", "num_vlm_layers", "record"):
         assert smoke_only not in train
@@ -330,19 +336,19 @@ def test_reordering_config_keys_does_not_change_any_command_line(repo):
     config = _load(repo, "smoke.yaml")
     reordered = yaml.safe_load(yaml.safe_dump(config, sort_keys=True))
     for exp in config["experiments"]:
-        assert wf.train_args(config, "libero_spatial", exp, 0) == wf.train_args(
+        assert commands.train_args(config, "libero_spatial", exp, 0) == commands.train_args(
             reordered, "libero_spatial", exp, 0
         )
     shuffled = dict(reversed(list(config["policy"]["args"].items())))
-    assert wf.train_args(
+    assert commands.train_args(
         {**config, "policy": {**config["policy"], "args": shuffled}}, "libero_spatial", "E0", 0
-    ) == (wf.train_args(config, "libero_spatial", "E0", 0))
+    ) == (commands.train_args(config, "libero_spatial", "E0", 0))
 
 
 def test_smoke_and_full_studies_share_no_output_path(repo):
     smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
     outputs = {
-        name: set(wf.all_targets(c)) | set(wf.owned_outputs(c))
+        name: set(targets.all_targets(c, _figures(c))) | set(targets.owned_outputs(c))
         for name, c in (("smoke", smoke), ("full", full))
     }
     assert all(p.startswith("results/smoke/") for p in outputs["smoke"])
@@ -368,29 +374,29 @@ def test_an_artifact_of_another_study_stops_the_dry_run_untouched(snakemake_bin,
 
 def test_an_experiment_names_its_encoder_and_everything_follows(repo):
     """Cache, online encoder, clip length and D of E2_cosmos follow its `encoder`; E2 keeps the study's."""
-    from wmvla import hub
-
     full = _load(repo, "config.yaml")
-    cosmos, vjepa = (wf.train_args(full, "libero_goal", e, 0) for e in ("E2_cosmos", "E2"))
+    cosmos, vjepa = (commands.train_args(full, "libero_goal", e, 0) for e in ("E2_cosmos", "E2"))
     snapshot = "results/full/hub/models--nvidia--Cosmos-1.0-Tokenizer-CV8x8x8/snapshots/"
     assert "--policy.world_latents_path=results/full/latents/libero/cosmos-cv8x8x8_m9" in cosmos
     assert {"--policy.world_encoder=cosmos-cv8x8x8", "--policy.world_temporal_window=9"} <= set(cosmos)
     assert "--policy.world_dim=256" in cosmos and "--policy.world_dim=1408" in vjepa
     assert any(a.startswith(f"--policy.world_encoder_path={snapshot}") for a in cosmos)
     assert "--policy.world_latents_path=results/full/latents/libero/vjepa2-vitg_m4" in vjepa
-    assert wf.train_inputs(full, "E2_cosmos")[-1] == "results/full/latents/libero/cosmos-cv8x8x8_m9"
-    assert "results/full/hub/manifests/encoder.cosmos-cv8x8x8.json" in wf.eval_inputs(full, "E2_cosmos")
-    assert wf.latent_gate_inputs(full, "E2_cosmos") == ["results/full/gates/latents/cosmos-cv8x8x8.json"]
-    assert wf.latent_gate_inputs(full, "E0") == []
-    cosmos_hub = next(a for a in hub.study_artifacts(full) if a.key == "encoder.cosmos-cv8x8x8")
+    assert artifacts.train_inputs(full, "E2_cosmos")[-1] == "results/full/latents/libero/cosmos-cv8x8x8_m9"
+    assert "results/full/hub/manifests/encoder.cosmos-cv8x8x8.json" in artifacts.eval_inputs(
+        full, "E2_cosmos"
+    )
+    assert targets.latent_gate_inputs(full, "E2_cosmos") == ["results/full/gates/latents/cosmos-cv8x8x8.json"]
+    assert targets.latent_gate_inputs(full, "E0") == []
+    cosmos_hub = next(a for a in artifacts.study_artifacts(full) if a.key == "encoder.cosmos-cv8x8x8")
     assert cosmos_hub.repo_id == "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8" and cosmos_hub.files[0].startswith(
         "vae/"
     )
-    assert wf.footprint(full).latent_dims == (1408, 256)
-    design = wf.analysis_design(full)
-    assert design.encoders == ("E2_cosmos",) and "E2_cosmos" not in design.fusion + design.imagination
-    assert design.changes["E2_cosmos"] == "latents of cosmos-cv8x8x8 instead of vjepa2-vitg"
-    assert "E2_cosmos" in design.versus_world  # paired against E2 (and, as every arm, against E0)
+    assert resources.footprint(full)["latent_dims"] == [1408, 256]
+    roles = Design.from_json(design.design_json(full))
+    assert roles.encoders == ("E2_cosmos",) and "E2_cosmos" not in roles.fusion + roles.imagination
+    assert roles.changes["E2_cosmos"] == "latents of cosmos-cv8x8x8 instead of vjepa2-vitg"
+    assert "E2_cosmos" in roles.versus_world  # paired against E2 (and, as every arm, against E0)
 
 
 @pytest.mark.parametrize(
@@ -408,12 +414,12 @@ def test_an_experiment_names_its_encoder_and_everything_follows(repo):
     ],
 )
 def test_encoder_settings_the_dag_derives_cannot_be_overridden(repo, edit, message):
-    from wmvla.config_checks import check_study_config
+    from wmvla.study.checks import check_study_config
 
     config = _load(repo, "smoke.yaml")
     config["experiments"]["E2"]["policy_args"] = dict(config["experiments"]["E2"]["policy_args"])
     edit(config)
-    with pytest.raises(wf.StudyConfigError, match=message):
+    with pytest.raises(StudyConfigError, match=message):
         check_study_config(config, "E0")
 
 

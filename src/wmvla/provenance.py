@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-PROVENANCE_FILE = "provenance.json"
-STUDY_ENV = "WMVLA_STUDY"  # set for every job by the Snakefile: the study whose artifact this is
+from wmvla.files import PROVENANCE_FILE, STUDY_ENV, write_json
+
 TRACKED_PACKAGES = ("torch", "lerobot", "transformers", "wmvla", "mujoco", "snakemake")
 
 
@@ -88,12 +88,9 @@ def write_provenance(
     artifact_dir: Path, config: Any, started_at: str, extra: dict[str, Any] | None = None
 ) -> Path:
     """Write `provenance.json` into `artifact_dir` (call when the artifact is complete)."""
-    artifact_dir = Path(artifact_dir)
-    artifact_dir.mkdir(parents=True, exist_ok=True)
-    path = artifact_dir / PROVENANCE_FILE
-    record = provenance_record(config, started_at, extra)
-    path.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    return write_json(
+        Path(artifact_dir) / PROVENANCE_FILE, provenance_record(config, started_at, extra), sort_keys=True
+    )
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Names of the study's tables and figures: what the DAG declares as outputs.
 
 Why a module of its own: the Snakefile needs these names while it builds the DAG, which must not
-import pandas, matplotlib or seaborn (the full dry run has a 5 s budget).
+import pandas, matplotlib or seaborn (the full dry run has a 5 s budget), nor the study package (the two
+are independent: the Snakefile hands the config's experiments to `figure_names`).
 """
 
 TABLES = (
@@ -27,13 +28,30 @@ REPORTED_TABLES = (
     "offline",
     "training",
 )  # not the raw log
-FIGURES = (
-    "sr_by_experiment",
-    "sr_per_task",
-    "rollout_ablations",
-    "training_curves",
-    "attention",
-    "imagination_bank",
-    "offline_memory_modes",
-    "forest",
-)
+# Every figure, in report order, with what a study must have for it to be drawn.
+FIGURE_NEEDS = {
+    "sr_by_experiment": "always",
+    "sr_per_task": "always",
+    "forest": "a baseline and another arm",
+    "rollout_ablations": "an experiment with several rollout modes",
+    "training_curves": "a smolvla_world experiment",
+    "attention": "a smolvla_world experiment",
+    "offline_memory_modes": "a smolvla_world experiment",
+    "imagination_bank": "an imagination bank (world_num_hypotheses > 1)",
+}
+FIGURES = tuple(FIGURE_NEEDS)
+
+
+def figure_names(experiments: dict[str, dict], baseline: str | None) -> list[str]:
+    """The figures a study with these experiments (the config's `experiments:`) can draw."""
+    specs = experiments.values()
+    has = {
+        "always": True,
+        "a baseline and another arm": baseline is not None and len(experiments) > 1,
+        "an experiment with several rollout modes": any(len(s["eval_modes"]) > 1 for s in specs),
+        "a smolvla_world experiment": any(s["policy_type"] == "smolvla_world" for s in specs),
+        "an imagination bank (world_num_hypotheses > 1)": any(
+            int(s.get("policy_args", {}).get("world_num_hypotheses", 1)) > 1 for s in specs
+        ),
+    }
+    return [name for name, need in FIGURE_NEEDS.items() if has[need]]

@@ -11,7 +11,6 @@ import pandas as pd
 from wmvla.analysis import collect, tables
 from wmvla.analysis.design import Design
 from wmvla.analysis.names import TABLES
-from wmvla.ownership import check_owned
 
 
 def build_tables(
@@ -19,14 +18,10 @@ def build_tables(
     offline_files: list[Path],
     metrics_files: list[Path],
     design: Design,
-    study: str | None = None,
     gates_file: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The study's tables; with `study`, every input must have been made by that study."""
+    """The study's tables (the caller checks that every input belongs to the study)."""
     baseline, settings = design.baseline, design.settings
-    if study is not None:
-        runs = [Path(m).parent for m in metrics_files]  # a training's provenance sits next to its metrics
-        check_owned([*eval_files, *offline_files, *runs], study, "a report covers one study only")
     episodes = collect.episodes_frame(eval_files)
     training = collect.training_frame(metrics_files)
     if baseline is not None and baseline not in set(episodes["exp"]):

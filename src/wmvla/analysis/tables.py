@@ -6,14 +6,14 @@ on the discordant pairs (Holm-adjusted within each family of tests), an interval
 success rate from a bootstrap that resamples episodes within (suite, seed, task) strata (95%, and at the
 Bonferroni level 1 − α/m of the family), TOST equivalence within a margin, the probability that a run of
 the arm beats a run of the reference (rliable), and the smallest difference the comparison could have
-detected (α, 80% power). Rows are pooled over suites as well, under suite `all`. See `wmvla.stats`.
+detected (α, 80% power). Rows are pooled over suites as well, under suite `all`. See `wmvla.analysis.stats`.
 """
 
 import numpy as np
 import pandas as pd
 
 from wmvla.analysis.design import Settings
-from wmvla.stats import (
+from wmvla.analysis.stats import (
     holm,
     mcnemar_exact,
     minimal_detectable_difference,

@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from wmvla.data.features import ACTION_DIM, IMAGE_KEYS, STATE_KEY, libero_features
 from wmvla.errors import OutputExistsError, WmvlaError
-from wmvla.libero_setup import apply_environment_defaults
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,6 @@ def record_smoke_dataset(out_dir: Path, spec: SmokeSpec) -> Path:
     """Record into a temporary sibling directory and move it into place only when complete."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    apply_environment_defaults()
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise OutputExistsError(f"{out_dir} already exists; remove it to record again")

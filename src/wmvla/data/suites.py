@@ -78,3 +78,8 @@ def split_episodes(episodes: list[int], split: str, holdout_every: int | None) -
             f"the {split} split is empty: {len(episodes)} episode(s), every {holdout_every}th held out"
         )
     return chosen
+
+
+def suite_split(root: Path, suite: str, split: str, holdout_every: int | None) -> list[int]:
+    """The episodes of `suite` in the dataset at `root`, then its `split` (what a job trains or checks on)."""
+    return split_episodes(suite_episodes(root, suite), split, holdout_every)

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from wmvla.files import write_text
+
 log = logging.getLogger(__name__)
 
 
@@ -58,12 +60,9 @@ class EpisodeLog:
         self._rewrite([])
 
     def _rewrite(self, episodes: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
         lines = [json.dumps({"evaluation": self.identity}, sort_keys=True)]
         lines += [json.dumps(e, sort_keys=True) for e in episodes]
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(self.path)
+        write_text(self.path, "\n".join(lines) + "\n")
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import bootstrap
 from tqdm import tqdm
 
 from wmvla.errors import WmvlaError
-from wmvla.eval.runner import checkpoint_step
-from wmvla.stats import paired_bootstrap_ci
+from wmvla.files import checkpoint_step
 from wmvla.world.memory import TRAIN_MODES
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,21 @@ REFERENCE_MODE = "pred"
 
 class OfflineCheckError(WmvlaError, ValueError):
     """The checkpoint or the held-out data cannot be checked."""
+
+
+def paired_bootstrap_ci(differences: np.ndarray, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean per-frame difference between two memory modes (scipy)."""
+    differences = np.asarray(differences, dtype=float)
+    if differences.size == 0:
+        raise ValueError("no paired differences to resample")
+    if np.ptp(differences) == 0:  # nothing varies under resampling
+        return float(differences[0]), float(differences[0])
+    result = bootstrap(
+        (differences,), np.mean, n_resamples=2000, confidence_level=level, method="percentile",
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    low, high = result.confidence_interval
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,19 @@ suite/seed/checkpoint/init-state identity and no confidence intervals, which the
 across experiments need.
 """
 
-import json
 from pathlib import Path
 from typing import Any
 
-from wmvla.stats import wilson_interval
+from statsmodels.stats.proportion import proportion_confint
+
+from wmvla.files import write_json
 
 RESULT_SCHEMA_VERSION = 1
 
 
 def _rate(successes: int, trials: int) -> dict[str, Any]:
-    low, high = wilson_interval(successes, trials)
+    """Success rate with its Wilson 95% interval (statsmodels; the method `wmvla.analysis.stats` names)."""
+    low, high = (float(x) for x in proportion_confint(successes, trials, alpha=0.05, method="wilson"))
     return {"n_episodes": trials, "successes": successes, "sr": successes / trials, "sr_ci95": [low, high]}
 
 
@@ -70,9 +72,4 @@ def build_result(
 
 def write_result(result: dict[str, Any], path: Path) -> Path:
     """Write atomically so an interrupted job never leaves a truncated result behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    tmp.replace(path)
-    return path
+    return write_json(path, result)

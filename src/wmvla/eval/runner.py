@@ -9,169 +9,32 @@ memory until the end) — and the result file with the identities the paired sta
 """
 
 import dataclasses
-import hashlib
-import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from lerobot.configs import parser
-from lerobot.configs.eval import EvalPipelineConfig
 from tqdm import tqdm
 
-from wmvla.errors import WmvlaError
+from wmvla.data.suites import suite_tasks
+from wmvla.eval.config import (
+    WmEvalConfig,
+    evaluation_protocol,
+    make_plan,
+    rollout_mode,
+    simulator_packages,
+    validate,
+)
 from wmvla.eval.episode_log import EpisodeLog
 from wmvla.eval.results import build_result, write_result
+from wmvla.files import checkpoint_step, sha256_file
 from wmvla.provenance import now, provenance_record
+from wmvla.sim.envs import make_task_env
+from wmvla.sim.versions import gl_strings
 
 log = logging.getLogger(__name__)
-
-PLAIN_POLICY_MODE = "pred"  # a policy without world memory is evaluated "as trained"
-DEFAULT_CAMERAS = {"agentview_image": "image", "robot0_eye_in_hand_image": "image2"}  # LeRobot's mapping
-
-
-class EvalConfigError(WmvlaError, ValueError):
-    """The evaluation request is inconsistent (no checkpoint, wrong env, file name ≠ rollout mode…)."""
-
-
-@dataclass
-class WmEvalConfig(EvalPipelineConfig):
-    """`lerobot-eval`'s config plus where the result goes and how many episodes to film."""
-
-    result: Path | None = None  # eval/<mode>.json; its per-episode log and videos are written next to it
-    videos_per_task: int = 0  # film the first k init states of every task (MP4, env's first camera)
-
-
-@dataclass(frozen=True)
-class EvalPlan:
-    """Which episodes an evaluation runs: init states 0..n-1 of every task, in batches of vector envs."""
-
-    suite: str
-    task_ids: tuple[int, ...]
-    episodes_per_task: int
-    batch_size: int
-    seed: int
-
-    def batches(self, finished: set[tuple[int, int]]) -> Iterator[tuple[int, list[int]]]:
-        """(task_id, init_state_ids) of every batch still to run; finished episodes are skipped."""
-        for task_id in self.task_ids:
-            pending = [j for j in range(self.episodes_per_task) if (task_id, j) not in finished]
-            for start in range(0, len(pending), self.batch_size):
-                yield task_id, pending[start : start + self.batch_size]
-
-    def env_seed(self, task_id: int, init_state_id: int) -> int:
-        """The same episode gets the same seed in every experiment and on every resume (paired)."""
-        return self.seed + 1000 * task_id + init_state_id
-
-
-@parser.wrap()
-def parse_eval_config(cfg: WmEvalConfig) -> WmEvalConfig:
-    """The config of `lerobot-wm-eval`, parsed from `sys.argv` by LeRobot's own parser.
-
-    (LeRobot reads `--policy.path` from `sys.argv` itself, so there is no argv parameter.)
-    """
-    return cfg
-
-
-def rollout_mode(policy_cfg: Any) -> str:
-    return getattr(policy_cfg, "world_memory_mode_rollout", None) or PLAIN_POLICY_MODE
-
-
-def checkpoint_step(pretrained_model_dir: Path) -> int | None:
-    """Training step of a LeRobot checkpoint (`<step>/pretrained_model` next to `training_state`)."""
-    step_file = Path(pretrained_model_dir).resolve().parent / "training_state" / "training_step.json"
-    if not step_file.is_file():
-        return None
-    return int(json.loads(step_file.read_text())["step"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_checkpoint_argument(argv: list[str]) -> None:
-    """Fail clearly on a `--policy.path` that is no checkpoint, before LeRobot's parser tries the Hub.
-
-    A Hub id is `owner/name`; anything else is a local path and must hold a saved policy.
-    """
-    paths = [a.split("=", 1)[1] for a in argv if a.startswith("--policy.path=")]
-    if not paths:
-        raise EvalConfigError("give the checkpoint to evaluate: --policy.path=<dir>/pretrained_model")
-    path = Path(paths[-1])
-    looks_local = path.exists() or path.is_absolute() or paths[-1].startswith(".") or len(path.parts) > 2
-    missing = [f for f in ("config.json", "model.safetensors") if not (path / f).is_file()]
-    if looks_local and missing:
-        raise EvalConfigError(f"--policy.path={path} is not a saved policy (no {' or '.join(missing)})")
-
-
-def validate(cfg: WmEvalConfig) -> None:
-    if cfg.policy is None or cfg.policy.pretrained_path is None:
-        raise EvalConfigError("give the checkpoint to evaluate: --policy.path=<dir>/pretrained_model")
-    if cfg.env.type != "libero":
-        raise EvalConfigError(f"lerobot-wm-eval runs LIBERO; got --env.type={cfg.env.type}")
-    if not cfg.env.task or "," in cfg.env.task:
-        raise EvalConfigError(f"give exactly one LIBERO suite as --env.task (got {cfg.env.task!r})")
-    if not cfg.env.init_states:
-        raise EvalConfigError("--env.init_states=false: episodes must start from LIBERO's fixed init states")
-    if cfg.result is None or Path(cfg.result).suffix != ".json":
-        raise EvalConfigError("give the result file: --result=<dir>/eval/<mode>.json")
-    mode = rollout_mode(cfg.policy)
-    if Path(cfg.result).stem != mode:
-        raise EvalConfigError(
-            f"--result={cfg.result} but the policy rolls out with memory mode {mode!r}: "
-            f"name the file {mode}.json or set --policy.world_memory_mode_rollout"
-        )
-    if cfg.videos_per_task < 0:
-        raise EvalConfigError(f"--videos_per_task must be >= 0, got {cfg.videos_per_task}")
-
-
-def evaluation_protocol(cfg: WmEvalConfig) -> dict[str, Any]:
-    """What decides an outcome besides the weights: recorded with every result, equal across arms."""
-    from lerobot.envs.libero import TASK_SUITE_MAX_STEPS
-
-    env, policy = cfg.env, cfg.policy
-    return {
-        "n_action_steps": getattr(policy, "n_action_steps", None),
-        "num_steps": getattr(policy, "num_steps", None),  # flow-matching denoising steps
-        "episode_length": env.episode_length or TASK_SUITE_MAX_STEPS.get(env.task),
-        "control_freq": env.fps,
-        "image_size": [env.observation_height, env.observation_width],
-        "cameras": env.camera_name_mapping or DEFAULT_CAMERAS,
-        "init_states": env.init_states,
-        "hard_reset": env.hard_reset,
-    }
-
-
-def simulator_packages() -> dict[str, str | None]:
-    """The simulator's package versions and rendering backend (known before anything renders)."""
-    from wmvla.sim import simulator_versions
-
-    return {k: v for k, v in simulator_versions().items() if not k.startswith("gl_")}
-
-
-def make_plan(cfg: WmEvalConfig) -> EvalPlan:
-    from lerobot.envs.libero import get_task_init_states
-
-    from wmvla.data.suites import libero_suite
-
-    suite = libero_suite(cfg.env.task)
-    task_ids = tuple(cfg.env.task_ids) if cfg.env.task_ids is not None else tuple(range(suite.n_tasks))
-    if unknown := [t for t in task_ids if not 0 <= t < suite.n_tasks]:
-        raise EvalConfigError(f"{cfg.env.task} has tasks 0..{suite.n_tasks - 1}; unknown task ids {unknown}")
-    states = min(len(get_task_init_states(suite, t)) for t in task_ids)
-    if cfg.eval.n_episodes > states:
-        raise EvalConfigError(
-            f"--eval.n_episodes={cfg.eval.n_episodes} but LIBERO has {states} fixed init states per task"
-        )
-    return EvalPlan(cfg.env.task, task_ids, cfg.eval.n_episodes, cfg.eval.batch_size, cfg.seed or 0)
 
 
 def load_policy(cfg: WmEvalConfig):
@@ -191,45 +54,7 @@ def load_policy(cfg: WmEvalConfig):
     return policy, preprocessor, postprocessor
 
 
-def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool):
-    """One task's vector env whose sub-envs can be pointed at any init state (`set_attr`).
-
-    Why not `make_env`: it builds every task's env up front and hides async envs behind a lazy proxy
-    without `set_attr`; the envs themselves are LeRobot's, built by its own LIBERO factory.
-    """
-    import gymnasium as gym
-    from lerobot.envs.libero import create_libero_envs
-    from lerobot.envs.utils import freeze_after_episode_end
-
-    if use_async and n_envs > 1:
-
-        def env_cls(fns):
-            return gym.vector.AsyncVectorEnv(
-                [freeze_after_episode_end(fn) for fn in fns],
-                context="forkserver",
-                shared_memory=True,
-                autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
-            )
-    else:
-        env_cls = gym.vector.SyncVectorEnv
-    envs = create_libero_envs(
-        task=env_cfg.task,
-        n_envs=n_envs,
-        camera_name=env_cfg.camera_name,
-        init_states=env_cfg.init_states,
-        gym_kwargs={**env_cfg.gym_kwargs, "task_ids": [task_id]},
-        env_cls=env_cls,
-        control_mode=env_cfg.control_mode,
-        episode_length=env_cfg.episode_length,
-        camera_name_mapping=env_cfg.camera_name_mapping,
-        is_libero_plus=env_cfg.is_libero_plus,
-    )
-    return envs[env_cfg.task][task_id]
-
-
 def _rendering() -> dict[str, str | None]:
-    from wmvla.sim import gl_strings
-
     strings = gl_strings()
     return strings if any(strings.values()) else {}  # async envs render in their own processes
 
@@ -246,7 +71,7 @@ class Evaluation:
         weights = Path(cfg.policy.pretrained_path, "model.safetensors")
         identity = {
             "checkpoint": str(cfg.policy.pretrained_path),
-            "weights_sha256": _sha256(weights),
+            "weights_sha256": sha256_file(weights),
             "policy_overrides": self.overrides,
             **dataclasses.asdict(self.plan),
             "protocol": evaluation_protocol(cfg),
@@ -341,8 +166,6 @@ class Evaluation:
         return f"{self.videos_dir.name}/{name}"
 
     def _write_result(self, started: str) -> Path:
-        from wmvla.data.suites import suite_tasks
-
         episodes = sorted(self.log.episodes, key=lambda e: (e["task_id"], e["init_state_id"]))
         names = suite_tasks(self.plan.suite)
         checkpoint = Path(self.cfg.policy.pretrained_path)

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from wmvla.errors import OutputExistsError, WmvlaError
-from wmvla.hub import snapshot_revision
+from wmvla.files import atomic_write, sha256_file, write_json
 from wmvla.latents.encoders import VideoEncoder
 from wmvla.latents.frames import EpisodeFrames
 from wmvla.latents.windows import clip_frame_rows
@@ -63,14 +63,6 @@ class BuildReport:
     seconds: float
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def dataset_fingerprint(root: Path) -> str:
     """Cheap identity of a dataset: its metadata files' bytes plus each data file's name and size."""
     root = Path(root)
@@ -84,14 +76,6 @@ def dataset_fingerprint(root: Path) -> str:
             if path.is_file():
                 digest.update(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
     return digest.hexdigest()[:20]
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-    tmp.replace(path)
 
 
 class ClipAssembler:
@@ -149,61 +133,33 @@ def _complete_shards(staging: Path, num_shards: int) -> set[int]:
     return done
 
 
-def build_cache(
-    dataset_root: Path,
-    request: CacheRequest,
-    encoder: VideoEncoder,
-    out_dir: Path,
-    batch_size: int = 64,
-    shard_size: int = 4096,
-    allow_nonfinite: bool = False,
-) -> BuildReport:
-    """Encode every frame's clip of one camera into `out_dir` (resumable; see module docstring)."""
-    if encoder.spec.name != request.encoder:
-        raise LatentCacheError(f"encoder {encoder.spec.name!r} given for a {request.encoder!r} cache")
-    encoder.check_window(request.temporal_window)
-    if batch_size < 1 or shard_size < batch_size:
-        raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
-    out_dir = Path(out_dir)
-    if (out_dir / META_FILE).is_file():
-        raise OutputExistsError(f"{out_dir} is already a complete cache; remove it to rebuild")
-    frames = EpisodeFrames(dataset_root, request.camera)
+def _staging(out_dir: Path, plan: dict[str, Any]) -> Path:
+    """The build directory `<out_dir>.partial`, kept if it was started for exactly this plan."""
     staging = out_dir.with_name(out_dir.name + ".partial")
-    plan = _plan(request, frames, encoder, shard_size, batch_size)
     plan_file = staging / PLAN_FILE
     if plan_file.is_file() and json.loads(plan_file.read_text()) != plan:
         log.warning("%s was started for different inputs or settings; starting over", staging)
         shutil.rmtree(staging)
     staging.mkdir(parents=True, exist_ok=True)
-    plan_file.write_text(json.dumps(plan, indent=2, sort_keys=True))
+    write_json(plan_file, plan, sort_keys=True)
+    return staging
 
-    n = frames.episodes.num_frames
-    num_shards = -(-n // shard_size)
-    done = _complete_shards(staging, num_shards)
-    if done:
-        log.info("resuming: %d of %d shards already complete", len(done), num_shards)
-    assembler = ClipAssembler(frames, encoder, request.temporal_window)
-    todo_rows = sum(min(shard_size, n - k * shard_size) for k in range(num_shards) if k not in done)
-    started = time.perf_counter()
-    with tqdm(total=todo_rows, desc=f"encoding {request.encoder} clips", unit="clip") as progress:
-        for k in range(num_shards):
-            if k in done:
-                continue
-            first, stop = k * shard_size, min((k + 1) * shard_size, n)
-            latents = np.empty((stop - first, encoder.dim), dtype=np.float16)
-            for a in range(first, stop, batch_size):
-                rows = np.arange(a, min(a + batch_size, stop))
-                latents[rows - first] = encoder.encode(assembler.clips(rows)).numpy().astype(np.float16)
-                progress.update(len(rows))
-            bad = np.flatnonzero(~np.isfinite(latents).all(axis=1)) + first
-            shard = staging / f"shard_{k:05d}.npy"
-            _write_atomic(shard, lambda f, x=latents: np.save(f, x))
-            sidecar = {"rows": [first, stop], "sha256": sha256_file(shard), "nonfinite_rows": bad.tolist()}
-            (staging / f"shard_{k:05d}.json").write_text(json.dumps(sidecar))
-    elapsed = time.perf_counter() - started
-    log.info("encoded %d clips in %.1fs; decoded %d frames", todo_rows, elapsed, frames.frames_decoded)
 
-    shards = [json.loads((staging / f"shard_{k:05d}.json").read_text()) for k in range(num_shards)]
+def _write_shard(staging: Path, k: int, first: int, latents: np.ndarray) -> None:
+    """Shard k, then its sidecar (checksum, non-finite rows): a shard without a valid sidecar is redone."""
+    bad = np.flatnonzero(~np.isfinite(latents).all(axis=1)) + first
+    shard = staging / f"shard_{k:05d}.npy"
+    with atomic_write(shard, "wb") as f:
+        np.save(f, latents)
+    sidecar = {
+        "rows": [first, first + len(latents)],
+        "sha256": sha256_file(shard),
+        "nonfinite_rows": bad.tolist(),
+    }
+    write_json(staging / f"shard_{k:05d}.json", sidecar)
+
+
+def _check_finite(shards: list[dict[str, Any]], staging: Path, allow_nonfinite: bool) -> list[int]:
     nonfinite = [row for s in shards for row in s["nonfinite_rows"]]
     if nonfinite and not allow_nonfinite:
         shown = ", ".join(map(str, nonfinite[:20])) + (" …" if len(nonfinite) > 20 else "")
@@ -211,7 +167,20 @@ def build_cache(
             f"{len(nonfinite)} latent row(s) are not finite (rows {shown}); the shards are kept in "
             f"{staging}; re-run with --allow-nonfinite to accept them (readers then skip those rows)"
         )
-    meta = {
+    return nonfinite
+
+
+def _meta(
+    request: CacheRequest,
+    encoder: VideoEncoder,
+    frames: EpisodeFrames,
+    plan: dict[str, Any],
+    shards: list[dict[str, Any]],
+    nonfinite: list[int],
+    dataset_revision: str | None,
+) -> dict[str, Any]:
+    """What `meta.json` says of a complete cache (DESIGN.md §4 "Latent cache")."""
+    return {
         "format_version": FORMAT_VERSION,
         "encoder": {
             "name": encoder.spec.name,
@@ -227,18 +196,18 @@ def build_cache(
         "image_shape": list(frames.image_shape()),
         "dataset": {
             "repo_id": request.dataset_repo_id,
-            "root": str(dataset_root),
-            "revision": snapshot_revision(dataset_root),
+            "root": str(frames.root),
+            "revision": dataset_revision,
             "fingerprint": plan["dataset_fingerprint"],
         },
-        "num_frames": n,
+        "num_frames": plan["num_frames"],
         "episodes": {
             "episode_index": frames.episodes.episode_index.tolist(),
             "start": frames.episodes.start.tolist(),
             "end": frames.episodes.end.tolist(),
         },
         "dtype": "float16",
-        "shard_size": shard_size,
+        "shard_size": plan["shard_size"],
         "shards": [
             {"file": f"shard_{k:05d}.npy", "rows": s["rows"], "sha256": s["sha256"]}
             for k, s in enumerate(shards)
@@ -249,13 +218,67 @@ def build_cache(
             "wmvla": package_versions(("wmvla",))["wmvla"],
         },
     }
+
+
+def _promote(staging: Path, out_dir: Path, meta: dict[str, Any]) -> None:
+    """Drop the bookkeeping, write `meta.json`, move the complete cache into place (one rename)."""
     for sidecar in staging.glob("shard_*.json"):
         sidecar.unlink()
-    plan_file.unlink()
-    (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    (staging / PLAN_FILE).unlink()
+    write_json(staging / META_FILE, meta)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
+
+
+def build_cache(
+    dataset_root: Path,
+    request: CacheRequest,
+    encoder: VideoEncoder,
+    out_dir: Path,
+    batch_size: int = 64,
+    shard_size: int = 4096,
+    allow_nonfinite: bool = False,
+    dataset_revision: str | None = None,
+) -> BuildReport:
+    """Encode every frame's clip of one camera into `out_dir` (resumable; see module docstring).
+
+    `dataset_revision`: the commit of a Hub snapshot dataset, recorded in the metadata."""
+    if encoder.spec.name != request.encoder:
+        raise LatentCacheError(f"encoder {encoder.spec.name!r} given for a {request.encoder!r} cache")
+    encoder.check_window(request.temporal_window)
+    if batch_size < 1 or shard_size < batch_size:
+        raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
+    out_dir = Path(out_dir)
+    if (out_dir / META_FILE).is_file():
+        raise OutputExistsError(f"{out_dir} is already a complete cache; remove it to rebuild")
+    frames = EpisodeFrames(dataset_root, request.camera)
+    plan = _plan(request, frames, encoder, shard_size, batch_size)
+    staging = _staging(out_dir, plan)
+
+    n = frames.episodes.num_frames
+    num_shards = -(-n // shard_size)
+    done = _complete_shards(staging, num_shards)
+    if done:
+        log.info("resuming: %d of %d shards already complete", len(done), num_shards)
+    assembler = ClipAssembler(frames, encoder, request.temporal_window)
+    todo_rows = sum(min(shard_size, n - k * shard_size) for k in range(num_shards) if k not in done)
+    started = time.perf_counter()
+    with tqdm(total=todo_rows, desc=f"encoding {request.encoder} clips", unit="clip") as progress:
+        for k in sorted(set(range(num_shards)) - done):
+            first, stop = k * shard_size, min((k + 1) * shard_size, n)
+            latents = np.empty((stop - first, encoder.dim), dtype=np.float16)
+            for a in range(first, stop, batch_size):
+                rows = np.arange(a, min(a + batch_size, stop))
+                latents[rows - first] = encoder.encode(assembler.clips(rows)).numpy().astype(np.float16)
+                progress.update(len(rows))
+            _write_shard(staging, k, first, latents)
+    elapsed = time.perf_counter() - started
+    log.info("encoded %d clips in %.1fs; decoded %d frames", todo_rows, elapsed, frames.frames_decoded)
+
+    shards = [json.loads((staging / f"shard_{k:05d}.json").read_text()) for k in range(num_shards)]
+    nonfinite = _check_finite(shards, staging, allow_nonfinite)
+    _promote(staging, out_dir, _meta(request, encoder, frames, plan, shards, nonfinite, dataset_revision))
     return BuildReport(out_dir, todo_rows, frames.frames_decoded, elapsed)
 
 

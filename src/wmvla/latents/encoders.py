@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from wmvla.errors import WmvlaError
-from wmvla.hub import snapshot_revision
 from wmvla.latents.registry import EncoderSpec, encoder_spec
 
 log = logging.getLogger(__name__)
@@ -45,12 +44,17 @@ class VideoEncoder(ABC):
     """
 
     def __init__(
-        self, spec: EncoderSpec, source: str, device: torch.device | None, dtype: torch.dtype | None
+        self,
+        spec: EncoderSpec,
+        source: str,
+        device: torch.device | None,
+        dtype: torch.dtype | None,
+        revision: str | None = None,
     ) -> None:
         default_device, default_dtype = default_device_and_dtype()
         self.spec, self.source = spec, source
         self.device, self.dtype = device or default_device, dtype or default_dtype
-        self.resolved_revision = snapshot_revision(source)
+        self.resolved_revision = revision  # the commit of a Hub snapshot (recorded in the cache metadata)
         self.calls = 0  # forward passes so far (benchmarks and tests count them)
         self.dim = spec.dim
         self.crop_size = 0  # frame size the model sees (recorded in the cache metadata)
@@ -80,10 +84,10 @@ class VideoEncoder(ABC):
 class VJEPA2Encoder(VideoEncoder):
     """A frozen V-JEPA 2 encoder with its own video processor (resize, centre crop, normalise)."""
 
-    def __init__(self, spec: EncoderSpec, source: str, device=None, dtype=None) -> None:
+    def __init__(self, spec: EncoderSpec, source: str, device=None, dtype=None, revision=None) -> None:
         from transformers import AutoVideoProcessor, VJEPA2Model
 
-        super().__init__(spec, source, device, dtype)
+        super().__init__(spec, source, device, dtype, revision)
         self.processor = AutoVideoProcessor.from_pretrained(source, subfolder=spec.subfolder or "")
         model = VJEPA2Model.from_pretrained(source, subfolder=spec.subfolder or "", dtype=self.dtype)
         self.model = model.to(self.device).eval().requires_grad_(False)
@@ -117,11 +121,11 @@ class CosmosEncoder(VideoEncoder):
     average-pooled to `grid × grid` cells per channel and flattened: D = 16 · grid².
     """
 
-    def __init__(self, spec: EncoderSpec, source: str, device=None, dtype=None) -> None:
+    def __init__(self, spec: EncoderSpec, source: str, device=None, dtype=None, revision=None) -> None:
         from diffusers import AutoencoderKLCosmos
         from diffusers.video_processor import VideoProcessor
 
-        super().__init__(spec, source, device, dtype)
+        super().__init__(spec, source, device, dtype, revision)
         model = AutoencoderKLCosmos.from_pretrained(source, subfolder=spec.subfolder, torch_dtype=self.dtype)
         self.model = model.to(self.device).eval().requires_grad_(False)
         config = model.config
@@ -160,9 +164,10 @@ def load_encoder(
     path: Path | str | None = None,
     device: torch.device | None = None,
     dtype: torch.dtype | None = None,
+    revision: str | None = None,
 ) -> VideoEncoder:
-    """The registered encoder `name`, loaded from `path`: the model directory (a Hub snapshot
-    `…/snapshots/<sha>` names the commit that caches record).
+    """The registered encoder `name`, loaded from `path`: the model directory; `revision`, the commit of a
+    Hub snapshot (recorded by the caches built with it; else the model config's own commit hash, if any).
 
     Without `path` a Hub encoder loads by its repo id (network or the user's HF cache): fine by hand, never
     used by the study, whose jobs run offline on the snapshots the hub stage fetched.
@@ -173,4 +178,4 @@ def load_encoder(
     source = str(path) if path is not None else spec.repo_id
     if path is not None and not Path(source).is_dir():
         raise WmvlaError(f"encoder {name!r} expects a model directory at {source}; build or fetch it first")
-    return FAMILIES[spec.family](spec, source, device, dtype)
+    return FAMILIES[spec.family](spec, source, device, dtype, revision)

@@ -20,7 +20,7 @@ class UnknownEncoderError(WmvlaError, KeyError):
 class EncoderSpec:
     name: str
     family: str  # which implementation loads it (wmvla.latents.encoders): vjepa2 | cosmos
-    repo_id: str | None  # Hub model id; None: a tiny random-weight model the DAG builds (wmvla.tiny_models)
+    repo_id: str | None  # Hub model id; None: a tiny random-weight model the DAG builds (wmvla.models.tiny)
     dim: int  # D, the latent size (checked against the loaded model)
     files: tuple[str, ...] = ("*.json", "*.safetensors")  # what the hub stage downloads of the repo
     subfolder: str | None = None  # where in the repository the model lives
@@ -68,18 +68,3 @@ def encoder_spec(name: str) -> EncoderSpec:
         return ENCODERS[name]
     except KeyError:
         raise UnknownEncoderError(f"unknown encoder {name!r}; known: {', '.join(sorted(ENCODERS))}") from None
-
-
-def experiment_encoder(config: dict, exp: str) -> str:
-    """The encoder whose latents a world experiment reads: its own `encoder`, else the study's."""
-    return config["experiments"][exp].get("encoder", config["world"]["encoder"])
-
-
-def study_encoders(config: dict) -> list[str]:
-    """Every encoder some world experiment of a study config reads, in experiment order (one cache each)."""
-    names = [
-        experiment_encoder(config, exp)
-        for exp, spec in config["experiments"].items()
-        if spec["policy_type"] == "smolvla_world"
-    ]
-    return list(dict.fromkeys(names))

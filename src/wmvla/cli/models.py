@@ -1,0 +1,22 @@
+"""`wmvla models tiny`: write a tiny random-weight model directory (what the smoke study runs on)."""
+
+import argparse
+from pathlib import Path
+
+from wmvla.cli.parsing import command, subgroup
+from wmvla.models.names import TINY_KINDS
+
+
+def _tiny(args: argparse.Namespace) -> None:
+    from wmvla.models.tiny import BUILDERS
+    from wmvla.provenance import provenance
+
+    with provenance(args.out, {"kind": args.kind}):
+        BUILDERS[args.kind](args.out)
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    models = subgroup(groups, "models", "model files")
+    p = command(models, "tiny", _tiny, "write a tiny random-weight model directory")
+    p.add_argument("--kind", choices=TINY_KINDS, required=True)
+    p.add_argument("--out", type=Path, required=True)

@@ -1,0 +1,39 @@
+"""`wmvla train run`: one training of the study — its suite's episodes, `lerobot-wm-train`, provenance."""
+
+import argparse
+import json
+from pathlib import Path
+
+from wmvla.cli.parsing import command, subgroup
+from wmvla.errors import WmvlaError
+
+
+def _run(args: argparse.Namespace) -> None:
+    from wmvla.data.suites import suite_split
+    from wmvla.provenance import now, write_provenance
+    from wmvla.train.lerobot_wm_train import train
+
+    started = now()
+    try:
+        description = json.loads(args.run)
+    except json.JSONDecodeError as err:
+        raise WmvlaError(f"--run is not JSON: {err}") from err
+    episodes = suite_split(args.dataset, args.suite, args.split, args.holdout_every)
+    train_args = args.train[1:] if args.train[:1] == ["--"] else args.train
+    episodes_arg = "--dataset.episodes=[" + ",".join(map(str, episodes)) + "]"
+    train([*train_args, episodes_arg, f"--output_dir={args.out}"])
+    write_provenance(args.out, description, started)
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    train = subgroup(groups, "train", "training runs")
+    p = command(
+        train, "run", _run, "train one run on its suite's episodes (resumable), then record provenance"
+    )
+    p.add_argument("--dataset", type=Path, required=True, help="LeRobot dataset directory")
+    p.add_argument("--suite", required=True, help="the LIBERO suite whose episodes it trains on")
+    p.add_argument("--split", choices=("all", "train"), default="train")
+    p.add_argument("--holdout-every", type=int, help="every n-th episode is held out of training")
+    p.add_argument("--run", required=True, help="JSON describing the run, for its provenance")
+    p.add_argument("--out", type=Path, required=True, help="the finished run (lerobot-wm-train's output_dir)")
+    p.add_argument("train", nargs=argparse.REMAINDER, help="-- then lerobot-wm-train's arguments")

@@ -1,0 +1,1 @@
+"""Running on a cluster: one visible GPU per job, torch's ROCm build."""

@@ -1,0 +1,36 @@
+"""`lerobot-wm-eval`: `lerobot-eval`'s command line, evaluated episode by episode and resumably.
+
+Same options as `lerobot-eval` (`--policy.path`, `--policy.<key>=...` overrides, `--env.*`, `--eval.*`,
+`--seed`) plus `--result=<dir>/eval/<mode>.json` and `--videos_per_task=k`. See `wmvla.eval.runner`.
+"""
+
+import logging
+import sys
+
+from wmvla.errors import exit_status
+
+log = logging.getLogger("lerobot-wm-eval")
+
+
+def main() -> int:
+    from wmvla.sim.setup import apply_environment_defaults
+
+    apply_environment_defaults()  # before anything imports LIBERO
+    from lerobot.utils.import_utils import register_third_party_plugins
+    from lerobot.utils.utils import init_logging
+
+    from wmvla.eval.config import check_checkpoint_argument, parse_eval_config
+    from wmvla.eval.runner import Evaluation
+
+    init_logging()
+    register_third_party_plugins()
+
+    def evaluate() -> None:
+        check_checkpoint_argument(sys.argv[1:])
+        Evaluation(parse_eval_config()).run()
+
+    return exit_status(evaluate, log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

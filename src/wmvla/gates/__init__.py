@@ -1,0 +1,1 @@
+"""Sanity gates before the study spends its GPU budget: one module per gate, `record` for the records."""

@@ -1,0 +1,114 @@
+"""Checks of a study config that need no job: they run while Snakemake builds the DAG.
+
+Why here and not in a job: a typo in one experiment's overrides (`world_prefix_tokenz`) would otherwise
+pass `snakemake -n` and fail hours into the study, when that training starts on a GPU node; and an arm
+that differs from the baseline in more than the world branch would make every comparison confounded.
+"""
+
+import difflib
+
+from wmvla.study.config import StudyConfigError
+from wmvla.study.fields import cli_value, parse_error, policy_fields, world_only_fields
+
+
+def check_overrides(where: str, policy_type: str, args: dict) -> None:
+    """Every key is a field of `policy_type`'s config and every value parses as LeRobot's CLI would."""
+    fields = policy_fields(policy_type)
+    for key, value in args.items():
+        field = fields.get(key)
+        if field is None:
+            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise StudyConfigError(
+                f"{where}: {key!r} is not a field of the {policy_type} policy config{hint}"
+            )
+        if error := parse_error(field, cli_value(value)):
+            raise StudyConfigError(f"{where}: {key}={value!r} is not a valid {field.annotation}: {error}")
+
+
+def check_parity(experiments: dict[str, dict], baseline: str) -> None:
+    """World arms may differ from the baseline only in the world branch, unless they declare it.
+
+    The SmolVLA fields (everything but `smolvla_world`'s own fields) that an experiment overrides must
+    equal the baseline's overrides; a deliberate difference is listed in `differs_from_baseline`.
+    """
+    world = world_only_fields()
+    smolvla = set(policy_fields("smolvla"))
+    base_args = {k: v for k, v in experiments[baseline].get("policy_args", {}).items() if k not in world}
+    for exp, spec in experiments.items():
+        declared = spec.get("differs_from_baseline", [])
+        if unknown := [f for f in declared if f not in smolvla]:
+            raise StudyConfigError(
+                f"experiment {exp}: differs_from_baseline names {unknown}, which are no SmolVLA fields "
+                "(world_* fields may differ anyway)"
+            )
+        if exp == baseline:
+            continue
+        args = {k: v for k, v in spec.get("policy_args", {}).items() if k not in world}
+        for key in sorted((set(args) | set(base_args)) - set(declared)):
+            if args.get(key) != base_args.get(key):
+                ours = f"{key}={args[key]!r}" if key in args else f"no {key} override"
+                theirs = f"has {key}={base_args[key]!r}" if key in base_args else "does not override it"
+                raise StudyConfigError(
+                    f"experiment {exp} sets {ours} but the baseline {baseline} {theirs}: arms may differ "
+                    f"from {baseline} only in the world branch; declare `differs_from_baseline: [{key}]` "
+                    "if the difference is deliberate"
+                )
+
+
+def check_protocol(config: dict) -> None:
+    """The evaluation executes at most one predicted chunk per inference, where the config sets the chunk.
+
+    (Where the chunk size comes from an init checkpoint, the gates check it against the resolved config.)
+    """
+    steps = config["eval"]["n_action_steps"]
+    for exp, spec in config["experiments"].items():
+        chunk = {**config["policy"]["args"], **spec.get("policy_args", {})}.get("chunk_size")
+        if chunk is not None and steps > int(chunk):
+            raise StudyConfigError(
+                f"eval.n_action_steps={steps} exceeds experiment {exp}'s chunk_size={chunk}: a policy "
+                "cannot execute more actions than it predicts"
+            )
+
+
+# smolvla_world fields the DAG sets from `world:` and the experiment's `encoder` (the cache, the encoder that
+# runs online, its clip length and D must agree): an override would silently disagree with the cache.
+DAG_WORLD_FIELDS = (
+    "world_latents_path",
+    "world_encoder",
+    "world_encoder_path",
+    "world_temporal_window",
+    "world_camera",
+    "world_dim",
+)
+
+
+def check_encoders(config: dict) -> None:
+    """Only world experiments name an encoder, and no override sets what the DAG derives from it."""
+    overrides = {"policy.args": config["policy"]["args"]}
+    for exp, spec in config["experiments"].items():
+        overrides[f"experiment {exp}"] = spec.get("policy_args", {})
+        if "encoder" in spec and spec["policy_type"] != "smolvla_world":
+            raise StudyConfigError(
+                f"experiment {exp} names encoder {spec['encoder']!r} but has no world branch"
+            )
+    for where, args in overrides.items():
+        if derived := [f for f in DAG_WORLD_FIELDS if f in args]:
+            raise StudyConfigError(
+                f"{where} overrides {', '.join(derived)}, which the DAG sets from `world:` and the "
+                "experiment's `encoder:`; name the encoder instead"
+            )
+
+
+def check_study_config(config: dict, baseline: str | None) -> None:
+    """Override keys and values of the shared `policy.args` and of every experiment, encoders, arm
+    parity, and the evaluation protocol against the chunk size."""
+    check_protocol(config)
+    check_encoders(config)
+    experiments = config["experiments"]
+    for policy_type in sorted({spec["policy_type"] for spec in experiments.values()}):
+        check_overrides(f"policy.args (for {policy_type})", policy_type, config["policy"]["args"])
+    for exp, spec in experiments.items():
+        check_overrides(f"experiment {exp}", spec["policy_type"], spec.get("policy_args", {}))
+    if baseline is not None:
+        check_parity(experiments, baseline)

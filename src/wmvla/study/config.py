@@ -1,0 +1,114 @@
+"""The study config: read and validated (as the Snakefile does), coerced, and the questions every stage
+asks of it (which experiment, with a world branch or not, on which encoder, how many steps)."""
+
+from pathlib import Path
+
+import yaml
+
+from wmvla.errors import WmvlaError
+
+
+class StudyConfigError(WmvlaError, ValueError):
+    """The study config is valid by schema but inconsistent (e.g. budget not divisible)."""
+
+
+class StudyConfigFileError(WmvlaError, ValueError):
+    """The study config file cannot be read or does not follow `config/schema.yaml`."""
+
+
+def load_study_config(path: Path, schema: Path | None = None) -> dict:
+    """The config in `path`, with the schema's defaults filled in (schema: `schema.yaml` beside it)."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    path = Path(path)
+    schema = Path(schema) if schema else path.parent / "schema.yaml"
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise StudyConfigFileError(f"cannot read the study config {path}: {err}") from err
+    if not schema.is_file():
+        raise StudyConfigFileError(f"no schema next to {path} (looked for {schema})")
+    try:
+        validate(config, schema=str(schema))
+    except WorkflowError as err:
+        raise StudyConfigFileError(f"{path}: {err}") from err
+    return config
+
+
+_TYPES = {"boolean": bool, "integer": int, "number": (int, float), "null": type(None)}
+
+
+def _wanted(schema: dict) -> set[str]:
+    kinds = schema.get("type", [])
+    return {kinds} if isinstance(kinds, str) else set(kinds)
+
+
+def coerce_cli_strings(value, schema: dict, root: dict | None = None):
+    """`--config` values arrive as strings below the top level (`seeds=[0,1]`, `gates='{enforce: false}'`):
+    where the schema wants a boolean, number or null, read the string as YAML. Strings stay strings
+    where the schema wants one (a revision "2024" is not a number)."""
+    root = root if root is not None else schema
+    if "$ref" in schema:  # "#/$defs/<name>"
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key, extra if isinstance(extra, dict) else {})
+            value[key] = coerce_cli_strings(item, sub, root)
+        return value
+    if isinstance(value, list):
+        return [coerce_cli_strings(item, schema.get("items", {}), root) for item in value]
+    wanted = _wanted(schema) & set(_TYPES)
+    if isinstance(value, str) and wanted and "string" not in _wanted(schema):
+        parsed = yaml.safe_load(value)
+        is_bool = isinstance(parsed, bool)  # a bool is an int to isinstance; only where booleans belong
+        if isinstance(parsed, tuple(_TYPES[k] for k in wanted)) and (not is_bool or "boolean" in wanted):
+            return parsed
+    return value
+
+
+def experiment(config: dict, exp: str) -> dict:
+    try:
+        return config["experiments"][exp]
+    except KeyError:
+        known = ", ".join(sorted(config["experiments"]))
+        raise StudyConfigError(f"unknown experiment {exp!r}; the config defines: {known}") from None
+
+
+def uses_world(config: dict, exp: str) -> bool:
+    return experiment(config, exp)["policy_type"] == "smolvla_world"
+
+
+def baseline(config: dict) -> str | None:
+    """The experiment every other one is paired against (`analysis.baseline`, E0), if the study has it."""
+    name = config.get("analysis", {}).get("baseline")
+    return name if name in config["experiments"] else None
+
+
+def experiment_encoder(config: dict, exp: str) -> str:
+    """The encoder whose latents a world experiment reads: its own `encoder`, else the study's."""
+    return config["experiments"][exp].get("encoder", config["world"]["encoder"])
+
+
+def study_encoders(config: dict) -> list[str]:
+    """Every encoder some world experiment of a study config reads, in experiment order (one cache each)."""
+    names = [experiment_encoder(config, exp) for exp in config["experiments"] if uses_world(config, exp)]
+    return list(dict.fromkeys(names))
+
+
+def train_steps(config: dict) -> int:
+    """Fixed sample budget → optimiser steps, identical across experiments of one study."""
+    total, batch = config["train"]["total_samples"], config["train"]["batch_size"]
+    if total % batch:
+        raise StudyConfigError(
+            f"train.total_samples={total} is not a multiple of train.batch_size={batch}; "
+            "the sample budget must map to a whole number of steps"
+        )
+    return total // batch
+
+
+def runs(config: dict) -> list[tuple[str, str, int]]:
+    """Every training run of the study: (suite, experiment, seed)."""
+    return [(s, e, seed) for s in config["suites"] for e in config["experiments"] for seed in config["seeds"]]

@@ -1,0 +1,128 @@
+"""Every path of the results tree (DESIGN.md §5), written once: the rules' outputs are these patterns, and
+the library fills them for a study config.
+
+Why one module: a path spelt twice — once in a rule's `output:`, once where another job finds that output —
+breaks the DAG the day one of them changes. Patterns use Snakemake's wildcard syntax (`{study}`, `{suite}`…);
+`fill` formats them for one study, `pattern` fixes some fields and leaves the others as wildcards.
+"""
+
+import string
+from pathlib import Path
+
+from wmvla.latents.registry import encoder_spec
+from wmvla.study.config import train_steps
+
+STUDY = "results/{study}"
+TINY_MODEL = STUDY + "/models/{kind}-tiny"
+DATASET = STUDY + "/data/{dataset}"
+HUB_CACHE = STUDY + "/hub"
+HUB_MANIFEST = HUB_CACHE + "/manifests/{artifact}.json"
+LATENT_CACHE = STUDY + "/latents/{dataset}/{encoder}_m{window}"
+PREFLIGHT = STUDY + "/preflight/preflight.json"
+GATES_DIR = STUDY + "/gates"
+GATE_EXPERIMENT = GATES_DIR + "/experiments/{exp}.json"
+GATE_CONFIGS = GATES_DIR + "/configs"
+GATE_CONFIG = GATE_CONFIGS + "/{exp}.json"
+GATE_LATENTS = GATES_DIR + "/latents/{encoder}.json"
+GATE_INIT_POLICY = GATES_DIR + "/init_policy/{suite}.json"
+GATE_INIT_RESULT = GATES_DIR + "/init_policy/{suite}/pred.json"
+GATE_SCENE = GATES_DIR + "/scene/{suite}.json"
+GATE_SCENE_REPORT = GATES_DIR + "/scene/{suite}.report.json"
+STUDY_GATES = GATES_DIR + "/study.json"
+GATES = GATES_DIR + "/gates.json"
+RUN = STUDY + "/{suite}/{exp}/seed{seed}"
+TRAIN = RUN + "/train"
+EVAL = RUN + "/eval/{mode}.json"
+OFFLINE = RUN + "/offline.json"
+TABLES_DIR = STUDY + "/tables"
+TABLE = TABLES_DIR + "/{table}.csv"
+VERDICTS = TABLES_DIR + "/verdicts.csv"
+FIGURES_DIR = STUDY + "/figures"
+FIGURE = FIGURES_DIR + "/{figure}.{ext}"
+REPORT = STUDY + "/report.html"
+
+# Each rule's log and benchmark file, under logs/<study>/ (outside every output: LeRobot refuses an existing
+# output directory, and a log must survive its job's failure).
+LOGS = "logs/{study}"
+JOB_LOGS = {
+    "tiny_model": "models/{kind}-tiny",
+    "hub": "hub/{artifact}",
+    "dataset": "data/{dataset}",
+    "latents": "latents/{dataset}/{encoder}_m{window}",
+    "preflight": "preflight/preflight",
+    "gate_experiment": "gates/{exp}",
+    "gate_latents": "gates/latents_{encoder}",
+    "gate_init_policy": "gates/init_policy_{suite}",
+    "gate_scene": "gates/scene_{suite}",
+    "study_gates": "gates/study",
+    "gates": "gates/gates",
+    "train": "{suite}/{exp}/seed{seed}/train",
+    "eval": "{suite}/{exp}/seed{seed}/eval_{mode}",
+    "offline_check": "{suite}/{exp}/seed{seed}/offline",
+    "tables": "report/tables",
+    "verdicts": "report/verdicts",
+    "figure": "report/figure_{figure}",
+}
+
+
+def log(rule: str) -> str:
+    return f"{LOGS}/{JOB_LOGS[rule]}.log"
+
+
+def benchmark(rule: str) -> str:
+    """Snakemake's benchmark file of a rule's job: seconds, CPU time, peak memory (`wmvla cost` reads it)."""
+    return f"{LOGS}/{JOB_LOGS[rule]}.benchmark.tsv"
+
+
+class _Wildcards(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def pattern(template: str, **fields: object) -> str:
+    """`template` with some fields filled and the others left as wildcards."""
+    return string.Formatter().vformat(template, (), _Wildcards(fields))
+
+
+def fill(template: str, config: dict, **fields: object) -> str:
+    """`template` for the study of `config`; every field must be given."""
+    return template.format(study=config["study"], **fields)
+
+
+def study_root(config: dict) -> Path:
+    """Every output of a study lives under `results/<study>/`: two studies never share a path."""
+    return Path(fill(STUDY, config))
+
+
+def encoder_window(config: dict, encoder: str) -> int:
+    """Frames per clip: fixed by the model for Cosmos (1 + its temporal compression), else the study's m."""
+    return encoder_spec(encoder).window or config["world"]["temporal_window"]
+
+
+def latent_cache_dir(config: dict, encoder: str) -> Path:
+    """One cache per (dataset, encoder): `<encoder>_m<frames per clip>`."""
+    dataset, window = config["dataset"]["name"], encoder_window(config, encoder)
+    return Path(fill(LATENT_CACHE, config, dataset=dataset, encoder=encoder, window=window))
+
+
+def train_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    return Path(fill(TRAIN, config, suite=suite, exp=exp, seed=seed))
+
+
+def eval_result(config: dict, suite: str, exp: str, seed: int | str, mode: str) -> Path:
+    return Path(fill(EVAL, config, suite=suite, exp=exp, seed=seed, mode=mode))
+
+
+def offline_result(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    return Path(fill(OFFLINE, config, suite=suite, exp=exp, seed=seed))
+
+
+def checkpoint_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
+    """The model LeRobot saved at the last step, by its step directory (named as LeRobot names it).
+
+    Why not `checkpoints/last`: that is a symlink, which DVC does not version; the step directory is
+    what gets shared and pulled.
+    """
+    steps = train_steps(config)
+    step = f"{steps:0{max(6, len(str(steps)))}d}"
+    return train_dir(config, suite, exp, seed) / "checkpoints" / step / "pretrained_model"

@@ -1,0 +1,124 @@
+"""What the DAG builds for a study config: every evaluation, offline check, gate record and figure, and `all`.
+
+Why separate from the paths: the paths say where one artifact goes; the targets say which artifacts a study
+has (suites × experiments × seeds × rollout modes, one latent cache per encoder, one gate per experiment).
+"""
+
+from wmvla.study.artifacts import dataset_dir
+from wmvla.study.config import (
+    StudyConfigError,
+    experiment,
+    experiment_encoder,
+    runs,
+    study_encoders,
+    uses_world,
+)
+from wmvla.study.paths import (
+    FIGURE,
+    GATE_EXPERIMENT,
+    GATE_INIT_POLICY,
+    GATE_LATENTS,
+    GATE_SCENE,
+    GATES,
+    PREFLIGHT,
+    VERDICTS,
+    eval_result,
+    fill,
+    latent_cache_dir,
+    offline_result,
+    train_dir,
+)
+
+
+def latent_cache_dirs(config: dict) -> list[str]:
+    return [str(latent_cache_dir(config, name)) for name in study_encoders(config)]
+
+
+def cache_encoder(config: dict, dataset: str, encoder: str, window: str | int) -> str:
+    """The encoder of the latent cache `<dataset>/<encoder>_m<window>`, if an experiment reads that cache."""
+    caches = {latent_cache_dir(config, name): name for name in study_encoders(config)}
+    wanted = next((path for path in caches if path.parts[-2:] == (dataset, f"{encoder}_m{window}")), None)
+    if wanted is None:
+        known = ", ".join(map(str, caches)) or "none"
+        raise StudyConfigError(
+            f"this config builds no latent cache {dataset}/{encoder}_m{window} (it builds: {known})"
+        )
+    return caches[wanted]
+
+
+def eval_results(config: dict) -> list[str]:
+    """Every evaluation result: suites × experiments × seeds × rollout modes."""
+    return [
+        str(eval_result(config, suite, exp, seed, mode))
+        for suite, exp, seed in runs(config)
+        for mode in experiment(config, exp)["eval_modes"]
+    ]
+
+
+def offline_results(config: dict) -> list[str]:
+    return [str(offline_result(config, *run)) for run in runs(config)]
+
+
+def world_train_dirs(config: dict) -> list[str]:
+    """Training directories that hold a `metrics.jsonl` (smolvla_world runs)."""
+    return [str(train_dir(config, s, e, seed)) for s, e, seed in runs(config) if uses_world(config, e)]
+
+
+def figure_files(config: dict, names: list[str]) -> list[str]:
+    return [fill(FIGURE, config, figure=name, ext=ext) for name in names for ext in ("png", "svg")]
+
+
+def experiment_gate(config: dict, exp: str) -> str:
+    """The gates of one experiment, which its trainings take as input (rerun when its overrides change)."""
+    return fill(GATE_EXPERIMENT, config, exp=exp)
+
+
+def latent_gate(config: dict, encoder: str) -> str:
+    """The check of one encoder's latent cache (DESIGN.md §8)."""
+    return fill(GATE_LATENTS, config, encoder=encoder)
+
+
+def latent_gate_inputs(config: dict, exp: str) -> list[str]:
+    """The latent-cache check an experiment's gate waits for: its own encoder's, so rebuilding one
+    experiment never needs another encoder's cache."""
+    return [latent_gate(config, experiment_encoder(config, exp))] if uses_world(config, exp) else []
+
+
+def study_gate_records(config: dict) -> list[str]:
+    """The study-wide checks every training waits for: the node preflight, the scenes of every suite, and
+    the init policy per suite (if the study fine-tunes one)."""
+    records = [fill(PREFLIGHT, config)]
+    records += [fill(GATE_SCENE, config, suite=s) for s in config["suites"]]
+    if config["policy"]["init"]:
+        records += [fill(GATE_INIT_POLICY, config, suite=s) for s in config["suites"]]
+    return records
+
+
+def gate_records(config: dict) -> list[str]:
+    """Every record, for the report: the study-wide ones, each latent cache's and each experiment's."""
+    latents = [latent_gate(config, name) for name in study_encoders(config)]
+    experiments = [experiment_gate(config, e) for e in config["experiments"]]
+    return [*study_gate_records(config), *latents, *experiments]
+
+
+def owned_outputs(config: dict) -> list[str]:
+    """The expensive outputs of a study that the ownership check guards (wmvla.study.ownership)."""
+    return [
+        str(dataset_dir(config)),
+        *latent_cache_dirs(config),
+        *(str(train_dir(config, *run)) for run in runs(config)),
+        *eval_results(config),
+        *offline_results(config),
+    ]
+
+
+def all_targets(config: dict, figures: list[str]) -> list[str]:
+    """The gates, the latent caches, every evaluation and offline check, the tables, verdicts and figures."""
+    return [
+        fill(GATES, config),
+        fill(VERDICTS, config),
+        *latent_cache_dirs(config),
+        *eval_results(config),
+        *offline_results(config),
+        *figure_files(config, figures),
+    ]

@@ -1,0 +1,1 @@
+"""Training: `lerobot-wm-train`, the resumable run directory, and a config resolved as lerobot-train does."""
