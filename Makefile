@@ -26,7 +26,7 @@ help:
 	@echo "make lint       ruff, import contracts (lint-imports), snakefmt --check, snakemake --lint"
 	@echo "make lock       re-resolve the pinned constraints.txt from pyproject.toml"
 
-$(STAMPS)/system: scripts/install-system-packages
+$(STAMPS)/system: scripts/install-system-packages scripts/apt-install-missing
 	scripts/install-system-packages
 	@mkdir -p $(STAMPS) && touch $@
 

@@ -30,10 +30,12 @@ include: "rules/report.smk"
 
 
 onstart:
-    if (
-        HUB_LOCK_PROBLEMS
-    ):  # a real run never starts on unpinned Hub artifacts (a dry run only warns)
+    # A real run never starts on unpinned Hub artifacts (a dry run only warns), nor on a cluster where the
+    # Slurm executor would wait forever on a job that ended.
+    if HUB_LOCK_PROBLEMS:
         raise HubError("\n".join(HUB_LOCK_PROBLEMS))
+    if problems := cluster_problems(workflow):
+        raise SlurmSetupError("\n".join(problems))
 
 
 localrules:

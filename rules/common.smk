@@ -8,6 +8,7 @@ from snakemake.io import report as reported
 from snakemake.utils import validate
 
 from wmvla.analysis.names import REPORTED_TABLES, TABLES, figure_names
+from wmvla.cluster.slurm_check import SlurmSetupError, slurm_problems
 from wmvla.hub.lock import HubError
 from wmvla.models.names import TINY_KINDS
 from wmvla.study import artifacts, commands, design, paths, resources, targets
@@ -132,6 +133,15 @@ def after_study_gates(wildcards):
     """Nothing to read, but the study-wide gates must have passed: a training waits for the checkpoint."""
     checkpoints.study_gates.get(study=config["study"])
     return []
+
+
+def cluster_problems(workflow):
+    """Why the Slurm executor would hang on this cluster (checked where a real run starts; [] elsewhere)."""
+    plugin = workflow.executor_plugin
+    if plugin is None or plugin.name != "slurm" or workflow.dryrun:
+        return []
+    partitions = {job.resources.get("slurm_partition") for job in workflow.dag.jobs}
+    return slurm_problems(workflow.executor_settings.status_command, partitions)
 
 
 def get_gates_enforce():

@@ -76,13 +76,15 @@ def _job(log: Path, *command: str, hub: list[str] = ()) -> subprocess.Popen:
     return subprocess.Popen([*argv, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_every_attempt_of_a_job_appends_to_its_log_under_a_header(tmp_path):
+def test_every_attempt_of_a_job_is_kept_under_a_header(tmp_path):
     log = tmp_path / "logs" / "train.log"
     first = _job(log, "sh", "-c", "echo first attempt; exit 3")
     assert first.wait(timeout=120) == 3  # the command's status is the job's
+    log.unlink()  # what Snakemake does to a job's log before its next attempt
     second = _job(log, "sh", "-c", "echo second attempt")
     assert second.wait(timeout=120) == 0
-    text = log.read_text()
+    assert "second attempt" in log.read_text() and "first attempt" not in log.read_text()
+    text = (tmp_path / "logs" / "train.attempts.log").read_text()
     assert text.count("=== attempt started") == 2 and "first attempt" in text and "second attempt" in text
     assert text.index("first attempt") < text.index("exit status 3") < text.index("second attempt")
     assert text.rstrip().splitlines()[-1].startswith("=== attempt ended") and "exit status 0" in text
@@ -120,3 +122,4 @@ def test_a_job_passes_the_schedulers_signal_to_its_command(tmp_path):
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=60) == 7
     assert "got TERM" in log.read_text() and "exit status 7" in log.read_text()
+    assert log.with_name("job.attempts.log").read_text() == log.read_text()

@@ -1,8 +1,8 @@
 """`wmvla job`, `wmvla gpu-run`, `wmvla provenance`: how every DAG job is run and recorded.
 
-`wmvla job` is the one prefix of every rule's command: it appends the attempt to the job's log (with a
-header, so a restarted job keeps the log of the attempt that failed), checks that the Hub artifacts the job
-loads are in the offline cache, and runs the command with exactly the GPU it was given.
+`wmvla job` is the one prefix of every rule's command: it logs the attempt (in the job's log, and appended
+to `<log>.attempts.log`, so a restarted job keeps the log of the attempt that failed), checks that the Hub
+artifacts the job loads are in the offline cache, and runs the command with exactly the GPU it was given.
 """
 
 import argparse
@@ -32,7 +32,7 @@ def _job(args: argparse.Namespace) -> None:
             with gpu_environment(args.gpus) as env:
                 if args.gpus:
                     output.write(f"=== devices: {visible_devices(env) or 'no mask set'}\n")
-                outcome["status"] = run_child(job, env, output)
+                outcome["status"] = run_child(job, env, output.write)
         except WmvlaError as err:
             output.write(f"error: {err}\n")
             outcome["status"] = 2
@@ -58,8 +58,12 @@ def _provenance(args: argparse.Namespace) -> None:
 
 
 def register(groups: argparse._SubParsersAction) -> None:
-    p = command(groups, "job", _job, "run one DAG job: append its log, check its Hub inputs, give it its GPU")
-    p.add_argument("--log", type=Path, required=True, help="the job's log (appended, one header per attempt)")
+    p = command(
+        groups, "job", _job, "run one DAG job: log the attempt, check its Hub inputs, give it its GPU"
+    )
+    p.add_argument(
+        "--log", type=Path, required=True, help="the job's log (every attempt: <log>.attempts.log)"
+    )
     p.add_argument("--hub", type=Path, nargs="*", default=[], help="hub-stage manifests of what it loads")
     p.add_argument("--gpus", type=int, default=0, help="GPUs the job asked for (0: run as is)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")

@@ -14,10 +14,9 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
 
 from wmvla.errors import WmvlaError
 
@@ -103,8 +102,9 @@ def visible_devices(env: dict[str, str]) -> str:
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
-def run_child(command: list[str], env: dict[str, str], output: IO[Any] | None = None) -> int:
-    """Run `command` to its end and return its exit status, passing on the signals a scheduler sends.
+def run_child(command: list[str], env: dict[str, str], sink: Callable[[bytes], None] | None = None) -> int:
+    """Run `command` to its end and return its exit status, passing on the signals a scheduler sends; with
+    `sink`, its output (stdout and stderr) goes there as it comes.
 
     Why forward: Slurm signals the job's processes on `scancel`, preemption and before a time limit; the
     command (a training, an evaluation) must see the signal itself, not lose its parent and keep running.
@@ -113,14 +113,18 @@ def run_child(command: list[str], env: dict[str, str], output: IO[Any] | None = 
         raise GpuSlotError("no command to run after --")
     if shutil.which(command[0], path=env.get("PATH")) is None:
         raise GpuSlotError(f"command not found: {command[0]}")
-    child = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None)
-    previous = {
+    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT} if sink else {}
+    child = subprocess.Popen(command, env=env, **piped)
+    forward = {
         sig: signal.signal(sig, lambda signum, _: child.send_signal(signum)) for sig in FORWARDED_SIGNALS
     }
     try:
+        if sink:
+            for chunk in iter(lambda: child.stdout.read1(1 << 16), b""):
+                sink(chunk)
         status = child.wait()
     finally:
-        for sig, handler in previous.items():
+        for sig, handler in forward.items():
             signal.signal(sig, handler)
     return status if status >= 0 else 128 - status  # killed by signal N: the shell's 128 + N
 
