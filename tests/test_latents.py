@@ -315,3 +315,27 @@ def test_online_latents_at_chunk_boundaries_equal_per_step_encoding(encoder):
                 torch.testing.assert_close(z[env], want, rtol=1e-5, atol=1e-5)
     assert online_calls == len(range(0, steps, chunk)) == 4  # one call per chunk, all envs and clips
     assert reference_calls == 2 * steps
+
+
+def test_online_encoder_needs_only_the_frames_of_its_next_history(dataset, encoder):
+    """Frames a history never reads may be skipped (not rendered): the history is the same; a needed
+    frame that was skipped is a clear error, not a silently shifted clip."""
+    frames = EpisodeFrames(dataset, CAMERA).episode(2)  # 7 frames
+    every = OnlineWorldEncoder(encoder, temporal_window=2, t_ctx=2, n_envs=1)
+    sparse = OnlineWorldEncoder(encoder, temporal_window=2, t_ctx=2, n_envs=1)
+    for t in range(7):
+        every.observe(frames[t : t + 1])
+        if t == 0 or t >= 4:  # the history at t = 6 reads frames 4, 5, 6 (and frame 0 pads)
+            sparse.observe(frames[t : t + 1])
+        else:
+            sparse.skip()
+    z_every, mask_every = every.history()
+    z_sparse, mask_sparse = sparse.history()
+    assert torch.equal(mask_every, mask_sparse) and torch.equal(z_every, z_sparse)
+
+    short = OnlineWorldEncoder(encoder, temporal_window=2, t_ctx=2, n_envs=1)
+    short.observe(frames[0:1])
+    short.skip()
+    short.skip()
+    with pytest.raises(RuntimeError, match=r"needs the frames of steps \[1, 2\]"):
+        short.history()

@@ -348,11 +348,17 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
     # --- rollout -----------------------------------------------------------------------------------
 
     def _observe(self, batch: dict[str, Tensor]) -> None:
-        """Feed the current camera frame of every env to the online encoder."""
+        """Feed this step's frame of the world camera to the online encoder. A step whose observation nothing
+        reads may come without it (a rollout rendering only what is read): the encoder's clock still moves."""
         from wmvla.latents.encoders import load_encoder
         from wmvla.latents.online import OnlineWorldEncoder
 
-        frames = batch[self.config.world_camera]  # (B, 3, H, W) in [0, 1]
+        frames = batch.get(self.config.world_camera)  # (B, 3, H, W) in [0, 1]
+        if frames is None:
+            if self._online is None:
+                raise ValueError(f"the first observation of an episode lacks {self.config.world_camera}")
+            self._online.skip()
+            return
         if self._online is None or self._online.n_envs != frames.shape[0]:
             encoder = load_encoder(self.config.world_encoder, self.config.world_encoder_path, frames.device)
             if encoder.dim != self.config.world_dim:

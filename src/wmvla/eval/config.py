@@ -30,6 +30,9 @@ class WmEvalConfig(EvalPipelineConfig):
 
     result: Path | None = None  # eval/<mode>.json; its per-episode log and videos are written next to it
     videos_per_task: int = 0  # film the first k init states of every task (MP4, env's first camera)
+    # LeRobot's rollout(), rendering and preprocessing both cameras at every step (for comparison and
+    # debugging); by default only the frames something reads are rendered (wmvla.eval.rollout).
+    render_every_step: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def evaluation_protocol(cfg: WmEvalConfig) -> dict[str, Any]:
         "cameras": env.camera_name_mapping or DEFAULT_CAMERAS,
         "init_states": env.init_states,
         "hard_reset": env.hard_reset,
+        "rendering": "every step" if cfg.render_every_step else "frames read",
     }
 
 

@@ -2,14 +2,17 @@
 
 What comes from LeRobot unchanged: config parsing (`--policy.path` loads the checkpoint's own config,
 `--policy.<key>=...` overrides apply on top), the policy and its saved processors, LIBERO's env
-(fixed init states, settle steps, per-suite max steps), the env processors, and `rollout()` itself.
-What is ours, and why: the order of episodes — each (task, init state) is one record, written as its
-batch finishes, so that a preempted job resumes where it stopped (`lerobot-eval` keeps everything in
-memory until the end) — and the result file with the identities the paired statistics need.
+(fixed init states, settle steps, per-suite max steps) and the env processors; `rollout()` itself with
+`--render_every_step=true`. What is ours, and why: the rollout that renders only the frames something reads
+(wmvla.eval.rollout: the same episodes at a fraction of the rendering), the order of episodes — each
+(task, init state) is one record, written as its batch finishes, so that a preempted job resumes where it
+stopped (`lerobot-eval` keeps everything in memory until the end) — and the result file with the
+identities the paired statistics need.
 """
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from wmvla.eval.config import (
 )
 from wmvla.eval.episode_log import EpisodeLog
 from wmvla.eval.results import build_result, write_result
+from wmvla.eval.rollout import SparseRollout, frame_needs
 from wmvla.files import checkpoint_step, sha256_file
 from wmvla.provenance import now, provenance_record
 from wmvla.sim.envs import make_task_env
@@ -79,6 +83,8 @@ class Evaluation:
         }
         self.log = EpisodeLog(self.result_path.with_suffix(".episodes.jsonl"), identity)
         self._gl: dict[str, str | None] = {}  # OpenGL vendor/renderer, once this process has rendered
+        # this process's rollouts: wall seconds, and the env seconds spent in resets (summed over envs)
+        self.rollout_stats = dict(batches=0, env_steps=0, renders=0, seconds=0.0, reset_seconds=0.0)
 
     def run(self) -> Path:
         from lerobot.envs import make_env_pre_post_processors
@@ -95,7 +101,9 @@ class Evaluation:
             env_pre, env_post = make_env_pre_post_processors(env_cfg=cfg.env, policy_cfg=cfg.policy)
             processors = (env_pre, env_post, preprocessor, postprocessor)
             for task_id in dict.fromkeys(t for t, _ in todo):
-                env = make_task_env(cfg.env, task_id, plan.batch_size, cfg.eval.use_async_envs)
+                env = make_task_env(
+                    cfg.env, task_id, plan.batch_size, cfg.eval.use_async_envs, gate_renders=True
+                )
                 try:
                     for _, ids in (batch for batch in todo if batch[0] == task_id):
                         records = self._run_batch(env, policy, processors, task_id, ids)
@@ -115,7 +123,6 @@ class Evaluation:
 
     def _run_batch(self, env, policy, processors, task_id: int, ids: list[int]) -> list[dict[str, Any]]:
         """Roll out init states `ids` of one task (padded to the env count; extras are discarded)."""
-        from lerobot.scripts.lerobot_eval import rollout
         from lerobot.utils.random_utils import set_seed
 
         plan = self.plan
@@ -127,18 +134,19 @@ class Evaluation:
         set_seed(seeds[0])  # the policy's sampling noise: same draw for this batch on every resume
         filmed = [i for i, j in enumerate(ids) if j < self.cfg.videos_per_task]
         frames: list[np.ndarray] = []
-        env_pre, env_post, preprocessor, postprocessor = processors
+        on_frame = (lambda e: frames.append(np.stack(e.call("render")))) if filmed else None
+        renders, resets = sum(env.get_attr("renders")), sum(env.get_attr("reset_seconds"))
+        started = time.perf_counter()
         with torch.no_grad():
-            data = rollout(
-                env=env,
-                policy=policy,
-                env_preprocessor=env_pre,
-                env_postprocessor=env_post,
-                preprocessor=preprocessor,
-                postprocessor=postprocessor,
-                seeds=seeds,
-                render_callback=(lambda e: frames.append(np.stack(e.call("render")))) if filmed else None,
+            data = self._rollout(
+                env, policy, processors, seeds, on_frame, [i in filmed for i in range(len(padded))]
             )
+        spent = {
+            "seconds": time.perf_counter() - started,
+            "renders": sum(env.get_attr("renders")) - renders,
+            "reset_seconds": sum(env.get_attr("reset_seconds")) - resets,
+        }
+        self._count(data, spent, env.num_envs)
         done_at = torch.argmax(data["done"].to(int), dim=1)  # first done step (forced at max steps)
         steps = torch.arange(data["done"].shape[1])
         success = (data["success"] & (steps[None, :] <= done_at[:, None])).any(dim=1)
@@ -155,6 +163,27 @@ class Evaluation:
                 record["video"] = self._write_video(frames, i, record)
             records.append(record)
         return records
+
+    def _rollout(
+        self, env, policy, processors, seeds, on_frame, filmed: list[bool]
+    ) -> dict[str, torch.Tensor]:
+        """LeRobot's rollout() (every frame rendered), or the one that renders only the frames read."""
+        if self.cfg.render_every_step:
+            from lerobot.scripts.lerobot_eval import rollout
+
+            env_pre, env_post, pre, post = processors
+            return rollout(env, policy, env_pre, env_post, pre, post, seeds=seeds, render_callback=on_frame)
+        needs = frame_needs(policy.config, env, videos=any(filmed))
+        return SparseRollout(env, policy, processors, needs, tuple(filmed)).run(seeds, on_frame)
+
+    def _count(self, data: dict[str, torch.Tensor], spent: dict[str, float], n_envs: int) -> None:
+        """What this process's rollouts cost: what the cost forecast reads from the result's provenance."""
+        stats = self.rollout_stats
+        stats["batches"] += 1
+        stats["env_steps"] += int(data["done"].shape[1]) * n_envs
+        stats["renders"] += int(spent["renders"])
+        for key in ("seconds", "reset_seconds"):
+            stats[key] = round(stats[key] + spent[key], 3)
 
     def _write_video(self, frames: list[np.ndarray], env_index: int, record: dict[str, Any]) -> str:
         from lerobot.utils.io_utils import write_video
@@ -178,7 +207,9 @@ class Evaluation:
             task_names={t: names[t] for t in self.plan.task_ids},
             source="lerobot-wm-eval",
             provenance=provenance_record(
-                self.log.identity, started, {"policy_type": self.cfg.policy.type, **self._gl}
+                self.log.identity,
+                started,
+                {"policy_type": self.cfg.policy.type, **self._gl, "rollout": self.rollout_stats},
             ),
         )
         write_result(result, self.result_path)

@@ -1,12 +1,11 @@
 """Encode world latents online during rollouts, only when the policy needs a new action chunk.
 
 Why: encoding a clip at every env step wastes T_ctx-fold work when the policy consumes latents once
-per chunk. Each env keeps the last `T_ctx + m - 1` preprocessed frames (and its episode's first
-frame, for padding); `history()` encodes the T_ctx clips ending at the current step for every env in
-one batched call. The result equals the cache's rows for the same frames (same clips, same padding).
+per chunk. Each env keeps the frames of its last `T_ctx + m - 1` steps (and its episode's first frame, for
+padding); `history()` encodes the T_ctx clips ending at the current step for every env in one batched call.
+The result equals the cache's rows for the same frames (same clips, same padding). A step whose frame
+nothing reads may come without one (`skip`): a rollout that renders only what is read never renders it.
 """
-
-from collections import deque
 
 import numpy as np
 import torch
@@ -19,17 +18,14 @@ class OnlineWorldEncoder:
     def __init__(self, encoder: VideoEncoder, temporal_window: int, t_ctx: int, n_envs: int) -> None:
         encoder.check_window(temporal_window)
         self.encoder, self.window, self.t_ctx, self.n_envs = encoder, temporal_window, t_ctx, n_envs
-        self._recent: list[deque[torch.Tensor]] = [
-            deque(maxlen=t_ctx + temporal_window - 1) for _ in range(n_envs)
-        ]
-        self._first: list[torch.Tensor | None] = [None] * n_envs
-        self._steps = np.zeros(n_envs, dtype=np.int64)  # frames seen in the current episode
+        self.span = t_ctx + temporal_window - 1  # frames the clips of one history cover
+        self._frames: list[dict[int, torch.Tensor]] = [{} for _ in range(n_envs)]  # episode time → frame
+        self._steps = np.zeros(n_envs, dtype=np.int64)  # steps seen in the current episode
 
     def reset(self, env_ids: list[int] | None = None) -> None:
         """Forget the history of the given envs (all by default): a new episode starts."""
         for i in range(self.n_envs) if env_ids is None else env_ids:
-            self._recent[i].clear()
-            self._first[i] = None
+            self._frames[i].clear()
             self._steps[i] = 0
 
     def observe(self, frames: torch.Tensor) -> None:
@@ -38,10 +34,15 @@ class OnlineWorldEncoder:
             raise ValueError(f"expected frames for {self.n_envs} envs, got {frames.shape[0]}")
         processed = self.encoder.preprocess(frames)  # per-frame ops: the envs batch as a "video"
         for i in range(self.n_envs):
-            if self._first[i] is None:
-                self._first[i] = processed[i]
-            self._recent[i].append(processed[i])
-            self._steps[i] += 1
+            now = int(self._steps[i])
+            self._frames[i][now] = processed[i]
+            for t in [t for t in self._frames[i] if 0 < t <= now - self.span]:
+                del self._frames[i][t]  # older than any clip of a later history (the first frame pads)
+        self._steps += 1
+
+    def skip(self) -> None:
+        """A step of every env whose frame nothing reads (and which was not rendered)."""
+        self._steps += 1
 
     def history(self) -> tuple[torch.Tensor, torch.Tensor]:
         """z_hist (n_envs, T_ctx, D) and hist_mask (n_envs, T_ctx) now, from one encoder call."""
@@ -58,8 +59,13 @@ class OnlineWorldEncoder:
         return latents, torch.from_numpy(mask)
 
     def _gather(self, env: int, times: np.ndarray) -> torch.Tensor:
-        """Frames of env `env` at episode times `times` (any shape) from its buffer."""
-        oldest = int(self._steps[env]) - len(self._recent[env])
-        buffer = list(self._recent[env])
-        flat = [self._first[env] if t < oldest else buffer[t - oldest] for t in times.reshape(-1).tolist()]
+        """Frames of env `env` at episode times `times` (any shape)."""
+        frames = self._frames[env]
+        missing = sorted({t for t in times.reshape(-1).tolist() if t not in frames})
+        if missing:
+            raise RuntimeError(
+                f"env {env}: the world encoder needs the frames of steps {missing}, which were not observed "
+                "(not rendered for it?)"
+            )
+        flat = [frames[t] for t in times.reshape(-1).tolist()]
         return torch.stack(flat).view(*times.shape, *flat[0].shape)

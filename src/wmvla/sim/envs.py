@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from wmvla.sim.render_gate import gated
 from wmvla.sim.setup import apply_environment_defaults
 from wmvla.sim.versions import simulator_versions
 
@@ -26,7 +27,7 @@ class Scene:
     @property
     def libero_env(self) -> Any:
         """LeRobot's LiberoEnv (its `_env` is LIBERO's own OffScreenRenderEnv, built at reset)."""
-        return self.env.envs[0]
+        return self.env.envs[0].unwrapped
 
     def frame(self, camera: str = "image") -> np.ndarray:
         """The first rendered frame of a camera, uint8 (H, W, 3), as the policy's processors receive it."""
@@ -36,8 +37,9 @@ class Scene:
         self.env.close()
 
 
-def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool):
-    """One task's vector env whose sub-envs can be pointed at any init state (`set_attr`).
+def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool, gate_renders: bool = False):
+    """One task's vector env whose sub-envs can be pointed at any init state (`set_attr`); with
+    `gate_renders`, each sub-env renders only the cameras it is told to (`wmvla.sim.render_gate`).
 
     Why not `make_env`: it builds every task's env up front and hides async envs behind a lazy proxy
     without `set_attr`; the envs themselves are LeRobot's, built by its own LIBERO factory.
@@ -46,15 +48,22 @@ def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool):
     from lerobot.envs.libero import create_libero_envs
     from lerobot.envs.utils import freeze_after_episode_end
 
+    def wrapped(fns):
+        return gated(fns) if gate_renders else fns
+
     if use_async and n_envs > 1:
 
         def env_cls(fns):
             return gym.vector.AsyncVectorEnv(
-                [freeze_after_episode_end(fn) for fn in fns],
+                [freeze_after_episode_end(fn) for fn in wrapped(fns)],
                 context="forkserver",
                 shared_memory=True,
                 autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
             )
+    elif gate_renders:
+
+        def env_cls(fns):
+            return gym.vector.SyncVectorEnv(wrapped(fns), autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
     else:
         env_cls = gym.vector.SyncVectorEnv
     envs = create_libero_envs(
