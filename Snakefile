@@ -46,6 +46,7 @@ localrules:
     tables,
     verdicts,
     figure,
+    cost,
 
 
 rule all:

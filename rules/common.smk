@@ -171,6 +171,11 @@ def get_figure_category(wildcards):
     )
 
 
+def get_config_json():
+    """The validated study config as a quoted JSON argument (its lock file relative, as in the config)."""
+    return shlex.quote(commands.config_json(config))
+
+
 def get_design_arg():
     """The analysis design (roles of the experiments, thresholds) as a quoted JSON argument."""
     return shlex.quote(design.design_json(config))

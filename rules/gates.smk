@@ -109,7 +109,7 @@ checkpoint study_gates:  # the gates every training waits for, as a checkpoint (
         GATES_SUMMARY
 
 
-rule gates:  # every gate, for the report
+rule gates:  # every gate, for the report, with the runtime limits the gates' rates say do not fit
     input:
         records=targets.gate_records(config),
     output:
@@ -119,5 +119,6 @@ rule gates:  # every gate, for the report
     params:
         enforce=get_gates_enforce(),
         skipped=shlex.join(commands.skipped_gates(config)),
+        config=get_config_json(),
     shell:
-        GATES_SUMMARY
+        GATES_SUMMARY + " --study-config {params.config}"

@@ -1,9 +1,25 @@
+rule cost:  # what the study cost (benchmark files) beside what the gates' rates forecast, rule by rule
+    input:
+        evals=targets.eval_results(config),
+        offline=targets.offline_results(config),
+        gates=paths.fill(paths.GATES, config),
+    output:
+        cost=paths.COST,
+    log:
+        paths.log("cost"),
+    params:
+        config=get_config_json(),
+    shell:
+        LOCAL_JOB + " wmvla cost --config-json {params.config} --csv {output.cost}"
+
+
 rule tables:
     input:
         evals=targets.eval_results(config),
         offline=targets.offline_results(config),
         train=targets.world_train_dirs(config),
         gates=paths.fill(paths.GATES, config),
+        cost=paths.fill(paths.COST, config),
     output:
         **get_table_outputs(),
     log:
@@ -17,7 +33,7 @@ rule tables:
     shell:
         LOCAL_JOB
         + " wmvla report tables --study {wildcards.study} --gates {input.gates}"
-        " --evals {input.evals} --offline {input.offline}"
+        " --evals {input.evals} --offline {input.offline} --cost {input.cost}"
         " --metrics {params.metrics} --design {params.design} --out {params.out}"
 
 

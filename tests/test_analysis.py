@@ -87,7 +87,41 @@ def study(tmp_path, eval_files):
     metrics = [_write_metrics(root, "libero_spatial", "E2", s) for s in (0, 1)]
     metrics.append(_write_metrics(root, "libero_spatial", "IB_mixture4", 0, n_hyp=4))
     offline = [_write_offline(root, "libero_spatial", "E2", s) for s in (0, 1)]
-    return build_tables(evals, offline, metrics, Design(baseline="E0", world="E2"))
+    return build_tables(
+        evals, offline, metrics, Design(baseline="E0", world="E2"), cost_file=_write_cost(root)
+    )
+
+
+def _write_cost(root):
+    """A cost table as `wmvla cost --csv` writes it (a forecast with its measured jobs, a limit)."""
+    import csv
+
+    from wmvla.study.cost import RuleCost
+
+    rows = [
+        RuleCost(
+            "train",
+            4,
+            1,
+            2,
+            60.0,
+            "forecast",
+            low=50.0,
+            high=80.0,
+            worst=70.0,
+            measured_jobs=4,
+            measured_s=55.0,
+        ).row(),
+        RuleCost("eval", 5, 1, 2, 1800.0, "limit", limit_s=1800.0).row(),
+        RuleCost("tables", 1, 0, 1, None, "unknown").row(),
+    ]
+    path = root / "cost.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def _row(frame, **where):

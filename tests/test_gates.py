@@ -79,14 +79,20 @@ def test_an_experiment_that_trains_passes_and_one_that_cannot_fails_naming_the_e
 
     monkeypatch.setattr(suites, "suite_episodes", lambda root, suite: [0, 1, 2, 3])
     monkeypatch.setattr(suites, "split_episodes", lambda episodes, split, every: episodes)
-    gate = train_steps_gate(_plan(world_data, tiny_smolvlm, tiny_vjepa2), 2, tmp_path)
+    gate, rates = train_steps_gate(_plan(world_data, tiny_smolvlm, tiny_vjepa2), 6, tmp_path)
     assert gate.name == "trains[E2]" and gate.passed is True, gate.detail
-    assert gate.detail == "2 logged losses, 2 world-metric records"
-    broken = train_steps_gate(
+    assert gate.detail == "6 logged losses, 6 world-metric records"
+    per_step = rates["seconds_per_step"]  # timed after the warm-up steps, with its spread
+    assert per_step["n"] == 4 and 0 < per_step["p10"] <= per_step["median"] <= per_step["p90"]
+    assert rates["startup_s"] > 0 and rates["max_rss_mb"] > 100  # the training process's own peak
+    assert (
+        tmp_path / "E2/checkpoints/000006/pretrained_model/model.safetensors"
+    ).is_file()  # for evaluates[]
+    broken, no_rates = train_steps_gate(
         _plan(world_data, tiny_smolvlm, tiny_vjepa2, "--policy.world_dim=63"), 2, tmp_path / "broken"
     )
     assert broken.passed is False and broken.detail.startswith("lerobot-wm-train failed:")
-    assert "D=64" in broken.detail
+    assert "D=64" in broken.detail and no_rates is None
 
 
 def _result(successes: int, n: int = 50) -> dict:

@@ -63,7 +63,7 @@ def test_the_smoke_study_runs_as_slurm_jobs_through_the_mi300x_profile(snakemake
     assert run.returncode == 0, run.stderr[-4000:] + cluster.logs()
     output = run.stdout + run.stderr
     planned = job_counts(output)
-    local = ("all", "gates", "study_gates", "tables", "verdicts", "figure")  # the localrules
+    local = ("all", "gates", "study_gates", "tables", "verdicts", "figure", "cost")  # the localrules
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
     assert len(submitted) == sum(n for rule, n in planned.items() if rule not in local)
     assert sum(n for rule, n in planned.items() if rule in local) == len(

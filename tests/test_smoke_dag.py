@@ -176,9 +176,10 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
         "train": 1,
         "eval": 1,
         "offline_check": 1,
+        "cost": 1,
         "tables": 1,
         "verdicts": 1,
-        "figure": 7,
+        "figure": 8,
         "all": 1,
     }, plan.stdout[-3000:]
     assert "results/smoke/libero_spatial/E1/seed0/train" in plan.stdout
@@ -305,4 +306,11 @@ def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, 
 
     (clone / "results/smoke/libero_spatial/E2/seed0/eval/zero.json").unlink()
     plan = _snakemake(snakemake_bin, clone, "-n")
-    assert job_counts(plan.stdout) == {"eval": 1, "tables": 1, "verdicts": 1, "figure": 7, "all": 1}
+    assert job_counts(plan.stdout) == {
+        "eval": 1,
+        "cost": 1,
+        "tables": 1,
+        "verdicts": 1,
+        "figure": 8,
+        "all": 1,
+    }

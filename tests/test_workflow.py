@@ -65,12 +65,17 @@ SMOKE_JOBS = {
     "offline_check": 4,
     "tables": 1,
     "verdicts": 1,
-    "figure": 7,
+    "cost": 1,  # what the study cost, rule by rule (the report's cost table and figure)
+    "figure": 8,
 }
 
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
     assert _dry_run(snakemake_bin, repo, "--directory", str(tmp_path)) == SMOKE_JOBS
+    from wmvla.study.cost import job_counts
+
+    config = _load(repo, "smoke.yaml")
+    assert job_counts(config, len(_figures(config))) == SMOKE_JOBS  # what `wmvla cost` counts
 
 
 FULL_JOBS = {
@@ -89,7 +94,8 @@ FULL_JOBS = {
     "offline_check": 192,
     "tables": 1,
     "verdicts": 1,
-    "figure": 8,
+    "cost": 1,
+    "figure": 9,
 }
 
 
@@ -97,6 +103,10 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     jobs = _dry_run(
         snakemake_bin, repo, "--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)
     )
+    from wmvla.study.cost import job_counts
+
+    full = _load(repo, "config.yaml")
+    assert job_counts(full, len(_figures(full))) == jobs  # what `wmvla cost` counts
     # 4 suites x 3 seeds x 16 experiments (E0-E2, E2_cosmos, F2, F3a x2, F3b, 8 imagination banks); one
     # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included
     assert jobs == FULL_JOBS
@@ -130,7 +140,8 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "offline_check": 16,
         "tables": 1,
         "verdicts": 1,
-        "figure": 8,
+        "cost": 1,
+        "figure": 9,
     }
 
 
@@ -242,7 +253,7 @@ def test_figures_follow_the_experiments_of_the_study(repo):
     }
     assert "imagination_bank" in _figures(config)
     plain = {"study": "x", "experiments": {"E0": {"policy_type": "smolvla", "eval_modes": ["pred"]}}}
-    assert _figures(plain) == ["sr_by_experiment", "sr_per_task"]
+    assert _figures(plain) == ["sr_by_experiment", "sr_per_task", "cost"]  # cost: every study has one
     assert baseline(config) == "E0" and baseline({"experiments": {}}) is None
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
+import matplotlib.lines
+import matplotlib.patches
 import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only; never a display
@@ -332,6 +334,37 @@ def offline_memory_modes(tables: dict[str, pd.DataFrame], colours: dict) -> plt.
     return fig
 
 
+def cost(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
+    """Time per job by rule: what the study expected (forecast from the gates' rates, or its runtime limit)
+    beside what its jobs took (their benchmark files)."""
+    table = _need(tables["cost"], "the cost table (`wmvla cost --csv`)")
+    rows = _need(table[table["seconds"].notna()], "a cost table with expected job times")
+    rows = rows.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.5, 1.4 + 0.35 * len(rows)))
+    styles = {"forecast": ("tab:blue", ""), "limit": ("lightgrey", "//"), "measured": ("tab:blue", "")}
+    for y, r in rows.iterrows():
+        colour, hatch = styles.get(r["source"], ("lightgrey", ""))
+        ax.barh(y, r["seconds"] / 60, color=colour, hatch=hatch, edgecolor="grey", height=0.6)
+        if pd.notna(r["measured_s"]):
+            ax.plot(r["measured_s"] / 60, y, "kD", ms=6)
+    ax.set(
+        yticks=range(len(rows)),
+        yticklabels=[f"{r} ({n})" for r, n in zip(rows["rule"], rows["jobs"], strict=True)],
+    )
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("minutes per job (log scale)")
+    handles = [
+        matplotlib.patches.Patch(color="tab:blue", label="forecast from the gates' rates"),
+        matplotlib.patches.Patch(facecolor="lightgrey", hatch="//", edgecolor="grey", label="runtime limit"),
+        matplotlib.lines.Line2D([], [], color="black", marker="D", ls="", label="measured (mean)"),
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize="small")
+    ax.set_title("Cost per job: forecast (or limit) vs measured, by rule (jobs)")
+    fig.tight_layout()
+    return fig
+
+
 DRAWERS: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
     "sr_by_experiment": sr_by_experiment,
     "sr_per_task": sr_per_task,
@@ -341,6 +374,7 @@ DRAWERS: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
     "imagination_bank": imagination_bank,
     "offline_memory_modes": offline_memory_modes,
     "forest": forest,
+    "cost": cost,
 }
 
 

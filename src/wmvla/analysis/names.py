@@ -16,6 +16,7 @@ TABLES = (
     "training",
     "training_log",
     "offline",
+    "cost",
 )
 REPORTED_TABLES = (
     "checks",
@@ -27,6 +28,7 @@ REPORTED_TABLES = (
     "runs",
     "offline",
     "training",
+    "cost",
 )  # not the raw log
 # Every figure, in report order, with what a study must have for it to be drawn.
 FIGURE_NEEDS = {
@@ -38,6 +40,7 @@ FIGURE_NEEDS = {
     "attention": "a smolvla_world experiment",
     "offline_memory_modes": "a smolvla_world experiment",
     "imagination_bank": "an imagination bank (world_num_hypotheses > 1)",
+    "cost": "always",
 }
 FIGURES = tuple(FIGURE_NEEDS)
 

@@ -19,6 +19,7 @@ def build_tables(
     metrics_files: list[Path],
     design: Design,
     gates_file: Path | None = None,
+    cost_file: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The study's tables (the caller checks that every input belongs to the study)."""
     baseline, settings = design.baseline, design.settings
@@ -41,6 +42,7 @@ def build_tables(
         "training": tables.training_summary(training),
         "training_log": training,
         "offline": collect.offline_frame(offline_files),
+        "cost": pd.read_csv(cost_file) if cost_file else pd.DataFrame(),  # `wmvla cost`, rule by rule
     }
 
 

@@ -2,7 +2,7 @@
 
 import argparse
 import json
-import subprocess
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -10,47 +10,84 @@ from pathlib import Path
 from wmvla.cli.parsing import ENFORCE, command, is_true, subgroup
 from wmvla.errors import WmvlaError
 
+log = logging.getLogger("wmvla")
+
 
 def _experiment(args: argparse.Namespace) -> None:
-    from wmvla.gates.experiment import parity_gate, protocol_gate, train_steps_gate
+    """Parity and protocol; then a few training steps and one batch of evaluation episodes of the trained
+    policy, whose rates (per step, per episode, peak memory) are recorded for the cost forecast."""
+    from wmvla.gates.experiment import evaluates_gate, parity_gate, protocol_gate, train_steps_gate
     from wmvla.gates.record import record
 
     plan = json.loads(args.plan)
     gates = [parity_gate(plan, args.configs_dir)]
     resolved = json.loads((args.configs_dir / f"{plan['experiment']}.json").read_text())
     gates.append(protocol_gate(plan["experiment"], resolved, plan["n_action_steps"]))
+    rates = {}
     if args.train_steps:
         with tempfile.TemporaryDirectory(prefix="wmvla-gate-") as scratch:
-            gates.append(train_steps_gate(plan, args.train_steps, Path(scratch)))
-    record(gates, is_true(args.enforce), args.out)
+            trains, rates["train"] = train_steps_gate(plan, args.train_steps, Path(scratch))
+            gates.append(trains)
+            step = f"{args.train_steps:0{max(6, len(str(args.train_steps)))}d}"  # as LeRobot names it
+            checkpoint = Path(scratch) / plan["experiment"] / "checkpoints" / step / "pretrained_model"
+            if trains.passed and plan.get("eval_args"):
+                evaluates, rates["eval"] = evaluates_gate(plan, checkpoint, Path(scratch))
+                gates.append(evaluates)
+    record(gates, is_true(args.enforce), args.out, rates={k: v for k, v in rates.items() if v})
 
 
 def _latents(args: argparse.Namespace) -> None:
+    from wmvla.files import PROVENANCE_FILE
     from wmvla.gates.latents import latent_gates
+    from wmvla.gates.rates import cache_rates
     from wmvla.gates.record import record
 
     gates = latent_gates(args.cache, args.max_consecutive_cos, args.min_relative_std)
-    record(gates, is_true(args.enforce), args.out)
+    provenance = args.cache / PROVENANCE_FILE
+    rates = cache_rates(json.loads(provenance.read_text())) if provenance.is_file() else None
+    record(gates, is_true(args.enforce), args.out, **({"rates": {"latents": rates}} if rates else {}))
 
 
 def _init_policy(args: argparse.Namespace) -> None:
     """Evaluate the init checkpoint (the `lerobot-wm-eval` arguments after `--`), then gate its result."""
     from wmvla.gates.init_policy import init_policy_gate
+    from wmvla.gates.rates import eval_rates, measured_run
     from wmvla.gates.record import record
 
     evaluation = args.evaluate[1:] if args.evaluate[:1] == ["--"] else args.evaluate
+    run = None
     if evaluation:
-        lerobot_wm_eval = str(Path(sys.executable).parent / "lerobot-wm-eval")
-        if subprocess.run([lerobot_wm_eval, *evaluation], check=False).returncode:
+        run = measured_run([str(Path(sys.executable).parent / "lerobot-wm-eval"), *evaluation])
+        sys.stdout.write(run.stdout[-20000:])  # the evaluation's own log, into the job's
+        sys.stderr.write(run.stderr[-20000:])
+        if run.returncode:
             raise WmvlaError("the init policy's evaluation failed (see above); no gate was recorded")
-    gate = init_policy_gate(json.loads(args.result.read_text()), args.min_sr)
-    record([gate], is_true(args.enforce), args.out)
+    result = json.loads(args.result.read_text())
+    rates = eval_rates(run, result) if run else None
+    record(
+        [init_policy_gate(result, args.min_sr)],
+        is_true(args.enforce),
+        args.out,
+        **({"rates": {"eval": rates}} if rates else {}),
+    )
 
 
 def _summary(args: argparse.Namespace) -> None:
+    """Gather the records; with the study config, also say which runtime limits the gates' rates say do not
+    fit the jobs (before the matrix spends them: a limit below a training's duration makes it time out and
+    resume again and again)."""
     from wmvla.gates.record import not_applicable, summarise
 
-    summarise(args.records, is_true(args.enforce), args.out, not_applicable(args.skipped))
+    advice = []
+    if args.study_config:
+        from wmvla.study.cost import rule_costs
+
+        costs = rule_costs(json.loads(args.study_config), figures=0, with_measured=False)
+        advice = [f"{cost.rule}: {cost.advice}" for cost in costs if cost.advice]
+        for line in advice:
+            log.warning("runtime limit: %s", line)
+    extra = {"runtime_advice": advice} if args.study_config else {}
+    summarise(args.records, is_true(args.enforce), args.out, not_applicable(args.skipped), **extra)
 
 
 def _preflight(args: argparse.Namespace) -> None:
@@ -98,6 +135,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p = command(gates, "summary", _summary, "gather gate records; fail on failed enforced gates")
     p.add_argument("records", type=Path, nargs="*", help="gate record files")
     p.add_argument("--skipped", nargs="*", default=[], help="NAME=REASON of gates that do not apply")
+    p.add_argument("--study-config", default=None, help="JSON of the study config: check its runtime limits")
     p.add_argument("--enforce", **ENFORCE)
     p.add_argument("--out", type=Path, required=True)
 

@@ -16,7 +16,8 @@ def _tables(args: argparse.Namespace) -> None:
 
     if args.study is not None:
         check_report_inputs(args.evals, args.offline, args.metrics, args.study)
-    frames = build_tables(args.evals, args.offline, args.metrics, Design.from_json(args.design), args.gates)
+    design = Design.from_json(args.design)
+    frames = build_tables(args.evals, args.offline, args.metrics, design, args.gates, args.cost)
     for path in write_tables(frames, args.out):
         log.info("wrote %s", path)
 
@@ -46,6 +47,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     p = command(report, "tables", _tables, "aggregate results into results/<study>/tables/*.csv")
     p.add_argument("--study", default=None, help="refuse inputs whose provenance names another study")
     p.add_argument("--gates", type=Path, default=None, help="the gates summary (gates.json)")
+    p.add_argument(
+        "--cost", type=Path, default=None, help="the study's cost, rule by rule (`wmvla cost --csv`)"
+    )
     p.add_argument("--evals", type=Path, nargs="+", required=True, help="eval/<mode>.json files")
     p.add_argument("--offline", type=Path, nargs="*", default=[], help="offline.json files")
     p.add_argument("--metrics", type=Path, nargs="*", default=[], help="train/metrics.jsonl files")

@@ -8,7 +8,6 @@ confounded, and an override that only fails when a training starts fails hours i
 import json
 import math
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Collection, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 from wmvla.data.suites import suite_split
 from wmvla.files import write_json
+from wmvla.gates.rates import eval_rates, measured_run, train_rates
 from wmvla.gates.record import Gate, failure_line
 from wmvla.train.resolve import resolve_train_config
 
@@ -66,10 +66,11 @@ def protocol_gate(exp: str, resolved: dict[str, Any], n_action_steps: int) -> Ga
     )
 
 
-def train_steps_gate(plan: dict[str, Any], steps: int, scratch: Path) -> Gate:
+def train_steps_gate(plan: dict[str, Any], steps: int, scratch: Path) -> tuple[Gate, dict[str, Any] | None]:
     """The experiment trains: `steps` steps of `lerobot-wm-train` with its exact arguments, on the real
     dataset (the first suite's training episodes) and latent cache; every logged loss and world metric
-    finite. (The seed notes' "smoke train --steps=2".)"""
+    finite. (The seed notes' "smoke train --steps=2".) Saves the last step's checkpoint in `scratch` (for the
+    evaluation gate) and returns the training rates it measured (`wmvla.gates.rates`)."""
     exp = plan["experiment"]
     question = f"Does {exp} train {steps} steps with its exact overrides, with finite losses?"
     root = next(a.split("=", 1)[1] for a in plan["args"] if a.startswith("--dataset.root="))
@@ -77,13 +78,12 @@ def train_steps_gate(plan: dict[str, Any], steps: int, scratch: Path) -> Gate:
     replaced = ("--steps=", "--save_freq=", "--save_checkpoint=", "--log_freq=", "--output_dir=")
     out = Path(scratch) / exp
     args = [a for a in plan["args"] if not a.startswith(replaced)]
-    args += [f"--steps={steps}", "--save_checkpoint=false", "--log_freq=1", f"--output_dir={out}"]
+    args += [f"--steps={steps}", f"--save_freq={steps}", "--log_freq=1", f"--output_dir={out}"]
     args.append("--dataset.episodes=[" + ",".join(map(str, episodes)) + "]")
-    command = [str(Path(sys.executable).parent / "lerobot-wm-train"), *args]
-    run = subprocess.run(command, capture_output=True, text=True, check=False)
+    run = measured_run([str(Path(sys.executable).parent / "lerobot-wm-train"), *args])
     if run.returncode != 0:
         failed = f"lerobot-wm-train failed: {failure_line(run.stderr)}"
-        return Gate(f"trains[{exp}]", question, None, f"{steps} steps", False, failed)
+        return Gate(f"trains[{exp}]", question, None, f"{steps} steps", False, failed), None
     losses = [float(v) for v in re.findall(r"\bloss:(\S+)", run.stdout + run.stderr)]
     metrics = out / "metrics.jsonl"
     records = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
@@ -92,7 +92,29 @@ def train_steps_gate(plan: dict[str, Any], steps: int, scratch: Path) -> Gate:
     ok = bool(losses) and len(losses) >= steps and not bad
     detail = f"{len(losses)} logged losses, {len(records)} world-metric records"
     detail += f"; non-finite: {bad[:5]}" if bad else ""
-    return Gate(f"trains[{exp}]", question, losses[-1] if losses else None, "finite", ok, detail)
+    gate = Gate(f"trains[{exp}]", question, losses[-1] if losses else None, "finite", ok, detail)
+    return gate, train_rates(run, steps)
+
+
+def evaluates_gate(
+    plan: dict[str, Any], checkpoint: Path, scratch: Path
+) -> tuple[Gate, dict[str, Any] | None]:
+    """The experiment's policy rolls out in the simulator under the study's evaluation protocol (one batch of
+    episodes of the first suite's first task, `plan["eval_args"]`); returns the evaluation rates measured."""
+    exp = plan["experiment"]
+    question = f"Does {exp} roll out in LIBERO under the study's evaluation protocol?"
+    result = Path(scratch) / "eval" / "pred.json"
+    args = [*plan["eval_args"], f"--policy.path={checkpoint}", f"--result={result}"]
+    run = measured_run([str(Path(sys.executable).parent / "lerobot-wm-eval"), *args])
+    if run.returncode != 0:
+        failed = f"lerobot-wm-eval failed: {failure_line(run.stderr)}"
+        return Gate(f"evaluates[{exp}]", question, None, "a result", False, failed), None
+    record = json.loads(result.read_text())
+    overall = record["overall"]
+    detail = f"{overall['n_episodes']} episode(s), SR {overall['sr']:.2f} (a policy trained a few steps)"
+    return Gate(
+        f"evaluates[{exp}]", question, overall["n_episodes"], ">= 1 episode", True, detail
+    ), eval_rates(run, record)
 
 
 def parity_differences(

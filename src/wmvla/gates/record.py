@@ -76,13 +76,16 @@ def check(
     return failed
 
 
-def record(gates: list[Gate], enforce: bool, out: Path) -> None:
-    """A gate job's end: check its gates, then write their record (not when an enforced gate failed)."""
+def record(gates: list[Gate], enforce: bool, out: Path, **extra: Any) -> None:
+    """A gate job's end: check its gates, then write their record (not when an enforced gate failed), with
+    what else the job measured (`extra`, e.g. the rates the cost forecast reads)."""
     check(gates, enforce)
-    write_gates(out, gates)
+    write_gates(out, gates, **extra)
 
 
-def summarise(gate_files: list[Path], enforce: bool, out: Path, skipped: list[Gate] = ()) -> list[Gate]:
+def summarise(
+    gate_files: list[Path], enforce: bool, out: Path, skipped: list[Gate] = (), **extra: Any
+) -> list[Gate]:
     """Gather every gate (and those that do not apply, `skipped`) into `out`; fail with one line per
     failed gate when enforced.
 
@@ -93,7 +96,7 @@ def summarise(gate_files: list[Path], enforce: bool, out: Path, skipped: list[Ga
     heading = "{n} sanity gate(s) failed; no training starts:"
     footer = "Fix the cause, or override with --config gates='{enforce: false}' (recorded in the report)."
     failed = check(gates, enforce, heading, footer)
-    write_gates(out, gates, enforced=enforce, overridden=[g.name for g in failed])
+    write_gates(out, gates, enforced=enforce, overridden=[g.name for g in failed], **extra)
     return gates
 
 

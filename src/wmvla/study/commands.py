@@ -6,6 +6,8 @@ reordering keys in a config file must not look like a change of parameters to Sn
 """
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from wmvla.latents.registry import encoder_spec
@@ -260,6 +262,22 @@ def run_description(config: dict, wildcards: dict[str, str]) -> str:
     )
 
 
+def gate_eval_args(config: dict, suite: str) -> list[str]:
+    """`lerobot-wm-eval` options of an experiment gate's evaluation: the study's protocol on one batch of
+    episodes of the suite's first task (the gate adds the checkpoint and the result)."""
+    ev = config["eval"]
+    first_task = (ev["task_ids"].get(suite) or [0])[0]
+    protocol = [a for a in eval_env_args(config, suite) if not a.startswith("--env.task_ids=")]
+    return [
+        f"--policy.device={config['policy']['device']}",
+        *protocol,
+        f"--env.task_ids=[{first_task}]",
+        f"--eval.n_episodes={ev['batch_size']}",
+        "--videos_per_task=0",
+        f"--seed={config['seeds'][0]}",
+    ]
+
+
 def experiment_gate_plan(config: dict, exp: str) -> str:
     """JSON of what one experiment's gate job checks: its training arguments and the baseline's, and the
     fields a world arm may set differently from the baseline (its world branch)."""
@@ -276,6 +294,7 @@ def experiment_gate_plan(config: dict, exp: str) -> str:
             "differs_from_baseline": experiment(config, exp).get("differs_from_baseline", []),
             "world_fields": sorted(world_only_fields()),
             "n_action_steps": config["eval"]["n_action_steps"],
+            "eval_args": gate_eval_args(config, suite),
         },
         sort_keys=True,
     )
@@ -286,3 +305,11 @@ def skipped_gates(config: dict) -> list[str]:
     if config["policy"]["init"]:
         return []
     return ["init_policy_sr=the study fine-tunes no init checkpoint (policy.init is null)"]
+
+
+def config_json(config: dict) -> str:
+    """The study config for a job that needs all of it (`wmvla cost`), with no path of this checkout in it:
+    a clone elsewhere has the same parameters."""
+    lock = Path(config["hub_lock"])
+    relative = os.path.relpath(lock) if lock.is_absolute() else str(lock)
+    return json.dumps({**config, "hub_lock": relative}, sort_keys=True)

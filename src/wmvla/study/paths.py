@@ -40,6 +40,7 @@ VERDICTS = TABLES_DIR + "/verdicts.csv"
 FIGURES_DIR = STUDY + "/figures"
 FIGURE = FIGURES_DIR + "/{figure}.{ext}"
 REPORT = STUDY + "/report.html"
+COST = STUDY + "/cost.csv"  # `wmvla cost` of the finished study: forecast and measured, rule by rule
 
 # Each rule's log and benchmark file, under logs/<study>/ (outside every output: LeRobot refuses an existing
 # output directory, and a log must survive its job's failure).
@@ -62,6 +63,7 @@ JOB_LOGS = {
     "tables": "report/tables",
     "verdicts": "report/verdicts",
     "figure": "report/figure_{figure}",
+    "cost": "report/cost",
 }
 
 

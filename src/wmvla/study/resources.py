@@ -15,6 +15,14 @@ LIBERO_TASKS = {
     "libero_10": 10,
     "libero_90": 90,
 }
+# LIBERO's episode limit per suite (LeRobot's TASK_SUITE_MAX_STEPS), for episodes that never succeed.
+LIBERO_MAX_STEPS = {
+    "libero_spatial": 280,
+    "libero_object": 280,
+    "libero_goal": 300,
+    "libero_10": 520,
+    "libero_90": 400,
+}
 
 
 def job_resources(config: dict, stage: str) -> dict[str, int]:
