@@ -47,7 +47,8 @@ def test_before_a_pilot_every_time_is_the_runtime_limit_and_says_so(smoke):
     assert costs["train"].source == "limit" and costs["train"].seconds == 30 * 60
     assert costs["train"].jobs == 4 and costs["eval"].jobs == 5 and costs["figure"].jobs == FIGURES
     assert costs["tables"].source == "unknown" and costs["tables"].seconds is None  # no resources: absent
-    assert costs["train"].cpu_hours == 4 * 0.5 * 2 and costs["train"].gpu_hours == 0  # a CPU study
+    cpus = smoke["resources"]["train"]["cpus"]
+    assert costs["train"].cpu_hours == 4 * 0.5 * cpus and costs["train"].gpu_hours == 0  # a CPU study
 
 
 def test_the_gates_rates_forecast_train_and_eval_and_measured_jobs_stand_beside(smoke, tmp_path):
