@@ -91,3 +91,24 @@ def tiny_world_train_args(dataset: Path, vlm: Path, cache: Path, encoder: Path) 
         "--num_workers=0",
         "--wandb.enable=false",
     ]
+
+
+def tiny_eval_args(
+    checkpoint: Path, result: Path, *extra: str, episodes: int, length: int, seed: int, batch: int = 1
+) -> list[str]:
+    """lerobot-wm-eval flags of a CPU evaluation of `checkpoint` on libero_spatial task 0 at 64 px."""
+    return [
+        f"--policy.path={checkpoint}",
+        "--policy.device=cpu",
+        "--env.type=libero",
+        "--env.task=libero_spatial",
+        "--env.task_ids=[0]",
+        "--env.observation_height=64",
+        "--env.observation_width=64",
+        f"--env.episode_length={length}",
+        f"--eval.n_episodes={episodes}",
+        f"--eval.batch_size={batch}",
+        f"--seed={seed}",
+        f"--result={result}",
+        *extra,
+    ]

@@ -30,7 +30,7 @@ from wmvla.eval.results import build_result
 from wmvla.eval.runner import load_policy
 from wmvla.files import checkpoint_step
 
-from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs
+from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs, tiny_eval_args
 
 
 def _stats(scale: float) -> dict:
@@ -66,21 +66,7 @@ def checkpoints(tmp_path_factory, tiny_smolvlm, tiny_vjepa2):
 
 
 def _eval_argv(checkpoint: Path, result: Path, *extra: str, episodes=2, length=8) -> list[str]:
-    return [
-        f"--policy.path={checkpoint}",
-        "--policy.device=cpu",
-        "--env.type=libero",
-        "--env.task=libero_spatial",
-        "--env.task_ids=[0]",
-        "--env.observation_height=64",
-        "--env.observation_width=64",
-        f"--env.episode_length={length}",
-        f"--eval.n_episodes={episodes}",
-        "--eval.batch_size=1",
-        "--seed=7",
-        f"--result={result}",
-        *extra,
-    ]
+    return tiny_eval_args(checkpoint, result, *extra, episodes=episodes, length=length, seed=7)
 
 
 def _parse(monkeypatch, argv: list[str]):

@@ -18,7 +18,7 @@ from wmvla.eval import runner
 from wmvla.eval.config import parse_eval_config
 from wmvla.eval.rollout import FrameNeeds
 
-from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs
+from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs, tiny_eval_args
 
 CHUNK = 10  # n_action_steps of the smoke study: the world encoder reads 7 frames of 10, the policy 1
 
@@ -91,23 +91,13 @@ def _evaluate(monkeypatch, checkpoint: Path, result: Path, every_step: bool, bat
     monkeypatch.setattr(
         io_utils, "write_video", lambda path, clip, **kw: filmed.extend(clip) or write(path, clip, **kw)
     )
-    argv = [
-        f"--policy.path={checkpoint}",
-        "--policy.device=cpu",
-        "--env.type=libero",
-        "--env.task=libero_spatial",
-        "--env.task_ids=[0]",
-        "--env.observation_height=64",
-        "--env.observation_width=64",
-        "--env.episode_length=24",
-        f"--eval.n_episodes={batch}",
-        f"--eval.batch_size={batch}",
+    argv = tiny_eval_args(
+        checkpoint, result,
         f"--eval.use_async_envs={str(async_envs).lower()}",
-        "--seed=3",
         "--videos_per_task=1",
         f"--render_every_step={str(every_step).lower()}",
-        f"--result={result}",
-    ]
+        episodes=batch, length=24, seed=3, batch=batch,
+    )  # fmt: skip
     monkeypatch.setattr(sys, "argv", ["lerobot-wm-eval", *argv])
     evaluation = runner.Evaluation(parse_eval_config())
     path = evaluation.run()
