@@ -55,10 +55,10 @@ smoke: setup
 	$(BIN)/snakemake --configfile config/smoke.yaml --report results/smoke/report.html
 
 test: setup
-	$(BIN)/pytest -m 'slow or not slow'
+	$(BIN)/pytest -m 'slow or not slow' --durations=25
 
 test-fast: setup
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -47,3 +47,25 @@ def snakemake_bin() -> str:
     path = shutil.which("snakemake", path=str(Path(os.sys.executable).parent))
     assert path, "snakemake is not installed next to the test interpreter; run `make setup`"
     return path
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(repo, tmp_path_factory):
+    """A one-node Slurm of the test session's own (installed from Debian's packages if missing)."""
+    import subprocess
+
+    from .slurm_cluster import SlurmCluster, missing_binaries
+
+    if missing_binaries():
+        subprocess.run([str(repo / "scripts/install-slurm")], check=True)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def smoke_study(repo, snakemake_bin, slurm_cluster, tmp_path_factory):
+    """The smoke study, built once per session as Slurm jobs (tests/smoke_study.py); slow tests only."""
+    from .smoke_study import build_smoke_study
+
+    return build_smoke_study(repo, snakemake_bin, slurm_cluster, tmp_path_factory.mktemp("study"))

@@ -1,11 +1,12 @@
-"""In the real smoke DAG: a failed gate stops the study before any training; the override is recorded."""
+"""In the smoke DAG: the gates the session's smoke study ran; a failed gate stops a study before training; the
+override is recorded. The failure is provoked in a copy of the built study (its data, models and latent caches
+as they are), so only the gates run again."""
 
 import json
-import subprocess
+import re
+import shutil
 
 import pytest
-
-from .plans import copy_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -13,39 +14,50 @@ STRICT_LATENTS = "gates={latents: {max_consecutive_cos: 0.5}}"  # tiny encoders'
 WORLD = ("E1", "E2", "E2_cosmos")  # the experiments that read a latent cache
 
 
-def _snakemake(snakemake_bin, cwd, *args):
-    return subprocess.run(
-        [snakemake_bin, "--cores", "2", *args], cwd=cwd, capture_output=True, text=True, timeout=1800
-    )
+def _status(summary: dict) -> dict[str, bool | None]:
+    return {g["name"]: g["passed"] for g in summary["gates"]}
 
 
-def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recorded(
-    snakemake_bin, repo, tmp_path
-):
-    study = copy_workflow(repo, tmp_path)
-    failed = _snakemake(snakemake_bin, study, "--config", STRICT_LATENTS)
+def _ran_as_the_study_ran(status: dict[str, bool | None]) -> None:
+    assert status["init_policy_sr"] is None  # the smoke study has no init checkpoint: skipped, not passed
+    assert all(status[f"parity[{e}]"] and status[f"trains[{e}]"] for e in ("E0", *WORLD))
+    assert status["libero_render"] is True and status["gpus_visible"] is None
+
+
+def test_the_study_ran_every_gate_before_training(smoke_study):
+    summary = json.loads((smoke_study.root / "results/smoke/gates/gates.json").read_text())
+    assert summary["enforced"] is True and summary["overridden"] == []
+    _ran_as_the_study_ran(_status(summary))
+
+
+def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recorded(smoke_study, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(smoke_study.root, study, symlinks=True)
+    gates = study / "results/smoke/gates"
+    untouched = [gates / "gates.json", gates / "study.json"]
+    for exp in WORLD:  # nothing that reads a latent cache may run again on a failed one
+        untouched += [gates / f"experiments/{exp}.json"]
+        untouched += [study / f"results/smoke/libero_spatial/{exp}/seed0/train/checkpoints/000200"]
+    before = {path: path.stat().st_mtime_ns for path in untouched}
+
+    failed = smoke_study.local("--config", STRICT_LATENTS, cwd=study)
     assert failed.returncode != 0
+    assert set(re.findall(r"^(?:local)?rule (\w+):", failed.stdout, re.M)) == {"gate_latents"}
     paths = [study / f"logs/smoke/gates/latents_{e}.log" for e in ("vjepa2-tiny", "cosmos-tiny")]
     logs = [path.read_text() for path in paths if path.exists()]  # the first failure stops the scheduling
     failed_logs = [log for log in logs if "FAILED (value 0.99" in log and "threshold <= 0.5)" in log]
     assert failed_logs and all("latents_change_between_frames[" in log for log in failed_logs)
     assert not any("Traceback" in log for log in logs)
-    assert not (study / "results/smoke/gates/gates.json").exists()
-    for exp in WORLD:  # no world experiment was gated or trained on a failed cache (E0 reads none)
-        assert not (study / f"results/smoke/gates/experiments/{exp}.json").exists()
-        assert not (study / f"results/smoke/libero_spatial/{exp}/seed0/train").exists()
+    assert {path: path.stat().st_mtime_ns for path in untouched} == before
 
-    overridden = _snakemake(
-        snakemake_bin, study, "results/smoke/gates/gates.json",
-        "--config", "gates={enforce: false, latents: {max_consecutive_cos: 0.5}}",
+    overridden = smoke_study.local(
+        "results/smoke/gates/gates.json",
+        "--config", "gates={enforce: false, latents: {max_consecutive_cos: 0.5}}", cwd=study,
     )  # fmt: skip
     assert overridden.returncode == 0, overridden.stderr[-3000:]
-    summary = json.loads((study / "results/smoke/gates/gates.json").read_text())
+    summary = json.loads((gates / "gates.json").read_text())
     assert summary["enforced"] is False and summary["overridden"] == [
         "latents_change_between_frames[vjepa2-tiny]",
         "latents_change_between_frames[cosmos-tiny]",
     ]
-    status = {g["name"]: g["passed"] for g in summary["gates"]}
-    assert status["init_policy_sr"] is None  # the smoke study has no init checkpoint: skipped, not passed
-    assert all(status[f"parity[{e}]"] and status[f"trains[{e}]"] for e in ("E0", *WORLD))
-    assert status["libero_render"] is True and status["gpus_visible"] is None
+    _ran_as_the_study_ran(_status(summary))

@@ -1,6 +1,10 @@
-"""The README's main job: the whole smoke DAG end to end in a scratch study (slow, ~9 min), then its
-results shared through DVC with another clone."""
+"""The README's main job, read off the session's smoke study (tests/smoke_study.py: the whole smoke DAG, built
+once as Slurm jobs through the mi300x profile): what it records, trains, evaluates and reports; then what
+only this machine shows — the local path of `make smoke` and the local profile planning nothing more on it,
+a locally killed training resuming, a partial run of other settings refused — and its results shared through
+DVC with another clone."""
 
+import csv
 import json
 import os
 import re
@@ -14,39 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .plans import copy_workflow, job_counts
+from .plans import job_counts
+from .smoke_study import E1_LOG, E1_TRAIN, STEPS, git
 
 pytestmark = pytest.mark.slow
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True
-    )
-
-
-@pytest.fixture(scope="module")
-def study(repo, tmp_path_factory) -> Path:
-    """A git checkout of the workflow files (as a researcher's clone), with DVC initialised as shipped."""
-    root = copy_workflow(repo, tmp_path_factory.mktemp("study"))
-    (root / ".gitignore").write_text("/results\n/logs\n/.snakemake\n")
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "study")
-    return root
-
-
-def _snakemake(snakemake_bin: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [snakemake_bin, "--cores", "2", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800)
-
-
-def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, study):
-    cmd = [snakemake_bin, "--cores", "2"]
-    run = subprocess.run(cmd, cwd=study, capture_output=True, text=True, timeout=1800)
-    assert run.returncode == 0, run.stderr[-4000:]
-
-    results = study / "results/smoke"  # the smoke study's own root
+def test_the_smoke_study_records_trains_evaluates_and_reports(smoke_study):
+    study, results = smoke_study.root, smoke_study.root / "results/smoke"  # the smoke study's own root
     assert sorted(p.name for p in (study / "results").iterdir()) == ["smoke"]
     assert (results / "data/libero_smoke/meta/info.json").is_file()
     assert (results / "data/libero_smoke/provenance.json").is_file()
@@ -101,8 +80,6 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     assert [m["mode"] for m in e0_offline["modes"]] == ["none"]
 
     # What the evidence says: tiny untrained policies never succeed, so nothing is assessable.
-    import csv
-
     verdicts = {row["id"]: row for row in csv.DictReader((results / "tables/verdicts.csv").open())}
     assert verdicts["V0"]["verdict"] == "contradicted" and "never succeeds" in verdicts["V0"]["reason"]
     assert {v["verdict"] for k, v in verdicts.items() if k != "V0"} == {"not assessable"}
@@ -117,13 +94,7 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     for name in ("sr_by_experiment", "sr_per_task", "rollout_ablations", "training_curves", "attention"):
         assert (results / f"figures/{name}.png").stat().st_size > 5_000
         assert (results / f"figures/{name}.svg").is_file()
-    report = subprocess.run(
-        [*cmd, "--report", "results/smoke/report.html"],
-        cwd=study,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    report = smoke_study.local("--configfile", "config/smoke.yaml", "--report", "results/smoke/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     html = (results / "report.html").read_text()
     assert "study <strong>smoke</strong>" in html
@@ -132,15 +103,20 @@ def test_smoke_dag_records_trains_and_evaluates_in_the_simulator(snakemake_bin, 
     # Logs live outside LeRobot's output directories.
     assert (study / "logs/smoke/libero_spatial/E0/seed0/train.log").is_file()
 
-    again = subprocess.run([*cmd, "-n"], cwd=study, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+def test_make_smoke_and_the_local_profile_find_nothing_left_to_do(smoke_study, repo):
+    """The study built on Slurm is the study `make smoke` builds: its local command line and the local profile
+    plan the same DAG, and nothing of it is left to run."""
+    make_smoke = smoke_study.local("--configfile", "config/smoke.yaml", "--rerun-incomplete", "-n")
+    local_profile = smoke_study.local("--profile", str(repo / "profiles/local"), "-n")
+    for plan in (make_smoke, local_profile):
+        assert plan.returncode == 0 and "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
 
 
-def test_the_smoke_study_never_touches_the_full_studys_artifacts(snakemake_bin, repo, study):
+def test_the_smoke_study_never_touches_the_full_studys_artifacts(smoke_study, repo):
     """A full-study checkpoint planted where the full study writes it survives a smoke rerun byte for byte,
     and the full study's plan lies under its own root only."""
-    if not (study / "results/smoke/tables/runs.csv").exists():
-        pytest.skip("needs the smoke run of the test above")
+    study = smoke_study.root
     planted = study / "results/full/libero_spatial/E2/seed0/train"
     weights = planted / "checkpoints/050000/pretrained_model/model.safetensors"
     weights.parent.mkdir(parents=True)
@@ -148,11 +124,11 @@ def test_the_smoke_study_never_touches_the_full_studys_artifacts(snakemake_bin, 
     (planted / "provenance.json").write_text(json.dumps({"study": "full", "config": {"study": "full"}}))
     before = {p: p.read_bytes() for p in planted.rglob("*") if p.is_file()}
     try:
-        again = _snakemake(snakemake_bin, study)
+        again = smoke_study.local()
         assert again.returncode == 0, again.stderr[-3000:]
         assert {p: p.read_bytes() for p in planted.rglob("*") if p.is_file()} == before
 
-        full = _snakemake(snakemake_bin, study, "-n", "--profile", str(repo / "profiles/mi300x"))
+        full = smoke_study.local("-n", "--profile", str(repo / "profiles/mi300x"))
         assert full.returncode == 0, full.stderr[-3000:]
         outputs = re.findall(r"^    output: (.*)$", full.stdout, re.MULTILINE)
         paths = [p for line in outputs for p in line.split(", ")]
@@ -162,14 +138,17 @@ def test_the_smoke_study_never_touches_the_full_studys_artifacts(snakemake_bin, 
         shutil.rmtree(study / "results/full")
 
 
-def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemake_bin, study):
-    if not (study / "results/smoke/tables/runs.csv").exists():
-        pytest.skip("needs the smoke run of the test above")
+def _changed_e1_config(study: Path) -> Path:
+    """The smoke config with one of E1's overrides changed (a 1-layer Prophet)."""
     config = yaml.safe_load((study / "config/smoke.yaml").read_text())
     config["experiments"]["E1"]["policy_args"]["world_prophet_layers"] = 1
-    changed = study / "changed.yaml"
+    changed = study / "changed_e1.yaml"
     changed.write_text(yaml.safe_dump(config))
-    plan = _snakemake(snakemake_bin, study, "-n", "--configfile", str(changed))
+    return changed
+
+
+def test_changing_one_experiments_overrides_reruns_only_that_experiment(smoke_study):
+    plan = smoke_study.local("-n", "--configfile", str(_changed_e1_config(smoke_study.root)))
     assert job_counts(plan.stdout) == {
         "gate_experiment": 1,  # E1's gates (its parity with E0) run again before E1 retrains
         "gates": 1,  # the summary (trains wait for it only the first time: E0 and E2 are not retrained)
@@ -186,14 +165,17 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(snakemak
     assert "output: results/smoke/libero_spatial/E2/seed0/train" not in plan.stdout
 
 
-def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> tuple[int, int]:
-    """Run Snakemake for one training; once its first intermediate checkpoint is complete, send `sig` to
-    the whole process group (as Slurm does at preemption). Returns the step of the checkpoint LeRobot's
-    `last` link names after the kill (where a resume must start; a fast machine may have saved more than
-    the first) and the last step logged before the kill."""
-    partial = target.with_name("train.partial") / "run"
+def _interrupt_training(smoke_study, sig: int) -> tuple[int, int]:
+    """Run `make smoke`'s Snakemake for E1's training from scratch; once its first intermediate checkpoint is
+    complete, send `sig` to the whole process group (as Ctrl-C or an OOM kill of the session does). Returns
+    the step of the checkpoint LeRobot's `last` link names after the kill (where a resume must start; a fast
+    machine may have saved more than the first) and the last step logged before the kill."""
+    study = smoke_study.root
+    train = study / E1_TRAIN
+    shutil.rmtree(train)
+    partial = train.with_name("train.partial") / "run"
     proc = subprocess.Popen(
-        [snakemake_bin, "--cores", "2", "--rerun-incomplete", str(target.relative_to(study))],
+        [smoke_study.snakemake_bin, "--cores", "2", "--rerun-incomplete", E1_TRAIN],
         cwd=study, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 900
@@ -205,82 +187,62 @@ def _interrupt_training(snakemake_bin, study, target: Path, sig: int) -> tuple[i
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
     time.sleep(2)
+    assert "resuming" not in (study / E1_LOG).read_text()  # no partial run was there: it started from step 0
     last = (partial / "checkpoints/last").resolve()
     saved = json.loads((last / "training_state/training_step.json").read_text())["step"]
-    assert int(last.name) == saved and 50 <= saved < 200, last  # killed after a checkpoint, before the end
+    assert int(last.name) == saved and 50 <= saved < STEPS, last  # killed after a checkpoint, before the end
     metrics = [json.loads(line) for line in (partial / "metrics.jsonl").read_text().splitlines()]
+    assert not train.exists() and train.with_name("train.partial").is_dir()  # nothing half-trained declared
+    subprocess.run([smoke_study.snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
     return saved, metrics[-1]["step"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_a_killed_training_resumes_from_its_last_checkpoint(snakemake_bin, study, sig):
-    if not (study / "results/smoke/tables/runs.csv").exists():
-        pytest.skip("needs the smoke run of the test above")
-    train = study / "results/smoke/libero_spatial/E1/seed0/train"
-    shutil.rmtree(train)
-    saved, logged_before = _interrupt_training(snakemake_bin, study, train, sig)
-    assert not train.exists() and train.with_name("train.partial").is_dir()  # nothing half-trained declared
-
-    subprocess.run([snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
-    rerun = _snakemake(
-        snakemake_bin, study, "--rerun-incomplete", "results/smoke/libero_spatial/E1/seed0/train"
+def _refused_with_other_overrides(smoke_study, saved: int) -> None:
+    """A rerun with other overrides is refused in one line saying how to start over; nothing is lost."""
+    study, train = smoke_study.root, smoke_study.root / E1_TRAIN
+    changed = _changed_e1_config(study)
+    # mtime triggers only: E1's gate would run again first with the changed overrides (as it must before a
+    # real retraining); what is tested here is the training's refusal
+    refused = smoke_study.local(
+        "--rerun-incomplete", "--rerun-triggers", "mtime", E1_TRAIN, "--configfile", str(changed)
     )
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    log = (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
-    assert f"resuming results/smoke/libero_spatial/E1/seed0/train at step {saved} of 200" in log
-    assert sorted(p.name for p in (train / "checkpoints").iterdir()) == ["000200", "last"]
-    steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(10, 210, 10))  # strictly increasing, none twice, none missing
-    assert logged_before + (200 - saved) <= 200 + 50  # steps run in all: at most save_freq beyond the budget
-    assert not train.with_name("train.partial").exists()
-    plan = _snakemake(snakemake_bin, study, "-n", "results/smoke/libero_spatial/E1/seed0/train")
-    assert "Nothing to be done" in plan.stdout + plan.stderr  # a finished run is never trained again
+    assert refused.returncode != 0
+    log = (study / E1_LOG).read_text()
+    assert f"holds {saved} steps of a run with other settings" in log
+    assert "(differs in --policy.world_prophet_layers=1" in log
+    assert f"rm -rf {E1_TRAIN}.partial" in log and "Traceback" not in log
+    assert (train.with_name("train.partial") / f"run/checkpoints/{saved:06d}").is_dir()  # nothing lost
+    subprocess.run([smoke_study.snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
 
 
-def test_a_partial_run_with_other_overrides_is_refused_and_starting_over_works(snakemake_bin, study):
-    if not (study / "results/smoke/tables/runs.csv").exists():
-        pytest.skip("needs the smoke run of the test above")
-    train = study / "results/smoke/libero_spatial/E1/seed0/train"
-    shutil.rmtree(train)
-    saved, _ = _interrupt_training(snakemake_bin, study, train, signal.SIGKILL)
-    subprocess.run([snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
-    config = yaml.safe_load((study / "config/smoke.yaml").read_text())
-    config["experiments"]["E1"]["policy_args"]["world_prophet_layers"] = 1
-    changed = study / "changed_e1.yaml"
-    changed.write_text(yaml.safe_dump(config))
-    target = [
-        "--rerun-incomplete",
-        "results/smoke/libero_spatial/E1/seed0/train",
-        "--configfile",
-        str(changed),
-    ]
-
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_training_resumes_from_its_last_checkpoint(smoke_study, sig):
+    """Killed (SIGKILL: also refused to resume under other overrides first), then rerun with the study's own
+    settings: it resumes from the checkpoint LeRobot's `last` link names, every step logged once."""
+    study, train = smoke_study.root, smoke_study.root / E1_TRAIN
     try:
-        refused = _snakemake(snakemake_bin, study, *target)
-        assert refused.returncode != 0
-        log = (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
-        assert f"holds {saved} steps of a run with other settings" in log
-        assert "(differs in --policy.world_prophet_layers=1" in log
-        assert f"rm -rf {train.relative_to(study)}.partial" in log and "Traceback" not in log
-        assert (train.with_name("train.partial") / f"run/checkpoints/{saved:06d}").is_dir()  # nothing lost
-
-        shutil.rmtree(train.with_name("train.partial"))  # the documented way to start over
-        again = _snakemake(snakemake_bin, study, *target)
-        assert again.returncode == 0, again.stderr[-3000:]
-        assert "resuming" not in (study / "logs/smoke/libero_spatial/E1/seed0/train.log").read_text()
-        assert (train / "checkpoints/000200/pretrained_model/model.safetensors").is_file()
-    finally:  # back to the study's own E1 for the tests below, whatever happened above
-        for leftover in (train, train.with_name("train.partial")):
-            shutil.rmtree(leftover, ignore_errors=True)
-        subprocess.run([snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
-        assert _snakemake(snakemake_bin, study, "results/smoke/libero_spatial/E1/seed0/train").returncode == 0
+        saved, logged_before = _interrupt_training(smoke_study, sig)
+        if sig == signal.SIGKILL:
+            _refused_with_other_overrides(smoke_study, saved)
+        rerun = smoke_study.local("--rerun-incomplete", E1_TRAIN)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        log = (study / E1_LOG).read_text()
+        assert f"resuming {E1_TRAIN} at step {saved} of {STEPS}" in log
+        assert sorted(p.name for p in (train / "checkpoints").iterdir()) == [f"{STEPS:06d}", "last"]
+        steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
+        assert steps == list(range(10, STEPS + 10, 10))  # strictly increasing, none twice, none missing
+        assert logged_before + (STEPS - saved) <= STEPS + 50  # steps run in all: at most save_freq beyond
+        assert not train.with_name("train.partial").exists()
+        plan = smoke_study.local("-n", E1_TRAIN)
+        assert "Nothing to be done" in plan.stdout + plan.stderr  # a finished run is never trained again
+    finally:
+        smoke_study.settle()
 
 
-def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, study, tmp_path):
-    """dvc commit + push after the run; a fresh clone pulls, and Snakemake then plans nothing at all;
+def test_results_shared_with_dvc_are_up_to_date_in_another_clone(smoke_study, tmp_path):
+    """dvc commit + push of the study; a fresh clone pulls, and Snakemake then plans nothing at all;
     deleting one evaluation replans exactly it and what reads it."""
-    if not (study / "results/smoke/tables/runs.csv").exists():
-        pytest.skip("needs the smoke run of the test above")
+    study = smoke_study.root
     dvc = str(Path(sys.executable).parent / "dvc")
     remote = tmp_path / "remote"
     for args in (
@@ -289,23 +251,23 @@ def test_results_shared_with_dvc_are_up_to_date_in_another_clone(snakemake_bin, 
         ("push", "smoke"),
     ):
         subprocess.run([dvc, *args], cwd=study, check=True, capture_output=True)
-    _git(study, "add", "dvc.lock")
-    _git(study, "commit", "-qm", "results of the smoke run")
+    git(study, "add", "dvc.lock")
+    git(study, "commit", "-qm", "results of the smoke run")
 
     clone = tmp_path / "clone"
-    _git(tmp_path, "clone", "-q", str(study), str(clone))
+    git(tmp_path, "clone", "-q", str(study), str(clone))
     subprocess.run([dvc, "remote", "modify", "--local", "shared", "url", str(remote)], cwd=clone, check=True)
     subprocess.run([dvc, "pull", "smoke"], cwd=clone, check=True, capture_output=True)
     train = clone / "results/smoke/libero_spatial/E2/seed0/train"
     assert (train / "checkpoints/000200/pretrained_model").is_dir()
     assert not (train / "checkpoints/last").exists()
 
-    assert _snakemake(snakemake_bin, clone, "--touch").returncode == 0  # pulled files get DAG-ordered mtimes
-    plan = _snakemake(snakemake_bin, clone, "-n")
+    assert smoke_study.local("--touch", cwd=clone).returncode == 0  # pulled files get DAG-ordered mtimes
+    plan = smoke_study.local("-n", cwd=clone)
     assert "Nothing to be done" in plan.stdout + plan.stderr, plan.stdout[-3000:]
 
     (clone / "results/smoke/libero_spatial/E2/seed0/eval/zero.json").unlink()
-    plan = _snakemake(snakemake_bin, clone, "-n")
+    plan = smoke_study.local("-n", cwd=clone)
     assert job_counts(plan.stdout) == {
         "eval": 1,
         "cost": 1,

@@ -1,0 +1,80 @@
+"""The smoke study every end-to-end test reads: built once per test session, as Slurm jobs through the
+project's mi300x profile on the test's own one-node Slurm (tests/slurm_cluster.py).
+
+Why one study: the smoke DAG is the suite's most expensive work. Built once, it carries the assertions of a
+local run (same jobs, same outputs), the Slurm run's and the gates'; tests that retrain one of its runs put it
+back (`settle`) so that the next test finds the study complete and up to date."""
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .plans import copy_workflow
+from .slurm_cluster import SlurmCluster
+
+E1_TRAIN = "results/smoke/libero_spatial/E1/seed0/train"  # the run the fault tests retrain (a world arm)
+E1_LOG = "logs/smoke/libero_spatial/E1/seed0/train.log"
+STEPS, SAVE_FREQ, LOG_FREQ = 200, 50, 10  # config/smoke.yaml
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True
+    )
+
+
+@dataclass
+class SmokeStudy:
+    root: Path  # a git checkout of the workflow files, DVC initialised as shipped (a researcher's clone)
+    repo: Path
+    snakemake_bin: str
+    cluster: SlurmCluster
+    built: subprocess.CompletedProcess | None = None  # the run through the mi300x profile that built it
+    seconds: float = 0.0
+
+    def slurm_cmd(self, *args: str) -> list[str]:
+        """`snakemake` through the mi300x profile as shipped, with the smoke config; the first status check
+        5 s after a submission instead of 40 (the executor's cadence; Slurm itself is untouched)."""
+        profile = ["--profile", str(self.repo / "profiles/mi300x"), "--configfile", "config/smoke.yaml"]
+        return [self.snakemake_bin, *profile, "--slurm-init-seconds-before-status-checks=5", *args]
+
+    def slurm(self, *args: str, timeout: int = 3000) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.slurm_cmd(*args), cwd=self.root, env=self.cluster.env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def local(self, *args: str, cwd: Path | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
+        """`snakemake --cores 2 …` on this machine, as `make smoke` runs the study."""
+        return subprocess.run(
+            [self.snakemake_bin, "--cores", "2", *args], cwd=cwd or self.root, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def settle(self) -> None:
+        """Put the study back as built: E1's training if a test left it unfinished (retrained locally, same
+        settings), then every output touched in DAG order, so a dry run plans nothing."""
+        subprocess.run([self.snakemake_bin, "--unlock"], cwd=self.root, capture_output=True, check=True)
+        if not (self.root / E1_TRAIN).is_dir():
+            shutil.rmtree(self.root / f"{E1_TRAIN}.partial", ignore_errors=True)
+            rebuilt = self.local("--rerun-incomplete", E1_TRAIN)
+            assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+        touched = self.local("--touch")
+        assert touched.returncode == 0, touched.stderr[-3000:]
+
+
+def build_smoke_study(repo: Path, snakemake_bin: str, cluster: SlurmCluster, root: Path) -> SmokeStudy:
+    """The whole smoke DAG as Slurm jobs (every job but the local rules), in a fresh git checkout."""
+    copy_workflow(repo, root)
+    (root / ".gitignore").write_text("/results\n/logs\n/.snakemake\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "study")
+    study = SmokeStudy(root, repo, snakemake_bin, cluster)
+    started = time.monotonic()
+    study.built = study.slurm()
+    study.seconds = time.monotonic() - started
+    assert study.built.returncode == 0, study.built.stderr[-4000:] + cluster.logs()
+    return study
