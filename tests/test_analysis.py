@@ -156,14 +156,18 @@ def test_paired_comparison_counts_discordant_init_states(study):
     # seed 0: E2 wins at (0,1), (0,2), (1,0); loses nowhere. seed 1: wins (0,2), (1,0), (1,1).
     assert (spatial["only_arm"], spatial["only_ref"], spatial["n_pairs"]) == (6, 0, 20)
     assert spatial["p_mcnemar"] == pytest.approx(mcnemar_exact(6, 0)) == pytest.approx(2 / 2**6)
-    assert (
-        spatial["diff"] == pytest.approx(0.3) and 0 < spatial["diff_ci_low"] < 0.3 < spatial["diff_ci_high"]
-    )
+    assert (spatial["n_runs"], spatial["min_seeds"]) == (2, 2)  # two pairs of training runs: the unit
+    assert spatial["diff"] == pytest.approx(0.3) and spatial["diff_ci_low"] < 0.3 < spatial["diff_ci_high"]
+    assert spatial["family"] == "vs baseline" and spatial["unit"] == "training run (suite × seed)"
     pooled = _row(study["paired"], suite="all", exp="E2", mode="pred")
     assert (pooled["only_arm"], pooled["only_ref"], pooled["n_pairs"]) == (7, 0, 30)
+    # libero_goal has one seed: the between-run variance is not estimable there, nor pooled over suites
+    assert (pooled["n_runs"], pooled["min_seeds"]) == (3, 1) and np.isnan(pooled["p_runs"])
+    assert np.isnan(pooled["diff_ci_low"]) and np.isnan(pooled["mde"]) and np.isnan(pooled["p_holm"])
     # E2's zero-memory rollouts equal E0's outcomes here: no discordant pair, p = 1
     zero = _row(study["paired"], suite="libero_spatial", exp="E2", mode="zero")
     assert (zero["only_arm"], zero["only_ref"], zero["p_mcnemar"]) == (0, 0, 1.0)
+    assert zero["family"] == "other arms vs baseline"  # no verdict rests on it: outside the family
     assert not ((study["paired"]["exp"] == "E0") & (study["paired"]["mode"] == "pred")).any()
 
 
@@ -242,12 +246,13 @@ def test_evaluations_from_different_simulators_are_not_compared(tmp_path):
 
 
 def test_every_statistic_of_a_paired_row_is_the_libraries(study, eval_files):
-    """p, intervals, P(improvement) and the detectable difference of one row, recomputed by direct calls."""
+    """The run-level effect, its interval, test, Holm and TOST, P(improvement) and the detectable difference
+    of one row, recomputed by direct library calls from its runs."""
     from rliable import metrics
-    from scipy.stats import bootstrap
+    from scipy.stats import t
+    from statsmodels.stats.meta_analysis import combine_effects
     from statsmodels.stats.multitest import multipletests
     from statsmodels.stats.power import TTestPower
-    from statsmodels.stats.weightstats import ttost_paired
 
     episodes = collect.episodes_frame(eval_files)  # the files the tables were built from
     row = _row(study["paired"], suite="libero_spatial", exp="E2", mode="pred")
@@ -255,26 +260,28 @@ def test_every_statistic_of_a_paired_row_is_the_libraries(study, eval_files):
     arm = episodes.query("suite == 'libero_spatial' and exp == 'E2' and mode == 'pred'").sort_values(keys)
     ref = episodes.query("suite == 'libero_spatial' and exp == 'E0' and mode == 'pred'").sort_values(keys)
     a, r = arm["success"].to_numpy(float), ref["success"].to_numpy(float)
-    family = study["paired"].query("suite == 'libero_spatial'")
-    assert row["p_holm"] == pytest.approx(
-        multipletests(family["p_mcnemar"], method="holm")[1][list(family.index).index(row.name)]
+    seeds = arm["seed"].to_numpy()
+    d = np.array([(a - r)[seeds == s].mean() for s in (0, 1)])  # one difference per pair of runs
+    v = []
+    for s in (0, 1):  # its sampling variance, half a discordant pair added each way
+        b, c = ((a > r) & (seeds == s)).sum() + 0.5, ((a < r) & (seeds == s)).sum() + 0.5
+        n = (seeds == s).sum() + 1
+        v.append(((b + c) / n - ((b - c) / n) ** 2) / n)
+    direct = combine_effects(d, np.array(v), method_re="iterated", use_t=True)
+    se = max(direct.sd_eff_w_re_hksj, direct.sd_eff_w_re)
+    assert row["diff"] == pytest.approx(direct.mean_effect_re)
+    half = t.ppf(0.975, 1) * se
+    assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
+        (row["diff"] - half, row["diff"] + half)
     )
-    assert row["p_tost"] == pytest.approx(ttost_paired(a, r, -0.05, 0.05)[0])
-    diffs = a - r
-    strata = [
-        diffs[(arm["seed"] == s).to_numpy() & (arm["task_id"] == t).to_numpy()]
-        for s in (0, 1)
-        for t in (0, 1)
-    ]
-    varying = [s for s in strata if np.ptp(s) > 0]
-    fixed = sum(s.sum() for s in strata if np.ptp(s) == 0)
-    direct = bootstrap(
-        tuple(varying), lambda *s, axis=-1: (fixed + sum(x.sum(axis=axis) for x in s)) / len(diffs),
-        paired=False, vectorized=True, n_resamples=2000, method="percentile", rng=np.random.default_rng(0),
-    )  # fmt: skip
-    assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(tuple(direct.confidence_interval))
+    assert row["p_runs"] == pytest.approx(2 * t.sf(abs(row["diff"]) / se, 1))
+    family = study["paired"].query("suite == 'libero_spatial' and family == 'vs baseline'")
+    assert row["p_holm"] == pytest.approx(
+        multipletests(family["p_runs"], method="holm")[1][list(family.index).index(row.name)]
+    )
+    tost = max(t.sf((row["diff"] + 0.05) / se, 1), t.cdf((row["diff"] - 0.05) / se, 1))
+    assert row["p_tost"] == pytest.approx(tost)
     rates = lambda frame: frame.pivot_table(index="seed", columns="task_id", values="success").to_numpy()  # noqa: E731
     assert row["p_improvement"] == pytest.approx(metrics.probability_of_improvement(rates(arm), rates(ref)))
-    psi = (row["only_arm"] + row["only_ref"]) / row["n_pairs"]
-    effect = TTestPower().solve_power(nobs=row["n_pairs"], alpha=0.05, power=0.8)
-    assert row["mde"] == pytest.approx(effect * np.sqrt(psi / (1 + effect**2)))
+    effect = TTestPower().solve_power(nobs=2, alpha=0.05, power=0.8)
+    assert row["mde"] == pytest.approx(effect * se * np.sqrt(2))

@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import binomtest
 
 from wmvla.analysis.stats import mcnemar_exact, wilson_interval
-from wmvla.eval.offline import paired_bootstrap_ci
+from wmvla.eval.offline import demonstration_bootstrap_ci, held_out_frames
 
 Z95 = 1.959963984540054
 
@@ -56,16 +56,34 @@ def test_mcnemar_exact_agrees_with_scipy_binomtest(b, c):
     assert mcnemar_exact(b, c) == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-9)
 
 
-def test_paired_bootstrap_ci_brackets_the_mean_and_is_reproducible():
+def test_the_offline_interval_resamples_demonstrations_not_frames():
+    """Two demonstrations of 100 frames with a real difference each: the interval is as wide as two
+    demonstrations make it, far wider than 200 independent frames would."""
+    from scipy.stats import bootstrap
+
     rng = np.random.default_rng(1)
-    diffs = rng.choice([-1.0, 0.0, 1.0], size=200, p=[0.1, 0.6, 0.3])
-    low, high = paired_bootstrap_ci(diffs)
-    assert low < diffs.mean() < high
-    assert (low, high) == paired_bootstrap_ci(diffs)  # fixed seed
-    assert low > 0  # +0.2 on 200 pairs is clearly positive
-    assert paired_bootstrap_ci([0.5] * 10) == (0.5, 0.5)
-    with pytest.raises(ValueError):
-        paired_bootstrap_ci([])
+    diffs = np.concatenate([0.3 + rng.normal(0, 0.01, 100), -0.1 + rng.normal(0, 0.01, 100)])
+    diffs = np.concatenate([diffs, 0.05 + rng.normal(0, 0.01, 100)])
+    episodes = np.repeat([4, 9, 13], 100)
+    low, high = demonstration_bootstrap_ci(diffs, episodes)
+    assert (low, high) == demonstration_bootstrap_ci(diffs, episodes)  # fixed seed
+    frames = bootstrap(
+        (diffs,), np.mean, method="percentile", rng=np.random.default_rng(0)
+    ).confidence_interval
+    assert low < diffs.mean() < high and (high - low) > 5 * (frames.high - frames.low)
+    assert (
+        demonstration_bootstrap_ci(diffs[:100], episodes[:100]) is None
+    )  # one demonstration: nothing to resample
+
+
+def test_held_out_frames_give_every_demonstration_the_same_share():
+    lengths = {3: 40, 7: 10, 11: 200}
+    chosen = held_out_frames(lengths, budget=60)
+    assert {e: len(f) for e, f in chosen.items()} == {3: 20, 7: 10, 11: 20}  # all of a short one
+    assert chosen == held_out_frames(lengths, budget=60)  # a fixed seed: the same frames for every arm
+    assert held_out_frames({**lengths, 20: 50}, budget=80)[3] == held_out_frames(lengths, budget=60)[3]
+    assert held_out_frames(lengths, budget=None) == {e: list(range(n)) for e, n in lengths.items()}
+    assert all(len(f) == 1 for f in held_out_frames(lengths, budget=2).values())  # at least one each
 
 
 def test_holm_matches_the_step_down_by_hand():
@@ -76,53 +94,71 @@ def test_holm_matches_the_step_down_by_hand():
     assert holm([]) == [] and holm([0.7, 0.9]) == pytest.approx([1.0, 1.0])
 
 
-def test_stratified_bootstrap_is_scipys_multi_sample_bootstrap():
-    from scipy.stats import bootstrap
-
-    from wmvla.analysis.stats import stratified_bootstrap_cis
-
-    rng = np.random.default_rng(3)
-    strata = [rng.choice([-1.0, 0.0, 1.0], size=n, p=[0.2, 0.5, 0.3]) for n in (20, 30, 25)]
-    strata.append(np.zeros(15))  # a stratum without discordance: a constant
-    total = sum(len(s) for s in strata)
-    direct = bootstrap(
-        tuple(strata[:3]), lambda *s, axis=-1: sum(x.sum(axis=axis) for x in s) / total, paired=False,
-        vectorized=True, n_resamples=2000, method="percentile", rng=np.random.default_rng(0),
-    )  # fmt: skip
-    (low, high), (low99, high99) = stratified_bootstrap_cis(strata, (0.95, 0.99))
-    assert (low, high) == pytest.approx((direct.confidence_interval.low, direct.confidence_interval.high))
-    assert low99 < low < high < high99
-    assert stratified_bootstrap_cis([np.zeros(5), np.ones(5)]) == [(0.5, 0.5)]
+def _runs(k: int = 12, effect: float = 0.03, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return effect + rng.normal(0, 0.02, k), rng.uniform(0.0002, 0.0006, k)
 
 
-def test_tost_is_statsmodels_paired_tost():
-    from statsmodels.stats.weightstats import ttost_paired
+def test_the_run_level_effect_is_statsmodels_random_effects_with_the_hksj_interval():
+    from statsmodels.stats.meta_analysis import combine_effects
 
-    from wmvla.analysis.stats import tost_paired
+    from wmvla.analysis.stats import run_level_effect
 
-    rng = np.random.default_rng(5)
-    a, b = rng.random(400) < 0.6, rng.random(400) < 0.6
-    assert tost_paired(a, b, 0.1) == pytest.approx(
-        ttost_paired(a.astype(float), b.astype(float), -0.1, 0.1)[0]
-    )
-    assert tost_paired(a, a, 0.05) == 0.0  # identical outcomes: equivalent
+    d, v = _runs()
+    effect = run_level_effect(d, v)
+    direct = combine_effects(d, v, method_re="iterated", use_t=True)
+    assert effect.estimate == pytest.approx(direct.mean_effect_re)
+    assert effect.se == pytest.approx(max(direct.sd_eff_w_re_hksj, direct.sd_eff_w_re)) and effect.df == 11
+    if direct.sd_eff_w_re_hksj >= direct.sd_eff_w_re:  # then the interval is statsmodels' own HKSJ one
+        assert effect.interval(0.95) == pytest.approx(tuple(direct.conf_int(alpha=0.05, use_t=True)[3]))
+    assert effect.between_run_sd == pytest.approx(np.sqrt(direct.tau2))
+    assert 0 < effect.p_value() < 0.05  # 3 points over 12 run pairs of sd 2 points
 
 
-def test_the_detectable_difference_has_the_asked_power():
-    """At the returned difference d, the paired test's power (statsmodels) is 80%, by construction."""
+def test_runs_that_happen_to_agree_keep_the_random_effects_standard_error():
+    from wmvla.analysis.stats import run_level_effect
+
+    agreeing = run_level_effect([0.3, 0.3], [0.01, 0.01])  # HKSJ alone: a zero-width interval
+    low, high = agreeing.interval()
+    assert agreeing.se == pytest.approx(np.sqrt(0.01 / 2)) and low < 0.3 < high
+
+
+def test_tost_agrees_with_the_interval_and_one_run_is_not_estimable():
+    from wmvla.analysis.stats import RunLevelEffect, run_level_effect
+
+    effect = run_level_effect(*_runs(effect=0.0))
+    low, high = effect.interval(0.90)  # TOST at α = 0.05 ⇔ the 90% interval inside ±margin
+    for margin in (0.01, 0.02, 0.05):
+        assert (effect.p_equivalent(margin) < 0.05) == (-margin < low and high < margin)
+    single = run_level_effect([0.05], [0.0004])
+    assert isinstance(single, RunLevelEffect) and not single.estimable
+    assert np.isnan(single.p_value()) and np.isnan(single.p_equivalent(0.05))
+    assert np.isnan(single.detectable_difference(0.05, 0.8)) and np.isnan(single.interval()[0])
+
+
+def test_the_detectable_difference_and_the_seeds_needed_have_the_asked_power():
+    """statsmodels' t-test power over run pairs, at the observed spread of a run pair's difference."""
     from statsmodels.stats.power import TTestPower
 
-    from wmvla.analysis.stats import minimal_detectable_difference
+    from wmvla.analysis.stats import run_level_effect
 
-    n, psi = 2000, 0.3
-    d = minimal_detectable_difference(n, psi)
-    effect = d / np.sqrt(psi - d**2)  # the standardised effect of d with discordance psi
-    power = TTestPower().power(effect_size=effect, nobs=n, alpha=0.05)
-    assert power == pytest.approx(0.8, abs=1e-4)  # up to the solver's tolerance
-    assert 0.02 < d < 0.04  # ~2.8 · sqrt(0.3 / 2000) = 0.034
-    assert np.isnan(minimal_detectable_difference(100, 0.0)) and np.isnan(
-        minimal_detectable_difference(1, 0.5)
-    )
+    effect = run_level_effect(*_runs())
+    d = effect.detectable_difference(0.05, 0.8)
+    power = TTestPower().power(effect_size=d / effect.run_sd, nobs=effect.n_runs, alpha=0.05)
+    assert power == pytest.approx(0.8, abs=1e-4)
+    seeds = effect.seeds_needed(0.01, suites=4, alpha=0.05, power=0.8)
+    enough = TTestPower().power(effect_size=0.01 / effect.run_sd, nobs=4 * seeds, alpha=0.05)
+    fewer = TTestPower().power(effect_size=0.01 / effect.run_sd, nobs=4 * (seeds - 1), alpha=0.05)
+    assert seeds > 3 and enough >= 0.8 > fewer
+    assert np.isnan(effect.seeds_needed(1e-6, suites=4, alpha=0.05, power=0.8))  # beyond any study
+
+
+def test_the_variance_of_a_paired_difference_adds_half_a_discordant_pair_each_way():
+    from wmvla.analysis.stats import paired_difference_variance
+
+    # b = 10, c = 4 of n = 100 → (10.5 + 4.5)/101 − (6/101)² over 101
+    assert paired_difference_variance(10, 4, 100) == pytest.approx((15 / 101 - (6 / 101) ** 2) / 101)
+    assert paired_difference_variance(0, 0, 500) > 0  # no discordant episode: still a finite weight
 
 
 def test_probability_of_improvement_is_rliables():

@@ -27,7 +27,14 @@ def _cmp(exp, ref, diff, p_holm=1.0, p_tost=1.0, mode="pred", ref_mode="pred", m
     row |= {"family": "f", "suite": "all", "exp": exp, "mode": mode, "ref_exp": ref, "ref_mode": ref_mode}
     row |= {"n_pairs": 6000, "sr_arm": 0.6 + diff, "sr_ref": 0.6, "diff": diff, "p_mcnemar": p_holm}
     row |= {"diff_ci_low": diff - 0.02, "diff_ci_high": diff + 0.02, "p_holm": p_holm, "p_tost": p_tost}
-    return row | {"margin": 0.05, "p_improvement": 0.5, "mde": mde}
+    row |= {"n_runs": 12, "min_seeds": 3, "p_runs": p_holm, "between_run_sd": 0.01}
+    return row | {
+        "margin": 0.05,
+        "p_improvement": 0.5,
+        "mde": mde,
+        "target_difference": 0.02,
+        "seeds_needed": 7,
+    }
 
 
 def _training(exp, metric, first, tail) -> list[dict]:
@@ -97,6 +104,35 @@ def test_a_baseline_that_never_succeeds_makes_everything_else_not_assessable():
     assert "E0 does not work here (V0)" in frame.loc["V4", "reason"]
 
 
+def test_every_comparison_verdict_names_the_training_run_as_its_unit():
+    frame = verdicts(_tables(), DESIGN).set_index("id")
+    for vid in ("V1", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos"):
+        assert frame.loc[vid, "unit"] == "training run (suite × seed)"
+        assert "random-effects meta-analysis of the per-run paired differences" in frame.loc[vid, "method"]
+    assert frame.loc["V0", "unit"].startswith("episode") and frame.loc["V2", "unit"] == "training run"
+
+
+def test_an_inconclusive_verdict_says_how_many_seeds_a_target_difference_needs():
+    row = _cmp("E2", "E0", 0.02, p_holm=0.2, p_tost=0.4, mde=0.041)
+    v4 = _verdict(_tables(paired=pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), row])), "V4")
+    assert "7 seeds per suite would detect 0.020 at the observed between-run variance" in v4["reason"]
+    assert "plans only the new runs" in v4["reason"]
+
+
+def test_one_run_per_suite_and_arm_is_not_assessable_whatever_the_episodes_say():
+    """Thousands of paired episodes and a tiny McNemar p, but one seed: nothing about the method."""
+    one_seed = {"n_runs": 4, "min_seeds": 1, "p_runs": np.nan, "p_holm": np.nan, "p_tost": np.nan}
+    one_seed |= {"diff_ci_low": np.nan, "diff_ci_high": np.nan, "mde": np.nan, "seeds_needed": np.nan}
+    paired = pd.DataFrame(
+        [_cmp("E1", "E0", 0.08, p_holm=1e-9) | one_seed, _cmp("E2", "E0", 0.1, p_holm=1e-12) | one_seed]
+    )
+    ablations = pd.DataFrame([_cmp("E2", "E2", -0.1, 1e-9, mode="zero") | one_seed])
+    frame = verdicts(_tables(paired=paired, ablations=ablations), DESIGN).set_index("id")
+    for vid in ("V1", "V4", "V5"):
+        assert frame.loc[vid, "verdict"] == "not assessable", frame.loc[vid, "reason"]
+        assert "one training run per suite and arm" in frame.loc[vid, "reason"]
+
+
 def test_overridden_gates_are_a_warning_on_v0():
     checks = pd.DataFrame([{"name": "scene[libero_spatial]", "status": "FAILED", "overridden": True}])
     v0 = _verdict(_tables(checks=checks), "V0")
@@ -111,7 +147,7 @@ def test_overridden_gates_are_a_warning_on_v0():
     [
         (_cmp("E1", "E0", 0.08, p_holm=0.001), "contradicted", "capacity effect"),
         (_cmp("E1", "E0", -0.08, p_holm=0.001), "contradicted", "the branch harms"),
-        (_cmp("E1", "E0", 0.01, p_holm=0.5, p_tost=0.3), "inconclusive", "detectable: 0.030"),
+        (_cmp("E1", "E0", 0.01, p_holm=0.5, p_tost=0.3), "inconclusive", "could detect differences of 0.030"),
     ],
 )
 def test_v1_capacity_control(row, verdict, says):

@@ -37,9 +37,23 @@ def _json(path: Path) -> dict:
         raise ResultsError(f"{path} is not valid JSON: {err}") from None
 
 
+EPISODE_COLUMNS = [
+    "suite",
+    "exp",
+    "seed",
+    "mode",
+    "checkpoint_step",
+    "task_id",
+    "task",
+    "init_state_id",
+    "success",
+    "steps",
+]
+
+
 def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
     """One row per evaluated episode: suite, exp, seed, mode, checkpoint_step, task_id, init_state_id…"""
-    rows, simulators = [], {}
+    frames, simulators = [], {}
     for path in eval_files:
         result, run = _json(path), run_identity(path)
         if result.get("suite") != run["suite"]:
@@ -47,25 +61,26 @@ def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
         simulator = simulator_of(result)
         if simulator is not None:
             simulators.setdefault(simulator, []).append(str(path))
-        for episode in result["episodes"]:
-            rows.append(
-                {
-                    **run,
-                    "mode": result["mode"],
-                    "checkpoint_step": result.get("checkpoint_step"),
-                    "task_id": episode["task_id"],
-                    "task": _task_name(result, episode["task_id"]),
-                    "init_state_id": episode["init_state_id"],
-                    "success": bool(episode["success"]),
-                    "steps": episode.get("steps"),
-                }
-            )
-    if not rows:
+        if not result["episodes"]:
+            continue
+        episodes = pd.DataFrame(result["episodes"])
+        names = {t["task_id"]: t.get("task") for t in result["tasks"]}
+        frames.append(
+            episodes.assign(
+                **run,
+                mode=result["mode"],
+                checkpoint_step=result.get("checkpoint_step"),
+                task=episodes["task_id"].map(names),
+                success=episodes["success"].astype(bool),
+                steps=episodes.get("steps"),
+            )[EPISODE_COLUMNS]
+        )
+    if not frames:
         raise ResultsError("no evaluated episodes in the given files")
     if len(simulators) > 1:  # paired comparisons across simulators would compare the simulators
         groups = "; ".join(f"{sim}: {len(f)} file(s), e.g. {f[0]}" for sim, f in simulators.items())
         raise ResultsError(f"evaluations made under different simulators cannot be compared: {groups}")
-    return pd.DataFrame(rows)
+    return pd.concat(frames, ignore_index=True)
 
 
 def simulator_of(result: dict) -> str | None:
@@ -75,10 +90,6 @@ def simulator_of(result: dict) -> str | None:
         return None
     keys = ("mujoco", "robosuite", "hf-libero", "mujoco_gl")
     return ", ".join(f"{k} {stack[k]}" for k in keys if k in stack)
-
-
-def _task_name(result: dict, task_id: int) -> str | None:
-    return next((t.get("task") for t in result["tasks"] if t["task_id"] == task_id), None)
 
 
 def offline_frame(offline_files: list[Path]) -> pd.DataFrame:

@@ -18,19 +18,26 @@ class Settings:
     alpha: float = 0.05  # family-wise error rate of each family of tests (Holm)
     equivalence_margin: float = 0.05  # |SR difference| within which two arms count as equivalent (TOST)
     power: float = 0.8  # for the smallest detectable difference of a comparison
+    target_difference: float = 0.02  # an inconclusive comparison says the seeds per suite this would need
     gate_open_threshold: float = 0.05  # |tanh g| at the end of training above which a gate counts as open
 
 
 @dataclass(frozen=True)
 class Design:
     baseline: str | None = None  # plain SmolVLA fine-tune every arm is paired against (E0)
-    capacity: str | None = None  # the world branch fed zeros (E1)
+    capacity: str | None = None  # the world branch without scene information (E1)
     world: str | None = None  # predicted futures, late injection (E2)
     fusion: tuple[str, ...] = ()  # F2, F3a, F3b: compared with the world arm
     imagination: tuple[str, ...] = ()  # imagination banks: compared with the world arm
     encoders: tuple[str, ...] = ()  # the world arm on another encoder's latents: compared with it and E0
     changes: dict[str, str] = field(default_factory=dict)  # arm → what it changes relative to the world arm
     settings: Settings = field(default_factory=Settings)
+
+    @property
+    def versus_baseline(self) -> tuple[str, ...]:
+        """The arms whose verdicts rest on a comparison with the baseline, as one family of tests: the
+        capacity control (V1), the world arm (V4) and the encoder arms (V8)."""
+        return tuple(e for e in (self.capacity, self.world, *self.encoders) if e is not None)
 
     @property
     def versus_world(self) -> list[str]:

@@ -93,12 +93,15 @@ def sr_by_experiment(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figu
         for i, exp in enumerate(rows.index):
             per_seed = seeds.loc[seeds["exp"] == exp, "sr"]
             ax.scatter(np.full(len(per_seed), i) + 0.18, per_seed, s=14, color="black", zorder=3)
-            ax.annotate(f"n={int(rows.loc[exp, 'n_episodes'])}", (i, 1.02), ha="center", fontsize=8)
+            tau = rows.loc[exp].get("between_run_sd", np.nan)
+            spread = "" if pd.isna(tau) else f"\nτ={tau:.3f}"
+            ax.annotate(f"n={int(rows.loc[exp, 'n_episodes'])}{spread}", (i, 1.02), ha="center", fontsize=8)
         ax.set(xticks=x, xticklabels=rows.index, ylim=(0, 1.1), title=suite, xlabel="experiment")
         ax.set_ylabel("success rate")
     fig.suptitle(
         "LIBERO success rate per experiment\n"
-        "(bars: all episodes pooled, Wilson 95% CI; dots: single runs, one per suite × seed)"
+        "(bars: all episodes pooled, Wilson 95% CI; dots: single runs, one per suite × seed;\n"
+        "τ: between-run sd of the success rate beyond episode noise)"
     )
     fig.tight_layout()
     return fig
@@ -149,10 +152,11 @@ def _interval_plot(
     y = np.arange(len(rows))
     style = {"fmt": "o", "capsize": 4, **style}
     for i, (_, row) in enumerate(rows.iterrows()):
+        below, above = row[x] - row[low], row[high] - row[x]  # NaN: no run-level interval (one seed)
         ax.errorbar(
             row[x],
             i,
-            xerr=[[row[x] - row[low]], [row[high] - row[x]]],
+            xerr=[[0.0 if pd.isna(below) else below], [0.0 if pd.isna(above) else above]],
             color=colours.get(row["exp"], "black"),
             **style,
         )
@@ -172,22 +176,29 @@ def rollout_ablations(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Fig
         rows = ablations[ablations["suite"] == suite]
         _interval_plot(
             rows,
-            lambda r: f"{r['exp']}: memory {r['mode']}\n(n={r['n_pairs']}, p={r['p_mcnemar']:.2g})",
+            lambda r: f"{r['exp']}: memory {r['mode']}\n({_run_p(r)})",
             colours,
             ax,
         )
         ax.set(title=suite, xlabel="Δ success rate vs. predicted memory", xlim=(-1.05, 1.05))
     fig.suptitle(
         "Rollout ablations: the memory replaced at evaluation\n"
-        "(paired on init states; bootstrap 95% CI; p: exact McNemar)"
+        "(paired on init states; 95% CI and p over training runs, the unit of replication)"
     )
     fig.tight_layout()
     return fig
 
 
+def _run_p(row: pd.Series) -> str:
+    """The run-level p-value of a comparison, or why there is none."""
+    if pd.isna(row["p_runs"]):
+        return f"{int(row['n_runs'])} run pair(s): no run-level test"
+    return f"{int(row['n_runs'])} run pairs, Holm p={row['p_holm']:.2g}"
+
+
 def _arm_label(row: pd.Series) -> str:
     memory = "" if row["mode"] == "pred" else f" · memory {row['mode']}"
-    return f"{row['exp']}{memory}\n(Holm p={row['p_holm']:.2g})"
+    return f"{row['exp']}{memory}\n({_run_p(row)})"
 
 
 def forest(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
@@ -216,7 +227,7 @@ def forest(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
         _interval_plot(rows, _arm_label, colours, ax, lw=3, capsize=0)
         ax.set(title=suite, xlabel=f"Δ success rate vs. {reference}")
     fig.suptitle(
-        f"Paired differences from {reference} (identical episodes)\n"
+        f"Paired differences from {reference} (identical episodes; the training run the unit)\n"
         f"thick: 95% CI · thin: Bonferroni-adjusted CI of the family · shaded: ±{margin} equivalence margin"
     )
     fig.tight_layout()

@@ -34,7 +34,11 @@ def build_tables(
         "runs": tables.per_run(episodes),
         "tasks": tables.per_task(episodes),
         "experiments": tables.per_experiment(episodes),
-        "paired": tables.versus_baseline(episodes, baseline, settings) if baseline else pd.DataFrame(),
+        "paired": (
+            tables.versus_baseline(episodes, baseline, settings, design.versus_baseline)
+            if baseline
+            else pd.DataFrame()
+        ),
         "ablations": tables.rollout_ablations(episodes, settings),
         "vs_world": tables.versus_world_arm(
             episodes, design.world, design.versus_world, design.capacity, settings

@@ -1,34 +1,58 @@
-"""The statistics the study reports, as a thin layer over statsmodels, scipy.stats and rliable.
+"""The statistics the study reports, as a thin layer over statsmodels and scipy.stats.
 
-Why a layer at all: each function names what the study needs (a paired comparison of success, the
-smallest difference a comparison could have detected) and fixes the choices a reader must know — exact
-McNemar on discordant pairs, Wilson intervals, Holm within a family, percentile bootstrap with a fixed
-seed. The arithmetic is the libraries'.
+Why a layer at all: each function names what the study needs and fixes the choices a reader must know. The
+arithmetic is the libraries'.
 
-The data are paired episodes: two arms evaluated on identical (suite, seed, task, init state). Pooled
-comparisons respect that nesting by resampling episodes *within* strata (suite × seed × task) — the
-stratified bootstrap rliable uses for RL benchmarks, done by scipy.stats.bootstrap over one sample per
-stratum (samples are resampled independently). Seeds are strata, not a random factor: intervals speak
-for these trained policies; spread across seeds is reported separately (mean ± sd, P(arm > baseline)).
+**The training run is the unit of replication.** The study's claims are about a method (fine-tuning SmolVLA
+with a world branch), and two training runs of one arm differ in success rate by about a point per suite. An
+arm and its reference are evaluated on identical episodes (suite, seed, task, LIBERO init state), so each
+(suite, seed) gives one paired difference of success rates — one number per pair of training runs, with its
+own sampling variance from its episodes. These run-level differences are combined by a random-effects
+meta-analysis (statsmodels `combine_effects`): the between-run variance τ² (Paule–Mandel) enters every
+standard error, and the interval and test use the Hartung–Knapp–Sidik–Jonkman scale (never below the plain
+random-effects standard error) with a t distribution on runs − 1 degrees of freedom, which keeps the error
+rate near α with a handful of runs. Equivalence (TOST), the
+smallest detectable difference and the seeds a difference would need follow from the same standard error.
+A design with one run per suite and arm cannot estimate the between-run variance: no run-level inference.
+
+Episode-level numbers stay as description of *these checkpoints*: Wilson intervals of pooled success rates,
+the exact McNemar test of the pooled discordant pairs.
 """
 
+import functools
+import math
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_RESAMPLES = 2000
+RUN_UNIT = "training run (suite × seed)"
+RUN_METHOD = (
+    "random-effects meta-analysis of the per-run paired differences (statsmodels combine_effects: "
+    "Paule–Mandel between-run variance, modified Hartung–Knapp–Sidik–Jonkman t interval on runs − 1 df)"
+)
 
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a success rate (never outside [0, 1], sensible at 0 or n successes)."""
+    low, high = wilson_intervals(np.array([successes]), np.array([trials]), level)
+    return float(low[0]), float(high[0])
+
+
+def wilson_intervals(
+    successes: np.ndarray, trials: np.ndarray, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score intervals of many success rates at once (statsmodels, vectorised)."""
     from statsmodels.stats.proportion import proportion_confint
 
-    if trials <= 0:
-        raise ValueError(f"trials must be positive, got {trials}")
-    if not 0 <= successes <= trials:
-        raise ValueError(f"successes must lie in [0, {trials}], got {successes}")
+    successes, trials = np.asarray(successes), np.asarray(trials)
+    if (trials <= 0).any():
+        raise ValueError(f"trials must be positive, got {trials[trials <= 0][:3]}")
+    if ((successes < 0) | (successes > trials)).any():
+        raise ValueError("successes must lie in [0, trials]")
     low, high = proportion_confint(successes, trials, alpha=1 - level, method="wilson")
-    return float(low), float(high)
+    return np.asarray(low, float), np.asarray(high, float)
 
 
 def mcnemar_exact(only_arm: int, only_ref: int) -> float:
@@ -43,89 +67,162 @@ def mcnemar_exact(only_arm: int, only_ref: int) -> float:
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values of one family of tests (controls the family-wise error rate)."""
+    """Holm-adjusted p-values of one family of tests (controls the family-wise error rate). A NaN p-value (a
+    comparison that could not be tested) stays NaN and does not count in the family."""
     from statsmodels.stats.multitest import multipletests
 
-    if len(pvalues) == 0:
-        return []
-    return [float(p) for p in multipletests(list(pvalues), method="holm")[1]]
+    values = np.asarray(pvalues, dtype=float)
+    adjusted = np.full(values.shape, np.nan)
+    tested = ~np.isnan(values)
+    if tested.any():
+        adjusted[tested] = multipletests(values[tested], method="holm")[1]
+    return [float(p) for p in adjusted]
 
 
-def stratified_bootstrap_cis(
-    strata: Sequence[np.ndarray],
-    levels: Sequence[float] = (0.95,),
-    n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-) -> list[tuple[float, float]]:
-    """Percentile intervals, one per level, of the pooled mean of paired differences, resampling within
-    each stratum (scipy.stats.bootstrap resamples its samples independently: one sample per stratum).
+def paired_difference_variance(only_arm: int, only_ref: int, n_pairs: int) -> float:
+    """Sampling variance of a mean paired difference of successes over `n_pairs` episodes, with half a
+    discordant pair added each way (so a run pair with no discordant episode still has a finite weight)."""
+    if n_pairs < 1:
+        raise ValueError(f"n_pairs must be positive, got {n_pairs}")
+    n, b, c = n_pairs + 1, only_arm + 0.5, only_ref + 0.5
+    return ((b + c) / n - ((b - c) / n) ** 2) / n
 
-    `strata`: one array of per-episode differences (arm − reference, in {-1, 0, 1}) per stratum. Several
-    levels come from one bootstrap distribution (e.g. 95% and a multiplicity-adjusted level). A stratum
-    whose differences are all equal cannot vary under resampling; it enters as a constant.
-    """
-    from scipy.stats import bootstrap
 
-    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
-    if not strata:
-        raise ValueError("no paired differences to resample")
-    total = sum(len(s) for s in strata)
-    varying = [s for s in strata if np.ptp(s) > 0]
-    fixed = sum(float(s.sum()) for s in strata if np.ptp(s) == 0)
-    if not varying:
-        return [(fixed / total, fixed / total) for _ in levels]
+def rate_variance(successes: int, trials: int) -> float:
+    """Sampling variance of one run's success rate, with half a success and half a failure added."""
+    p = (successes + 0.5) / (trials + 1)
+    return p * (1 - p) / (trials + 1)
 
-    def pooled_mean(*samples, axis=-1):
-        return (fixed + sum(sample.sum(axis=axis) for sample in samples)) / total
 
-    result = bootstrap(
-        tuple(varying),
-        pooled_mean,
-        paired=False,
-        vectorized=True,
-        n_resamples=n_resamples,
-        confidence_level=levels[0],
-        method="percentile",
-        rng=np.random.default_rng(seed),
+def _combine(effects: np.ndarray, variances: np.ndarray):
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    with warnings.catch_warnings():  # the Paule–Mandel iteration warns when τ² is 0, a valid estimate
+        warnings.simplefilter("ignore")
+        return combine_effects(effects, variances, method_re="iterated", use_t=True)
+
+
+def between_run_sd(rates: Sequence[float], variances: Sequence[float]) -> float:
+    """The between-run standard deviation τ of one arm's success rate (Paule–Mandel), beyond what the runs'
+    episodes explain; NaN with fewer than two runs."""
+    if len(rates) < 2:
+        return float("nan")
+    return float(math.sqrt(max(0.0, _combine(np.asarray(rates, float), np.asarray(variances, float)).tau2)))
+
+
+@dataclass(frozen=True)
+class RunLevelEffect:
+    """A difference between two arms with the training run as the unit (NaN fields: not estimable)."""
+
+    n_runs: int
+    estimate: float  # random-effects mean of the per-run differences
+    se: float  # (modified) Hartung–Knapp–Sidik–Jonkman standard error
+    df: int  # runs − 1
+    between_run_sd: float  # τ of the differences, beyond the episodes' sampling variance
+
+    @property
+    def estimable(self) -> bool:
+        return self.df >= 1 and math.isfinite(self.se) and self.se > 0
+
+    @property
+    def run_sd(self) -> float:
+        """The spread of one run pair's difference that the standard error implies (se · √runs)."""
+        return self.se * math.sqrt(self.n_runs)
+
+    def p_value(self) -> float:
+        """Two-sided t-test of "no difference"."""
+        from scipy.stats import t
+
+        if not self.estimable:
+            return float("nan")
+        return float(2 * t.sf(abs(self.estimate) / self.se, self.df))
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        from scipy.stats import t
+
+        if not self.estimable:
+            return float("nan"), float("nan")
+        half = t.ppf((1 + level) / 2, self.df) * self.se
+        return self.estimate - half, self.estimate + half
+
+    def p_equivalent(self, margin: float) -> float:
+        """TOST: the larger of the two one-sided p-values that the difference lies above −margin and below
+        +margin (small: equivalent within ±margin)."""
+        from scipy.stats import t
+
+        if not self.estimable:
+            return float("nan")
+        above = t.sf((self.estimate + margin) / self.se, self.df)
+        below = t.cdf((self.estimate - margin) / self.se, self.df)
+        return float(max(above, below))
+
+    def detectable_difference(self, alpha: float, power: float) -> float:
+        """The smallest |difference| these runs detect with `power` at two-sided `alpha` (statsmodels'
+        t-test power, at the observed spread of a run pair's difference)."""
+        if not self.estimable:
+            return float("nan")
+        return _detectable_effect(self.n_runs, alpha, power) * self.run_sd
+
+    def seeds_needed(
+        self, difference: float, suites: int, alpha: float, power: float, most: int = 100
+    ) -> float:
+        """Seeds per suite (over `suites` suites) that detect `difference` with `power` at two-sided `alpha`,
+        at the observed spread of a run pair's difference (statsmodels' t-test power); NaN beyond `most`."""
+        if not self.estimable or difference <= 0:
+            return float("nan")
+        effect = difference / self.run_sd
+
+        def enough(seeds: int) -> bool:
+            return _detectable_effect(seeds * suites, alpha, power) <= effect
+
+        if not enough(most):
+            return float("nan")
+        low, high = 1, most  # power grows with the seeds: the first that is enough, by bisection
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if enough(middle) else (middle, high)
+        return float(max(2, high))
+
+
+@functools.cache
+def _detectable_effect(nobs: int, alpha: float, power: float) -> float:
+    """The standardised effect a two-sided one-sample t-test on `nobs` detects with `power` (statsmodels);
+    it depends on nothing else, so a report that asks for it hundreds of times solves it once per design."""
+    from statsmodels.stats.power import TTestPower
+
+    if nobs < 2:
+        return float("inf")
+    effect = TTestPower().solve_power(nobs=nobs, alpha=alpha, power=power, alternative="two-sided")
+    return float(np.asarray(effect).item())
+
+
+def run_level_effect(differences: Sequence[float], variances: Sequence[float]) -> RunLevelEffect:
+    """Combine per-run paired differences (and their sampling variances) into one run-level effect."""
+    d, v = np.asarray(differences, float), np.asarray(variances, float)
+    if len(d) != len(v) or len(d) == 0:
+        raise ValueError(f"need one variance per difference, got {len(d)} and {len(v)}")
+    if len(d) < 2:
+        return RunLevelEffect(len(d), float(d.mean()), float("nan"), 0, float("nan"))
+    result = _combine(d, v)
+    return RunLevelEffect(
+        n_runs=len(d),
+        estimate=float(result.mean_effect_re),
+        # Hartung–Knapp–Sidik–Jonkman, never below the plain random-effects standard error (the "modified"
+        # HKSJ: with few runs that happen to agree, the HKSJ scale alone can shrink the interval to nothing)
+        se=float(max(result.sd_eff_w_re_hksj, result.sd_eff_w_re)),
+        df=len(d) - 1,
+        between_run_sd=float(math.sqrt(max(0.0, result.tau2))),
     )
-    distribution = result.bootstrap_distribution  # the percentile method's interval = its quantiles
-    return [
-        (float(np.quantile(distribution, (1 - level) / 2)), float(np.quantile(distribution, (1 + level) / 2)))
-        for level in levels
-    ]
 
 
 def probability_of_improvement(arm_scores: np.ndarray, ref_scores: np.ndarray) -> float:
-    """P(arm > reference): over tasks, the chance a run of the arm beats a run of the reference on the
-    task (Mann-Whitney), averaged — rliable's `probability_of_improvement`. Scores: (runs, tasks)."""
-    from rliable import metrics
+    """P(arm > reference): over tasks, the chance a run of the arm beats a run of the reference on the task
+    (Mann–Whitney U / (runs × runs), ties counting half), averaged — rliable's "probability of improvement",
+    computed for every task in one vectorised scipy.stats call. Scores: (runs, tasks)."""
+    from scipy.stats import mannwhitneyu
 
-    return float(metrics.probability_of_improvement(np.asarray(arm_scores), np.asarray(ref_scores)))
-
-
-def tost_paired(arm: np.ndarray, ref: np.ndarray, margin: float) -> float:
-    """p-value of the two one-sided tests that the mean paired difference lies within ±margin."""
-    from statsmodels.stats.weightstats import ttost_paired
-
-    arm, ref = np.asarray(arm, dtype=float), np.asarray(ref, dtype=float)
-    if np.all(arm == ref):
-        return 0.0  # identical outcomes on every pair: the difference is exactly 0
-    return float(ttost_paired(arm, ref, -margin, margin)[0])
-
-
-def minimal_detectable_difference(
-    n_pairs: int, discordance: float, alpha: float = 0.05, power: float = 0.8
-) -> float:
-    """The smallest success-rate difference a paired comparison of `n_pairs` could detect (two-sided,
-    `alpha`, `power`), given the observed share of discordant pairs.
-
-    statsmodels solves the paired t-test's standardised effect size e = d / sd; with discordance ψ the
-    per-pair difference has variance ψ − d², so d = e · sqrt(ψ / (1 + e²)). NaN without discordant pairs
-    (no variance to scale by) or with fewer than two pairs.
-    """
-    from statsmodels.stats.power import TTestPower
-
-    if n_pairs < 2 or discordance <= 0:
-        return float("nan")
-    effect = TTestPower().solve_power(nobs=n_pairs, alpha=alpha, power=power, alternative="two-sided")
-    return float(effect * np.sqrt(discordance / (1 + effect**2)))
+    x, y = np.asarray(arm_scores, float), np.asarray(ref_scores, float)
+    if x.shape[1] != y.shape[1] or x.size == 0 or y.size == 0:
+        raise ValueError(f"need (runs, tasks) scores with the same tasks, got {x.shape} and {y.shape}")
+    u = np.atleast_1d(mannwhitneyu(x, y, alternative="greater", axis=0).statistic)
+    return float(np.mean(u / (len(x) * len(y))))

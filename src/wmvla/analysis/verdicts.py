@@ -1,12 +1,14 @@
 """What the evidence says: one verdict per criterion of the seed notes, from the study's tables.
 
-Each criterion (DESIGN.md §8, the notes' "what counts as evidence") gets a row: the question, the test,
-the numbers, a verdict — supported, contradicted, inconclusive, or not assessable — and a one-line reason.
-The order matters: if the baseline does not work (V0), no comparison with it means anything, and every
-other verdict is "not assessable". An arm "helps" when its Holm-adjusted exact McNemar test rejects in
-its favour, and is contradicted when it rejects the other way; otherwise the verdict is inconclusive, and
-the reason says whether TOST shows the arms equivalent within the margin and how large a difference the
-comparison could have detected (α, 80% power).
+Each criterion (DESIGN.md §8, the notes' "what counts as evidence") gets a row: the question, the unit of
+replication and the method of its test, the numbers, a verdict — supported, contradicted, inconclusive, or
+not assessable — and a one-line reason. The order matters: if the baseline does not work (V0), no comparison
+with it means anything, and every other verdict is "not assessable". An arm "helps" when its run-level test
+(the training run the unit, `wmvla.analysis.stats`), Holm-adjusted within its family, rejects in its favour,
+and is contradicted when it rejects the other way; otherwise the verdict is inconclusive, and the reason says
+whether TOST shows the arms equivalent within the margin, the smallest difference the study's runs could have
+detected, and how many seeds per suite would detect `analysis.target_difference`. A study with one training
+run per suite and arm gets no comparison verdict: the between-run variance is not estimable.
 """
 
 from dataclasses import dataclass, replace
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from wmvla.analysis.design import Design
+from wmvla.analysis.stats import RUN_METHOD, RUN_UNIT
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_ASSESSABLE = (
     "supported",
@@ -22,11 +25,18 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_ASSESSABLE = (
     "inconclusive",
     "not assessable",
 )
-COLUMNS = ["id", "question", "test", "numbers", "verdict", "reason"]
+COLUMNS = ["id", "question", "unit", "method", "test", "numbers", "verdict", "reason"]
 PAIRED_TEST = (
-    "paired episodes; exact McNemar, Holm-adjusted within its family; 95% CI by bootstrap within "
-    "suite × seed × task; TOST for equivalence within ±{margin}"
+    "per pair of training runs (suite, seed) the paired difference of success on identical episodes; "
+    "their random-effects mean with a t-test, Holm-adjusted within its family; TOST for equivalence "
+    "within ±{margin}"
 )
+ONE_RUN = (
+    "one training run per suite and arm: the between-run variance cannot be estimated, so nothing can be "
+    "said of the method (two seeds runs could differ as much by chance); run at least 2 seeds per suite "
+    "(config `seeds:`; only the new runs are planned)"
+)
+MORE_SEEDS = "adding seeds to the config's `seeds:` plans only the new runs"
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,26 @@ class Verdict:
     numbers: str
     verdict: str
     reason: str
+    unit: str = ""  # what a replicate is: the training run for every comparison of arms
+    method: str = ""  # the statistics behind the verdict
+
+
+COMPARISON = (RUN_UNIT, RUN_METHOD + "; Holm within its family; TOST for equivalence")
+UNITS = {  # criterion → (unit, method)
+    "V0": ("episode, pooled per suite", "success rate with its Wilson 95% interval (statsmodels)"),
+    "V1": COMPARISON,
+    "V2": ("training run", "each run's final |tanh g| against the threshold, and its trend; runs counted"),
+    "V3": (
+        "training run (its interval: held-out demonstrations)",
+        "per run, the held-out action loss under each memory mode minus under predicted memory, with a "
+        "bootstrap interval that resamples demonstrations (scipy); runs counted",
+    ),
+    "V4": COMPARISON,
+    "V5": COMPARISON,
+    "V6": COMPARISON,
+    "V7": COMPARISON,
+    "V8": COMPARISON,
+}
 
 
 def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
@@ -55,38 +85,70 @@ def _row(frame: pd.DataFrame, **where) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
+def _estimable(row: pd.Series) -> bool:
+    return not pd.isna(row["p_runs"])
+
+
+def _fmt(value: float, spec: str = ".3f", missing: str = "n/a") -> str:
+    return missing if pd.isna(value) else format(value, spec)
+
+
 def _comparison_numbers(row: pd.Series) -> str:
     arm, ref = row["exp"] if row["mode"] == "pred" else f"{row['exp']}/{row['mode']}", row["ref_exp"]
     if row["ref_mode"] != "pred":
         ref = f"{ref}/{row['ref_mode']}"
-    mde = "n/a (no discordant pairs)" if pd.isna(row["mde"]) else f"{row['mde']:.3f}"
+    episodes = (
+        f"{int(row['n_pairs'])} paired episodes; these checkpoints: McNemar p = {row['p_mcnemar']:.3g} "
+        "(descriptive)"
+    )
+    if not _estimable(row):
+        return (
+            f"SR {arm} {row['sr_arm']:.3f} vs {ref} {row['sr_ref']:.3f}: Δ {row['diff']:+.3f} over "
+            f"{int(row['n_runs'])} run pair(s), {int(row['min_seeds'])} per suite; {episodes}"
+        )
     return (
         f"SR {arm} {row['sr_arm']:.3f} vs {ref} {row['sr_ref']:.3f}: Δ {row['diff']:+.3f} "
-        f"(95% CI [{row['diff_ci_low']:+.3f}, {row['diff_ci_high']:+.3f}]); "
-        f"McNemar p = {row['p_mcnemar']:.3g}, Holm p = {row['p_holm']:.3g}; TOST p = {row['p_tost']:.3g}; "
-        f"P({arm} > {ref}) = "
-        f"{row['p_improvement']:.2f}; {int(row['n_pairs'])} pairs; detectable |Δ| ≥ {mde}"
+        f"(95% CI [{row['diff_ci_low']:+.3f}, {row['diff_ci_high']:+.3f}]) over {int(row['n_runs'])} "
+        f"run pairs, between-run sd of Δ {_fmt(row['between_run_sd'])}; p = {row['p_runs']:.3g}, Holm p = "
+        f"{row['p_holm']:.3g}; TOST p = {row['p_tost']:.3g}; "
+        f"P({arm} > {ref}) = {_fmt(row['p_improvement'], '.2f')}; detectable |Δ| ≥ {_fmt(row['mde'])}; "
+        f"{episodes}"
+    )
+
+
+def _power(row: pd.Series) -> str:
+    """What the runs could have detected, and the seeds a target difference would need."""
+    seeds = row.get("seeds_needed")
+    needed = (
+        f"; {int(seeds)} seeds per suite would detect {row['target_difference']:.3f} at the observed "
+        f"between-run variance ({MORE_SEEDS})"
+        if not pd.isna(seeds)
+        else ""
+    )
+    return (
+        f"these runs could detect differences of {_fmt(row['mde'], '.3f', 'an unknown size')} or more{needed}"
     )
 
 
 def _helps(row: pd.Series, design: Design, what: str) -> tuple[str, str]:
     """Verdict and reason for "the arm beats its reference" on one comparison row."""
     s = design.settings
+    if not _estimable(row):
+        return NOT_ASSESSABLE, f"{what}: {ONE_RUN}"
     significant = row["p_holm"] < s.alpha
     if significant and row["diff"] > 0:
-        return SUPPORTED, f"{what}: higher success, significant after Holm (α = {s.alpha})"
+        return SUPPORTED, f"{what}: higher success over training runs, significant after Holm (α = {s.alpha})"
     if significant and row["diff"] < 0:
-        return CONTRADICTED, f"{what}: lower success, significant after Holm (α = {s.alpha})"
-    mde = "an unknown" if pd.isna(row["mde"]) else f"{row['mde']:.3f}"
+        return (
+            CONTRADICTED,
+            f"{what}: lower success over training runs, significant after Holm (α = {s.alpha})",
+        )
     if row["p_tost"] < s.alpha:
         return INCONCLUSIVE, (
             f"no difference beyond ±{s.equivalence_margin} (equivalent by TOST, α = {s.alpha}): any effect "
-            f"is smaller than the margin; this comparison could detect differences of {mde} or more"
+            f"is smaller than the margin; {_power(row)}"
         )
-    return INCONCLUSIVE, (
-        f"neither different nor equivalent within ±{s.equivalence_margin}; this comparison could detect "
-        f"differences of {mde} or more"
-    )
+    return INCONCLUSIVE, (f"neither different nor equivalent within ±{s.equivalence_margin}; {_power(row)}")
 
 
 def _missing(vid: str, question: str, test: str, what: str) -> Verdict:
@@ -125,19 +187,23 @@ def _gate_warning(checks: pd.DataFrame | None) -> str:
 
 def capacity_equivalent(tables: dict[str, pd.DataFrame], design: Design) -> Verdict:
     s = design.settings
-    question = f"V1 — Is {design.capacity} (zero memory) equivalent to {design.baseline}: no capacity effect?"
+    question = (
+        f"V1 — Is {design.capacity} (the world branch with its capacity, given no information about the "
+        f"scene) equivalent to {design.baseline}: no capacity or regularisation effect?"
+    )
     test = PAIRED_TEST.format(margin=s.equivalence_margin)
     row = _row(tables["paired"], exp=design.capacity, mode="pred")
     if design.capacity is None or row is None:
         return _missing("V1", question, test, "the study has no capacity control (E1)")
     numbers = _comparison_numbers(row)
+    if not _estimable(row):
+        return Verdict("V1", question, test, numbers, NOT_ASSESSABLE, ONE_RUN)
     if row["p_holm"] < s.alpha:
         effect = "a capacity effect: extra parameters help" if row["diff"] > 0 else "the branch harms"
         return Verdict("V1", question, test, numbers, CONTRADICTED, f"{design.capacity} differs: {effect}")
     if row["p_tost"] < s.alpha:
         return Verdict("V1", question, test, numbers, SUPPORTED, f"equivalent within ±{s.equivalence_margin}")
-    mde = "an unknown" if pd.isna(row["mde"]) else f"{row['mde']:.3f}"
-    reason = f"neither equivalent within ±{s.equivalence_margin} nor different (detectable: {mde})"
+    reason = f"neither equivalent within ±{s.equivalence_margin} nor different; {_power(row)}"
     return Verdict("V1", question, test, numbers, INCONCLUSIVE, reason)
 
 
@@ -217,7 +283,10 @@ def world_beats_baseline(tables: dict[str, pd.DataFrame], design: Design) -> Ver
     if verdict == SUPPORTED and control is not None:
         numbers += f" || {_comparison_numbers(control)}"
         if not (control["p_holm"] < s.alpha and control["diff"] > 0):
-            reason = f"confounded by capacity: {design.world} does not beat {design.capacity} (zero memory)"
+            reason = (
+                f"confounded by capacity: {design.world} does not beat {design.capacity} (the branch without "
+                "scene information) over training runs"
+            )
             return Verdict("V4", question, test, numbers, INCONCLUSIVE, reason)
     return Verdict("V4", question, test, numbers, verdict, reason)
 
@@ -233,6 +302,8 @@ def rollout_ablations_hurt(tables: dict[str, pd.DataFrame], design: Design) -> V
     if design.world is None or rows.empty:
         return _missing("V5", question, test, "no rollout ablation of the world arm (zero/random memory)")
     numbers = " || ".join(_comparison_numbers(r) for _, r in rows.iterrows())
+    if not rows.apply(_estimable, axis=1).all():
+        return Verdict("V5", question, test, numbers, NOT_ASSESSABLE, ONE_RUN)
     lower = rows[(rows["p_holm"] < s.alpha) & (rows["diff"] < 0)]
     higher = rows[(rows["p_holm"] < s.alpha) & (rows["diff"] > 0)]
     if len(higher):
@@ -323,9 +394,11 @@ def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
     if rows[0].verdict != SUPPORTED:
         why = f"{design.baseline} does not work here (V0): no comparison with it is evidence"
         later = [
-            v
-            if v.verdict == NOT_ASSESSABLE
-            else Verdict(v.id, v.question, v.test, v.numbers, NOT_ASSESSABLE, why)
+            v if v.verdict == NOT_ASSESSABLE else replace(v, verdict=NOT_ASSESSABLE, reason=why)
             for v in later
         ]
-    return pd.DataFrame([v.__dict__ for v in [*rows, *later]], columns=COLUMNS)
+    named = [
+        replace(v, unit=UNITS[v.id.split(".")[0]][0], method=UNITS[v.id.split(".")[0]][1])
+        for v in [*rows, *later]
+    ]
+    return pd.DataFrame([v.__dict__ for v in named], columns=COLUMNS)

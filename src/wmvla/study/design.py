@@ -14,7 +14,13 @@ FUSION_FLAGS = {  # a fusion ablation sets one of these (DESIGN.md §4); the ver
     "world_prefix_tokens": "world tokens in the VLM prefix (F3a)",
     "world_prefix_cross_attn": "prefix cross-attention to the memory (F3b)",
 }
-SETTINGS = ("alpha", "equivalence_margin", "power", "gate_open_threshold")  # thresholds of `analysis:`
+SETTINGS = (
+    "alpha",
+    "equivalence_margin",
+    "power",
+    "target_difference",
+    "gate_open_threshold",
+)  # thresholds of `analysis:`
 
 
 def analysis_design(config: dict) -> dict:
