@@ -8,10 +8,12 @@ rule gate_experiment:
     input:
         loads=lambda w: artifacts.train_inputs(config, w.exp),
         latents=lambda w: targets.latent_gate_inputs(config, w.exp),
+        baseline_processors=lambda w: targets.baseline_processors(config, w.exp),
         preflight=after_preflight,
     output:
         record=paths.GATE_EXPERIMENT,
         config=paths.GATE_CONFIG,
+        processors=directory(paths.GATE_PROCESSORS),
     log:
         paths.log("gate_experiment"),
     benchmark:
@@ -28,7 +30,8 @@ rule gate_experiment:
     shell:
         JOB
         + " wmvla gates experiment --plan {params.plan} --train-steps {params.steps}"
-        " --configs-dir {params.configs} --enforce {params.enforce} --out {output.record}"
+        " --configs-dir {params.configs} --processors {output.processors}"
+        " --baseline-processors {input.baseline_processors} --enforce {params.enforce} --out {output.record}"
 
 
 rule gate_latents:
@@ -38,6 +41,11 @@ rule gate_latents:
         record=paths.GATE_LATENTS,
     log:
         paths.log("gate_latents"),
+    benchmark:
+        paths.benchmark("gate_latents")
+    threads: config["resources"]["latent_gate"]["cpus"]
+    resources:
+        **get_resources("latent_gate"),
     params:
         limits=config["gates"]["latents"],
         enforce=get_gates_enforce(),

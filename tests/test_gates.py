@@ -62,6 +62,31 @@ def test_an_informative_cache_passes_and_a_degenerate_one_fails_by_name(world_da
     )  # row 2 of 3 shards
 
 
+def test_the_gate_read_shard_by_shard_gives_the_statistics_of_the_whole_cache(world_data, tmp_path):
+    """Running statistics over shards (episodes cross shard boundaries here: 22 rows, shards of 8) equal
+    numpy's over every row at once, non-finite rows included."""
+    cache = _with_rows(
+        world_data["cache"], tmp_path / "nan", lambda z: np.where(np.arange(len(z))[:, None] == 5, np.nan, z)
+    )
+    meta = json.loads((cache / "meta.json").read_text())
+    z = np.concatenate([np.load(cache / s["file"]) for s in meta["shards"]]).astype(np.float32)
+    finite = np.isfinite(z).all(axis=1)
+    good = z[finite]
+    relative_std = good.std(axis=0).mean() / np.sqrt((good**2).mean())
+    crossing = np.zeros(len(z) - 1, dtype=bool)
+    crossing[np.asarray(meta["episodes"]["end"])[:-1] - 1] = True
+    pairs = ~crossing & finite[:-1] & finite[1:]
+    a, b = z[:-1][pairs], z[1:][pairs]
+    cos = ((a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).mean()
+    gates = latent_gates(cache, **LIMITS)
+    assert len(meta["shards"]) > 1 and gates[0].value == int((~finite).sum())
+    assert gates[1].value == pytest.approx(round(relative_std, 5), abs=1e-5)
+    assert (
+        gates[2].value == pytest.approx(round(cos, 6), abs=1e-6)
+        and f"{int(pairs.sum())} consecutive" in gates[2].detail
+    )
+
+
 def _plan(world_data, tiny_smolvlm, tiny_vjepa2, *extra) -> dict:
     args = [
         *tiny_world_train_args(world_data["dataset"], tiny_smolvlm, world_data["cache"], tiny_vjepa2),

@@ -21,6 +21,7 @@ def _status(summary: dict) -> dict[str, bool | None]:
 def _ran_as_the_study_ran(status: dict[str, bool | None]) -> None:
     assert status["init_policy_sr"] is None  # the smoke study has no init checkpoint: skipped, not passed
     assert all(status[f"parity[{e}]"] and status[f"trains[{e}]"] for e in ("E0", *WORLD))
+    assert all(status[f"processor_parity[{e}]"] for e in ("E0", *WORLD))  # E0's statistics, tensor for tensor
     assert status["libero_render"] is True and status["gpus_visible"] is None
 
 
@@ -42,7 +43,8 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
 
     failed = smoke_study.local("--config", STRICT_LATENTS, cwd=study)
     assert failed.returncode != 0
-    assert set(re.findall(r"^(?:local)?rule (\w+):", failed.stdout, re.M)) == {"gate_latents"}
+    ran = re.findall(r"^(?:local)?rule (\w+):", failed.stdout + failed.stderr, re.M)
+    assert set(ran) == {"gate_latents"}, failed.stderr[-3000:]
     paths = [study / f"logs/smoke/gates/latents_{e}.log" for e in ("vjepa2-tiny", "cosmos-tiny")]
     logs = [path.read_text() for path in paths if path.exists()]  # the first failure stops the scheduling
     failed_logs = [log for log in logs if "FAILED (value 0.99" in log and "threshold <= 0.5)" in log]

@@ -142,3 +142,57 @@ def test_a_world_arm_trained_from_the_init_keeps_its_settings_in_checkpoint_and_
     policy.reset()
     policy.select_action(pre(observation))
     assert len(policy._queues["action"]) == 3 - 1  # a chunk executes the init's n_action_steps
+
+
+def _train(args: list[str], out: Path) -> Path:
+    cmd = [
+        str(Path(sys.executable).parent / "lerobot-wm-train"),
+        *args,
+        "--num_workers=0",
+        f"--output_dir={out}",
+    ]
+    run = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out / "checkpoints/000002/pretrained_model"
+
+
+def test_e0_and_a_world_arm_from_one_init_normalise_with_the_same_statistics(
+    init, tiny_smolvlm, tiny_vjepa2, tmp_path
+):
+    """The init checkpoint's saved statistics (0 ± 1) are not the fine-tuning dataset's: E0, through LeRobot's
+    own fine-tuning, and a world arm from the same init both normalise with the dataset's — the same
+    tensors; an arm whose statistics differ on purpose fails the parity gate, which names the key."""
+    from safetensors.torch import load_file, save_file
+
+    from wmvla.gates.processors import processor_differences, processor_parity_gate, save_processors
+
+    dataset = synthetic_dataset(tmp_path / "ds", lengths=(6, 5), image_size=64)
+    cache = build_cache(
+        dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), load_encoder("vjepa2-tiny", tiny_vjepa2),
+        tmp_path / "cache", 4, 8,
+    ).path  # fmt: skip
+    world = {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": tiny_vjepa2}
+    data = [f"--dataset.root={dataset}"]
+    e0 = _train([f"--policy.path={init}", *_common(tiny_smolvlm), *data], tmp_path / "e0")
+    arm = _train(
+        [*_world(init, tiny_smolvlm), *(f"--policy.{k}={v}" for k, v in world.items()), *data],
+        tmp_path / "e2",
+    )
+    assert processor_differences(arm, e0, "E0") == []
+    normalizer = next(arm.glob("policy_preprocessor_step_*_normalizer_processor.safetensors"))
+    saved = load_file(str(normalizer))
+    stats = json.loads((dataset / "meta/stats.json").read_text())
+    assert torch.allclose(saved["observation.state.mean"], torch.tensor(stats["observation.state"]["mean"]))
+    assert not torch.equal(
+        saved["observation.state.mean"], STATS["observation.state"]["mean"]
+    )  # not the init's
+
+    skewed = save_processors(arm, tmp_path / "skewed")  # an arm given other statistics on purpose
+    save_file(
+        {**saved, "observation.state.mean": saved["observation.state.mean"] + 1}, skewed / normalizer.name
+    )
+    gate = processor_parity_gate("E2", "E0", skewed, save_processors(e0, tmp_path / "e0_processors"))
+    assert gate.passed is False and gate.value == 1
+    assert "normalizer_processor: observation.state.mean differs from E0's (max |Δ| 1)" in gate.detail

@@ -87,6 +87,72 @@ def test_gates_learn_from_zero_when_memory_is_informative(tiny_smolvlm, cache):
         assert gate.grad is not None and gate.grad.abs().item() > 0, name
 
 
+def _branch_grads(world) -> dict[str, float]:
+    """Gradient norm of every parameter of the world branch's fusion (its gate, attention, memory tokens)."""
+    branch = world.model.world
+    named = {f"late.{n}": p for n, p in branch.late.named_parameters()}
+    if branch.memory_tokens is not None:
+        named["memory_tokens"] = branch.memory_tokens
+    return {n: 0.0 if p.grad is None else p.grad.norm().item() for n, p in named.items()}
+
+
+def test_the_capacity_control_uses_its_capacity_without_the_scene(tiny_smolvlm, cache, capsys):
+    """E1 (learned memory tokens): the gate gets a gradient at step 0, the whole branch once the gate has
+    moved, and the gate moves over a few steps — while zero memory leaves the branch inert. Its memory is
+    the same for every sample, and its parameter count E2's plus the tokens."""
+    results = {}
+    for mode in ("zero", "learned", "pred"):
+        torch.manual_seed(0)
+        world = SmolVLAWorldPolicy(_world_config(tiny_smolvlm, cache, world_memory_mode_train=mode))
+        optimizer = torch.optim.AdamW(world.parameters(), lr=1e-3)
+        gates, first, later = [], None, None
+        for step in range(4):
+            optimizer.zero_grad()
+            loss, _ = world.forward(_batch(seed=step))
+            loss.backward()
+            first = first or _branch_grads(world)
+            later = _branch_grads(world)
+            optimizer.step()
+            gates.append(world.model.world.late.gate.item())
+        results[mode] = (first, later, gates, sum(p.numel() for p in world.parameters()))
+
+    zero, learned, pred = results["zero"], results["learned"], results["pred"]
+    assert all(g == 0.0 for g in zero[0].values()) and zero[2][-1] == 0.0  # inert: it controls nothing
+    assert learned[0]["late.gate"] > 0  # step 0: the gate learns (tanh(0) = 0 keeps the rest at 0: no harm)
+    assert all(g > 0 for g in learned[1].values()), learned[1]  # gate open: every branch parameter learns
+    assert learned[2][-1] != 0.0 and len(set(learned[2])) == len(learned[2])  # the gate moves every step
+    extra = learned[3] - pred[3]
+    assert extra == world.config.world_num_hypotheses * world.config.world_k * world.config.world_dim
+    with capsys.disabled():
+        share = f"+{extra / pred[3]:.2%}"
+        print(f"\nparameters: E1 (learned memory) {learned[3]:,}, E2 (predicted) {pred[3]:,} ({share})")
+    assert extra / pred[3] < 0.03
+
+    torch.manual_seed(0)
+    e1 = SmolVLAWorldPolicy(_world_config(tiny_smolvlm, cache, world_memory_mode_train="learned"))
+    _, _, mem, _ = e1._training_memory(_batch(), "learned")
+    assert torch.equal(mem[0], mem[1]) and torch.equal(mem[0], mem[2])  # nothing of the scene or the sample
+    assert e1.config.world_memory_mode_rollout == "learned"  # evaluated as trained
+    assert (
+        "learned" in e1.memory_modes()
+        and "learned" not in SmolVLAWorldPolicy(_world_config(tiny_smolvlm, cache)).memory_modes()
+    )
+
+
+def test_training_refuses_a_cache_of_another_version_of_its_dataset(tiny_smolvlm, cache, tmp_path):
+    """Same repo id, same number of frames, other frames: rows would be read misaligned, so it stops, in one
+    line naming the cache and the dataset."""
+    from types import SimpleNamespace
+
+    from wmvla.latents.cache import LatentCacheError
+
+    other = synthetic_dataset(tmp_path / "other", lengths=LENGTHS, image_size=32, seed=5)
+    meta = SimpleNamespace(repo_id=REPO_ID, root=other)
+    world = SmolVLAWorldPolicy(_world_config(tiny_smolvlm, cache), dataset_meta=meta)
+    with pytest.raises(LatentCacheError, match=rf"{cache} was built from another version .* {other} "):
+        world.forward(_batch())
+
+
 def test_world_loss_is_added_with_lambda(tiny_smolvlm, cache):
     torch.manual_seed(0)
     world = SmolVLAWorldPolicy(_world_config(tiny_smolvlm, cache, lambda_world=0.0))
@@ -194,6 +260,7 @@ def test_world_policy_is_a_subclass_only_in_behaviour(tiny_smolvlm, cache):
         ({"world_prefix_block": "middle"}, "world_prefix_block='middle' is not one of prefix, state"),
         ({"world_memory_mode_train": "future"}, "world_memory_mode_train"),
         ({"world_memory_mode_rollout": "oracle"}, "world_memory_mode_rollout"),
+        ({"world_memory_mode_rollout": "learned"}, "needs a policy trained with learned memory tokens"),
         ({"world_hypothesis_method": "beam"}, "world_hypothesis_method"),
         ({"enable_world_injection": False}, "no fusion point is enabled"),
         ({"world_k": 0}, "world_k must be >= 1"),
@@ -204,7 +271,9 @@ def test_config_rejects_bad_flags_clearly(tiny_smolvlm, overrides, message):
         SmolVLAWorldConfig(**smolvla_kwargs(tiny_smolvlm), **overrides)
 
 
-def test_init_from_a_smolvla_checkpoint_reuses_its_weights_and_processors(tiny_smolvlm, cache, tmp_path):
+def test_init_from_a_smolvla_checkpoint_reuses_its_weights_and_processor_pipeline(
+    tiny_smolvlm, cache, tmp_path
+):
     from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
 
     from lerobot_policy_smolvla_world import make_smolvla_world_pre_post_processors
@@ -224,13 +293,15 @@ def test_init_from_a_smolvla_checkpoint_reuses_its_weights_and_processors(tiny_s
     for key, value in base.state_dict().items():
         assert torch.equal(world.state_dict()[key], value), key
 
-    other_stats = {k: {s: v * 10 for s, v in d.items()} for k, d in stats.items()}  # e.g. the new dataset's
-    w_pre, w_post = make_smolvla_world_pre_post_processors(config, other_stats)
-    saved, loaded = pre.steps[-1].state_dict(), w_pre.steps[-1].state_dict()  # the normalizer steps
-    assert saved.keys() == loaded.keys() and all(torch.equal(saved[k], loaded[k]) for k in saved)
+    # The init's pipeline (steps and settings), normalising with the fine-tuning dataset's statistics — what
+    # lerobot-train gives E0 from the same init (tests/test_parity.py trains both and compares).
+    dataset_stats = {k: {s: v * 10 for s, v in d.items()} for k, d in stats.items()}
+    w_pre, w_post = make_smolvla_world_pre_post_processors(config, dataset_stats)
+    assert [type(s) for s in w_pre.steps] == [type(s) for s in pre.steps]
+    loaded = w_pre.steps[-1].state_dict()  # the normalizer step
+    assert all(torch.equal(loaded[f"{k}.{s}"], v) for k, d in dataset_stats.items() for s, v in d.items())
     action = torch.zeros(1, 7)
-    assert torch.equal(w_post(action), post(action))  # the init checkpoint's unnormalisation: -1 + 0 * 3
-    assert torch.allclose(w_post(action), torch.full((1, 7), -1.0))
+    assert torch.allclose(w_post(action), torch.full((1, 7), -10.0))  # the dataset's unnormalisation: -10 + 0
 
 
 def test_logging_step_reports_every_metric_once_and_attention_per_hypothesis(tiny_smolvlm, cache, tmp_path):

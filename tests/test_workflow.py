@@ -214,7 +214,7 @@ def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     assert "--policy.type=smolvla_world" in args
     assert "--policy.world_latents_path=results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in args
     assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
-    assert "--policy.world_memory_mode_train=zero" in commands.train_args(smoke, "libero_spatial", "E1", 0)
+    assert "--policy.world_memory_mode_train=learned" in commands.train_args(smoke, "libero_spatial", "E1", 0)
     full_args = commands.train_args(full, "libero_10", "E2", 1)
     init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"
     assert any(a.startswith(f"--policy.init_from_policy_path={init}") for a in full_args)
@@ -234,6 +234,8 @@ def test_rollout_ablation_sets_the_memory_mode(repo):
         config, "libero_spatial", "E2", 0, "zero"
     )
     assert not any("world_memory" in a for a in commands.eval_args(config, "libero_spatial", "E0", 0, "pred"))
+    # `pred` is each policy as trained: E1 rolls out with its learned memory, as its checkpoint says
+    assert not any("world_memory" in a for a in commands.eval_args(config, "libero_spatial", "E1", 0, "pred"))
 
 
 def test_plain_smolvla_has_no_memory_ablation(repo):
@@ -321,9 +323,10 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     # the study-wide gates (the preflight checks every Hub artifact: all are fetched) and the experiment's
-    # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache
+    # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache, and
+    # E0's gate (its saved processors, which the arm's must equal)
     gates = {"preflight": 1, "gate_scene": 4, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1}
-    world = {"hub": 5, **gates, "latents": 1, "gate_latents": 1, "train": 1}
+    world = {"hub": 5, **gates, "gate_experiment": 2, "latents": 1, "gate_latents": 1, "train": 1}
     for exp in ("F3b", "E2_cosmos"):
         plan = _dry_run_plan(
             snakemake_bin, repo, *config, f"results/full/libero_goal/{exp}/seed1/eval/pred.json"

@@ -52,9 +52,10 @@ class SmolVLAWorldConfig(SmolVLAConfig):
     world_best_of_n: bool = False  # world loss = min over hypotheses (soft-min if temperature > 0)
     world_best_of_n_temperature: float = 0.0
 
-    # Memory modes.
+    # Memory modes (wmvla.world.memory). At rollout, None means as trained: the training mode where a rollout
+    # can build it (pred, learned, zero), else the Prophet's predictions.
     world_memory_mode_train: str = "pred"
-    world_memory_mode_rollout: str = "pred"
+    world_memory_mode_rollout: str | None = None
 
     # Metrics: computed on every world_log_freq-th training step (set it to lerobot-train's
     # --log_freq), returned to LeRobot's logging and appended to world_metrics_file if set.
@@ -66,6 +67,9 @@ class SmolVLAWorldConfig(SmolVLAConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.world_memory_mode_rollout is None:
+            trained = self.world_memory_mode_train
+            self.world_memory_mode_rollout = trained if trained in ROLLOUT_MODES else "pred"
         checks = [
             (self.world_memory_mode_train in TRAIN_MODES, "world_memory_mode_train", TRAIN_MODES),
             (self.world_memory_mode_rollout in ROLLOUT_MODES, "world_memory_mode_rollout", ROLLOUT_MODES),
@@ -85,6 +89,13 @@ class SmolVLAWorldConfig(SmolVLAConfig):
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if "learned" in (self.world_memory_mode_rollout, self.world_memory_mode_train) and (
+            self.world_memory_mode_train != "learned"
+        ):
+            raise ValueError(
+                "world_memory_mode_rollout=learned needs a policy trained with learned memory tokens "
+                "(world_memory_mode_train=learned)"
+            )
         if self.world_prefix_tokens < 0:
             raise ValueError(f"world_prefix_tokens must be >= 0, got {self.world_prefix_tokens}")
         if self.world_prefix_tokens and self.prefix_length > 0:

@@ -28,7 +28,7 @@ from wmvla.latents.reader import WorldLatents
 from wmvla.world.fusion import GatedCrossAttention
 from wmvla.world.imagination import ImaginationBank
 from wmvla.world.loss import combine_hypotheses, hypothesis_losses, world_loss
-from wmvla.world.memory import build_memory
+from wmvla.world.memory import TRAIN_MODES, build_memory
 from wmvla.world.metrics import MetricBatch, MetricsLog
 from wmvla.world.prefix_tokens import PrefixWorldTokens
 from wmvla.world.prophet import ProphetConfig
@@ -70,6 +70,12 @@ class WorldBranch(nn.Module):
             prefix_dim, c.world_prefix_num_heads, c.world_prefix_gate_init, c.world_prefix_cross_attn
         )
         self.register_buffer("step", torch.zeros((), dtype=torch.long))  # training steps, saved for resume
+        # The capacity control's memory (E1, mode `learned`): the shape of the Prophet's, the same for every
+        # sample, so the branch uses all its parameters while reading nothing of the scene.
+        learned = c.world_memory_mode_train == "learned"
+        self.memory_tokens = (
+            nn.Parameter(torch.randn(c.world_num_hypotheses * c.world_k, d)) if learned else None
+        )
         self.prefix_tokens = (
             PrefixWorldTokens(
                 c.world_prefix_tokens, d, prefix_dim, c.world_prefix_num_heads, c.world_prefix_gate_init
@@ -165,7 +171,9 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         self.config = config
         self.init_rtc_processor()
         self.model = WorldFlowMatching(config, rtc_processor=self.rtc_processor)
+        # The dataset it trains on: the latent cache must have been built from exactly it (rows by position).
         self._dataset_repo_id = getattr(dataset_meta, "repo_id", None)
+        self._dataset_root = getattr(dataset_meta, "root", None)
         self._latents = None  # WorldLatents, opened on the first training batch
         self._online = None  # OnlineWorldEncoder, built on the first rollout step
         self._step: int | None = None  # host mirror of model.world.step (no sync per step)
@@ -193,12 +201,14 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
 
     def _register_grad_hooks(self) -> None:
         """On the step before a logging step, accumulate squared grad norms of the world modules."""
+        world = self.model.world
+        tokens = [world.memory_tokens] if world.memory_tokens is not None else []
         groups = {
-            "grad_prophet": self.model.world.bank,
-            "grad_world_inject": nn.ModuleList(self.model.world.fusions()),
+            "grad_prophet": list(world.bank.parameters()),
+            "grad_world_inject": [*nn.ModuleList(world.fusions()).parameters(), *tokens],
         }
-        for name, module in groups.items():
-            for param in module.parameters():
+        for name, params in groups.items():
+            for param in params:
                 param.register_post_accumulate_grad_hook(lambda p, name=name: self._accumulate_grad(name, p))
 
     def _record_lr(self, optimizer: torch.optim.Optimizer, args, kwargs) -> None:
@@ -211,6 +221,11 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         if self._capture_grads and param.grad is not None:
             sq = param.grad.detach().float().pow(2).sum()
             self._grad_sq[name] = self._grad_sq[name] + sq if name in self._grad_sq else sq
+
+    def read_dataset(self, repo_id: str, root: Path) -> None:
+        """The dataset whose frames the batches come from (what LeRobot's `dataset_meta` says in training),
+        for a caller that loaded a saved policy: its latent cache is then checked against exactly it."""
+        self._dataset_repo_id, self._dataset_root, self._latents = repo_id, Path(root), None
 
     def reset(self) -> None:
         super().reset()
@@ -233,7 +248,9 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
                 self.config.world_temporal_window,
                 self.config.world_camera,
             )
-            self._latents = WorldLatents(cache, request, t_ctx=self.config.world_t_ctx, k=self.config.world_k)
+            self._latents = WorldLatents(
+                cache, request, self.config.world_t_ctx, self.config.world_k, dataset_root=self._dataset_root
+            )
             if self._latents.dim != self.config.world_dim:
                 raise ValueError(
                     f"latent cache has D={self._latents.dim}, policy.world_dim={self.config.world_dim}"
@@ -259,7 +276,8 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         """Latent windows of the batch, the Prophet's predictions and the memory of `mode`."""
         w = self._training_windows(batch)
         z_pred = self.model.world.bank(w["z_hist"], w["hist_mask"])  # (B, N, K, D)
-        mem, mem_mask = build_memory(mode, z_pred, w["z_future"], w["future_mask"], generator)
+        tokens = self.model.world.memory_tokens
+        mem, mem_mask = build_memory(mode, z_pred, w["z_future"], w["future_mask"], generator, tokens)
         return w, z_pred, mem, mem_mask
 
     def _world_losses(self, w: dict[str, Tensor], z_pred: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -288,6 +306,11 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
                 samples = self._step * batch["index"].shape[0]
                 self._metrics_log.write({"step": self._step, "samples": samples, **metrics})
         return loss, loss_dict
+
+    def memory_modes(self) -> tuple[str, ...]:
+        """The memory modes this policy can be run with (learned tokens only if it was trained with them)."""
+        learned = self.model.world.memory_tokens is not None
+        return tuple(m for m in TRAIN_MODES if m != "learned" or learned)
 
     @torch.no_grad()
     def offline_losses(
@@ -374,7 +397,9 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
     def _rollout_memory(self, device: torch.device) -> tuple[Tensor, Tensor]:
         z_hist, hist_mask = self._online.history()
         z_pred = self.model.world.bank(z_hist.to(device), hist_mask.to(device))
-        return build_memory(self.config.world_memory_mode_rollout, z_pred)
+        return build_memory(
+            self.config.world_memory_mode_rollout, z_pred, tokens=self.model.world.memory_tokens
+        )
 
     def _get_action_chunk(self, batch: dict[str, Tensor], noise: Tensor | None = None, **kwargs) -> Tensor:
         mem, mem_mask = self._rollout_memory(batch[self.config.world_camera].device)

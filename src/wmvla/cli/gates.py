@@ -17,19 +17,27 @@ def _experiment(args: argparse.Namespace) -> None:
     """Parity and protocol; then a few training steps and one batch of evaluation episodes of the trained
     policy, whose rates (per step, per episode, peak memory) are recorded for the cost forecast."""
     from wmvla.gates.experiment import evaluates_gate, parity_gate, protocol_gate, train_steps_gate
+    from wmvla.gates.processors import processor_parity_gate, save_processors
     from wmvla.gates.record import record
 
     plan = json.loads(args.plan)
+    exp = plan["experiment"]
     gates = [parity_gate(plan, args.configs_dir)]
-    resolved = json.loads((args.configs_dir / f"{plan['experiment']}.json").read_text())
-    gates.append(protocol_gate(plan["experiment"], resolved, plan["n_action_steps"]))
+    resolved = json.loads((args.configs_dir / f"{exp}.json").read_text())
+    gates.append(protocol_gate(exp, resolved, plan["n_action_steps"]))
     rates = {}
+    if args.processors:
+        args.processors.mkdir(parents=True, exist_ok=True)  # declared even when the training fails
     if args.train_steps:
         with tempfile.TemporaryDirectory(prefix="wmvla-gate-") as scratch:
             trains, rates["train"] = train_steps_gate(plan, args.train_steps, Path(scratch))
             gates.append(trains)
             step = f"{args.train_steps:0{max(6, len(str(args.train_steps)))}d}"  # as LeRobot names it
-            checkpoint = Path(scratch) / plan["experiment"] / "checkpoints" / step / "pretrained_model"
+            checkpoint = Path(scratch) / exp / "checkpoints" / step / "pretrained_model"
+            if trains.passed and args.processors:  # what LeRobot built for this arm, against the baseline's
+                save_processors(checkpoint, args.processors)
+                theirs = args.baseline_processors[0] if args.baseline_processors else None
+                gates.append(processor_parity_gate(exp, plan["baseline"], args.processors, theirs))
             if trains.passed and plan.get("eval_args"):
                 evaluates, rates["eval"] = evaluates_gate(plan, checkpoint, Path(scratch))
                 gates.append(evaluates)
@@ -113,6 +121,10 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", required=True, help="JSON of wmvla.study.commands.experiment_gate_plan")
     p.add_argument("--train-steps", type=int, default=0, help="steps of lerobot-wm-train (0: none)")
     p.add_argument("--configs-dir", type=Path, required=True, help="the resolved config is saved here")
+    p.add_argument("--processors", type=Path, help="the processors its gate training saved are copied here")
+    p.add_argument(
+        "--baseline-processors", type=Path, nargs="*", default=[], help="the baseline's, to compare with"
+    )
     p.add_argument("--enforce", **ENFORCE)
     p.add_argument("--out", type=Path, required=True)
 

@@ -16,7 +16,7 @@ from wmvla.data.suites import libero_suite
 from wmvla.errors import WmvlaError
 from wmvla.sim.versions import simulator_versions
 
-PLAIN_POLICY_MODE = "pred"  # a policy without world memory is evaluated "as trained"
+AS_TRAINED = "pred"  # the evaluation mode of a policy rolled out with the memory it was trained with
 DEFAULT_CAMERAS = {"agentview_image": "image", "robot0_eye_in_hand_image": "image2"}  # LeRobot's mapping
 
 
@@ -67,7 +67,23 @@ def parse_eval_config(cfg: WmEvalConfig) -> WmEvalConfig:
 
 
 def rollout_mode(policy_cfg: Any) -> str:
-    return getattr(policy_cfg, "world_memory_mode_rollout", None) or PLAIN_POLICY_MODE
+    """The evaluation mode a result is named after: `pred`, the policy as trained — the Prophet's predictions
+    for E2, the learned memory tokens for E1, no memory for plain SmolVLA — or the ablation that replaced
+    its memory at rollout (`zero`, `random`)."""
+    from wmvla.world.memory import ROLLOUT_MODES
+
+    rollout = getattr(policy_cfg, "world_memory_mode_rollout", None)
+    if rollout is None:
+        return AS_TRAINED
+    trained = policy_cfg.world_memory_mode_train
+    if rollout == (trained if trained in ROLLOUT_MODES else "pred"):
+        return AS_TRAINED
+    if rollout == "pred":
+        raise EvalConfigError(
+            f"--policy.world_memory_mode_rollout=pred on a policy trained with {trained!r} memory: an "
+            "evaluation is as trained (leave the mode unset) or an ablation (zero, random)"
+        )
+    return rollout
 
 
 def check_checkpoint_argument(argv: list[str]) -> None:

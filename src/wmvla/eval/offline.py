@@ -5,6 +5,12 @@ the true future (`oracle`) should lower the action loss, a wrong one (`shuffle`,
 help, and `zero` shows what the branch adds at all. Every mode sees the same held-out frames and the
 same flow-matching noise and time, so the differences between modes are paired, per frame.
 A plain `smolvla` checkpoint has no memory: its action loss is reported under mode `none`.
+
+Which frames: the demonstrations held out of fine-tuning (the init checkpoint may have seen them), each
+contributing the same number of frames, drawn with a fixed seed — so a frame budget covers every task and
+demonstration of the suite (the dataset stores demonstrations by task: reading them in order would see two
+or three tasks), and every arm and mode reads the same frames. Frames of one demonstration are strongly
+alike, so intervals resample demonstrations, not frames.
 """
 
 import logging
@@ -19,7 +25,6 @@ from tqdm import tqdm
 
 from wmvla.errors import WmvlaError
 from wmvla.files import checkpoint_step
-from wmvla.world.memory import TRAIN_MODES
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +36,49 @@ class OfflineCheckError(WmvlaError, ValueError):
     """The checkpoint or the held-out data cannot be checked."""
 
 
-def paired_bootstrap_ci(differences: np.ndarray, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean per-frame difference between two memory modes (scipy)."""
-    differences = np.asarray(differences, dtype=float)
-    if differences.size == 0:
-        raise ValueError("no paired differences to resample")
-    if np.ptp(differences) == 0:  # nothing varies under resampling
-        return float(differences[0]), float(differences[0])
+SELECTION_SEED = 0  # the held-out frames are the same for every arm, training seed and memory mode
+
+
+def held_out_frames(
+    lengths: dict[int, int], budget: int | None, seed: int = SELECTION_SEED
+) -> dict[int, list[int]]:
+    """Frame offsets to read in each held-out demonstration (episode → sorted offsets).
+
+    Every demonstration gets the same share of the `budget` (at least one frame; all of its frames when they
+    fit), drawn without replacement by a generator seeded with (seed, episode): adding a demonstration never
+    changes another's frames. None: every frame.
+    """
+    if not lengths:
+        raise ValueError("no held-out demonstrations")
+    share = None if budget is None else max(1, budget // len(lengths))
+    chosen = {}
+    for episode, length in sorted(lengths.items()):
+        if share is None or share >= length:
+            chosen[episode] = list(range(length))
+        else:
+            rng = np.random.default_rng([seed, episode])
+            chosen[episode] = sorted(int(f) for f in rng.choice(length, share, replace=False))
+    return chosen
+
+
+def demonstration_bootstrap_ci(
+    differences: np.ndarray, episodes: np.ndarray, level: float = 0.95, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean per-frame difference between two memory modes, resampling
+    whole demonstrations (scipy; the statistic: resampled sum over resampled frame count). None with fewer
+    than two demonstrations: nothing to resample."""
+    differences, episodes = np.asarray(differences, dtype=float), np.asarray(episodes)
+    ids = np.unique(episodes)
+    if len(ids) < 2:
+        return None
+    sums = np.array([differences[episodes == e].sum() for e in ids])
+    counts = np.array([(episodes == e).sum() for e in ids], dtype=float)
+    if np.ptp(sums / counts) == 0:  # every demonstration alike: nothing varies under resampling
+        mean = float(sums.sum() / counts.sum())
+        return mean, mean
     result = bootstrap(
-        (differences,), np.mean, n_resamples=2000, confidence_level=level, method="percentile",
+        (sums, counts), lambda s, c, axis=-1: s.sum(axis=axis) / c.sum(axis=axis), paired=True,
+        vectorized=True, n_resamples=2000, confidence_level=level, method="percentile",
         rng=np.random.default_rng(seed),
     )  # fmt: skip
     low, high = result.confidence_interval
@@ -71,6 +110,8 @@ def _load(request: OfflineRequest):
     config.device = request.device
     policy = get_policy_class(config.type).from_pretrained(request.checkpoint, config=config)
     policy.eval()
+    if hasattr(policy, "read_dataset"):  # its latent cache is checked against the held-out data's dataset
+        policy.read_dataset(request.repo_id, request.dataset)
     preprocessor, _ = make_pre_post_processors(
         config,
         pretrained_path=str(request.checkpoint),
@@ -79,7 +120,8 @@ def _load(request: OfflineRequest):
     return policy, preprocessor
 
 
-def _loader(request: OfflineRequest, policy) -> torch.utils.data.DataLoader:
+def _loader(request: OfflineRequest, policy) -> tuple[torch.utils.data.DataLoader, dict[str, Any]]:
+    """The held-out frames (`held_out_frames`) as batches, and which demonstrations, frames and tasks."""
     from lerobot.datasets.factory import resolve_delta_timestamps
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 
@@ -91,7 +133,21 @@ def _loader(request: OfflineRequest, policy) -> torch.utils.data.DataLoader:
         delta_timestamps=resolve_delta_timestamps(policy.config, meta),
         video_backend="pyav",
     )
-    return torch.utils.data.DataLoader(dataset, batch_size=request.batch_size, shuffle=False, num_workers=0)
+    episode_of = np.asarray(dataset.hf_dataset["episode_index"])
+    positions = {int(e): np.flatnonzero(episode_of == e) for e in request.episodes}
+    budget = None if request.max_batches is None else request.max_batches * request.batch_size
+    chosen = held_out_frames({e: len(p) for e, p in positions.items()}, budget)
+    selected = [int(positions[e][f]) for e, frames in chosen.items() for f in frames]
+    tasks = {
+        int(e): list(t) for e, t in zip(meta.episodes["episode_index"], meta.episodes["tasks"], strict=True)
+    }
+    coverage = {
+        "frames_per_episode": {str(e): len(f) for e, f in chosen.items()},
+        "tasks": sorted({t for e in chosen for t in tasks.get(e, [])}),
+    }
+    subset = torch.utils.data.Subset(dataset, selected)
+    loader = torch.utils.data.DataLoader(subset, batch_size=request.batch_size, shuffle=False, num_workers=0)
+    return loader, coverage
 
 
 def _batch_losses(policy, batch: dict, modes: tuple[str, ...], seed: int) -> dict[str, dict[str, np.ndarray]]:
@@ -114,7 +170,7 @@ def _batch_losses(policy, batch: dict, modes: tuple[str, ...], seed: int) -> dic
     return out
 
 
-def _summary(per_mode: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+def _summary(per_mode: dict[str, dict[str, np.ndarray]], episodes: np.ndarray) -> list[dict[str, Any]]:
     rows = []
     reference = per_mode.get(REFERENCE_MODE, {}).get("action_loss")
     for mode, losses in per_mode.items():
@@ -130,9 +186,8 @@ def _summary(per_mode: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]
                 row[key] = float(np.nanmean(losses[key]))
         if reference is not None and mode != REFERENCE_MODE:
             diff = action - reference
-            low, high = paired_bootstrap_ci(diff)
             row[f"action_loss_minus_{REFERENCE_MODE}"] = float(diff.mean())
-            row[f"action_loss_minus_{REFERENCE_MODE}_ci95"] = [low, high]
+            row[f"action_loss_minus_{REFERENCE_MODE}_ci95"] = demonstration_bootstrap_ci(diff, episodes)
         rows.append(row)
     return rows
 
@@ -143,13 +198,12 @@ def run_offline_check(request: OfflineRequest) -> dict[str, Any]:
         raise OfflineCheckError("no held-out episodes to check")
     policy, preprocessor = _load(request)
     world = hasattr(policy, "offline_losses")
-    modes = TRAIN_MODES if world else (PLAIN_MODE,)
-    loader = _loader(request, policy)
-    n_batches = len(loader) if request.max_batches is None else min(len(loader), request.max_batches)
+    modes = policy.memory_modes() if world else (PLAIN_MODE,)
+    loader, coverage = _loader(request, policy)
     collected: dict[str, dict[str, list[np.ndarray]]] = {}
-    for i, batch in enumerate(tqdm(loader, total=n_batches, desc="offline check", unit="batch")):
-        if i == n_batches:
-            break
+    episodes = []
+    for i, batch in enumerate(tqdm(loader, desc="offline check", unit="batch")):
+        episodes.append(np.asarray(batch["episode_index"]))
         for mode, losses in _batch_losses(policy, preprocessor(batch), modes, request.seed + i).items():
             for key, values in losses.items():
                 collected.setdefault(mode, {}).setdefault(key, []).append(values)
@@ -158,7 +212,9 @@ def run_offline_check(request: OfflineRequest) -> dict[str, Any]:
         "policy_type": policy.config.type,
         "checkpoint_step": checkpoint_step(request.checkpoint),
         "episodes": request.episodes,
-        "n_batches": n_batches,
+        **coverage,
+        "n_batches": len(loader),
         "reference_mode": REFERENCE_MODE if world else None,
-        "modes": _summary(per_mode),
+        "interval": "percentile bootstrap over held-out demonstrations (null with one demonstration)",
+        "modes": _summary(per_mode, np.concatenate(episodes)),
     }

@@ -176,7 +176,7 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
         f"--seed={seed}",
         f"--result={eval_result(config, suite, exp, seed, mode)}",
     ]
-    if uses_world(config, exp):
+    if uses_world(config, exp) and mode != "pred":  # `pred`: as trained, the checkpoint's own memory mode
         args.append(f"--policy.world_memory_mode_rollout={mode}")
     return args
 

@@ -23,6 +23,7 @@ GATES_DIR = STUDY + "/gates"
 GATE_EXPERIMENT = GATES_DIR + "/experiments/{exp}.json"
 GATE_CONFIGS = GATES_DIR + "/configs"
 GATE_CONFIG = GATE_CONFIGS + "/{exp}.json"
+GATE_PROCESSORS = GATES_DIR + "/processors/{exp}"  # the pre-/post-processors its gate training saved
 GATE_LATENTS = GATES_DIR + "/latents/{encoder}.json"
 GATE_INIT_POLICY = GATES_DIR + "/init_policy/{suite}.json"
 GATE_INIT_RESULT = GATES_DIR + "/init_policy/{suite}/pred.json"

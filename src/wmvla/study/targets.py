@@ -7,6 +7,7 @@ has (suites × experiments × seeds × rollout modes, one latent cache per encod
 from wmvla.study.artifacts import dataset_dir
 from wmvla.study.config import (
     StudyConfigError,
+    baseline,
     experiment,
     experiment_encoder,
     runs,
@@ -18,6 +19,7 @@ from wmvla.study.paths import (
     GATE_EXPERIMENT,
     GATE_INIT_POLICY,
     GATE_LATENTS,
+    GATE_PROCESSORS,
     GATE_SCENE,
     GATES,
     PREFLIGHT,
@@ -71,6 +73,12 @@ def figure_files(config: dict, names: list[str]) -> list[str]:
 def experiment_gate(config: dict, exp: str) -> str:
     """The gates of one experiment, which its trainings take as input (rerun when its overrides change)."""
     return fill(GATE_EXPERIMENT, config, exp=exp)
+
+
+def baseline_processors(config: dict, exp: str) -> list[str]:
+    """The baseline's saved processors, which every other experiment's gate compares its own with."""
+    base = baseline(config)
+    return [fill(GATE_PROCESSORS, config, exp=base)] if base and base != exp else []
 
 
 def latent_gate(config: dict, encoder: str) -> str:

@@ -34,8 +34,9 @@ class CrossAttention(nn.Module):
             raise ValueError(f"fusion width {dim} is not divisible by heads {heads}")
         self.heads = heads
         self.norm = nn.LayerNorm(dim)
-        # No bias on the memory path: an all-zero memory (E1's capacity control) then yields a context
-        # of exactly 0, so it cannot smuggle in a learned constant through the gate.
+        # No bias on the memory path: an all-zero memory (the `zero` rollout ablation) then yields a
+        # context of exactly 0, so it cannot smuggle in a learned constant through the gate. (The capacity
+        # control, E1, reads learned memory tokens instead: zeros would leave its branch inert, gradient 0.)
         self.mem_norm = nn.LayerNorm(mem_dim, bias=False)
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(mem_dim, 2 * dim, bias=False)

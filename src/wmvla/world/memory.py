@@ -2,17 +2,20 @@
 
 Training modes (`world_memory_mode_train`):
   pred     the Prophet's predictions ẑ (B, N·K, D) — the hypothesis under test (E2)
-  zero     zeros of the same shape — capacity control (E1): the branch exists but carries nothing
+  learned  N·K learned tokens, the same for every sample — capacity control (E1): the branch has all its
+           capacity and is trained (its gate gets a gradient, it can move), but reads nothing of the scene
+  zero     zeros of the same shape — the branch carries nothing; through a bias-free memory path it adds
+           exactly 0 and gets no gradient at all, so it is a rollout ablation, not a control
   oracle   the true future latents z_future — upper bound (offline check)
   shuffle  ẑ of another sample of the batch — right statistics, wrong situation
   random   Gaussian noise with ẑ's per-sample scale — no information at all
-Rollout modes (`world_memory_mode_rollout`): pred, zero, random (no future is known at rollout).
+Rollout modes (`world_memory_mode_rollout`): pred, learned, zero, random (no future is known at rollout).
 """
 
 import torch
 
-TRAIN_MODES = ("pred", "zero", "oracle", "shuffle", "random")
-ROLLOUT_MODES = ("pred", "zero", "random")
+TRAIN_MODES = ("pred", "zero", "oracle", "shuffle", "random", "learned")
+ROLLOUT_MODES = ("pred", "zero", "random", "learned")
 
 
 def build_memory(
@@ -21,8 +24,10 @@ def build_memory(
     z_future: torch.Tensor | None = None,
     future_mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    tokens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """z_pred (B, N, K, D) [+ z_future (B, K, D), future_mask (B, K)] → mem (B, M, D), mem_mask (B, M)."""
+    """z_pred (B, N, K, D) [+ z_future (B, K, D), future_mask (B, K); tokens (N·K, D) for `learned`]
+    → mem (B, M, D), mem_mask (B, M)."""
     b, n, k, d = z_pred.shape
     flat = z_pred.reshape(b, n * k, d)  # (B, N·K, D)
     everything = torch.ones(b, n * k, dtype=torch.bool, device=z_pred.device)
@@ -30,6 +35,11 @@ def build_memory(
         return flat, everything
     if mode == "zero":
         return torch.zeros_like(flat), everything
+    if mode == "learned":
+        if tokens is None or tokens.shape != (n * k, d):
+            shape = None if tokens is None else tuple(tokens.shape)
+            raise ValueError(f"memory mode 'learned' needs tokens of shape {(n * k, d)}, got {shape}")
+        return tokens.to(flat.dtype).unsqueeze(0).expand(b, -1, -1), everything
     if mode == "oracle":
         if z_future is None or future_mask is None:
             raise ValueError("memory mode 'oracle' needs z_future and future_mask (training only)")
