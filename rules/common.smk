@@ -8,7 +8,7 @@ from snakemake.io import report as reported
 from snakemake.utils import validate
 
 from wmvla.analysis.names import REPORTED_TABLES, TABLES, figure_names
-from wmvla.cluster.slurm_check import SlurmSetupError, slurm_problems
+from wmvla.cluster.slurm_check import SlurmSetupError, orphaned_jobs, slurm_problems
 from wmvla.hub.lock import HubError
 from wmvla.models.names import TINY_KINDS
 from wmvla.study import artifacts, commands, design, paths, resources, targets
@@ -136,12 +136,28 @@ def after_study_gates(wildcards):
 
 
 def cluster_problems(workflow):
-    """Why the Slurm executor would hang on this cluster (checked where a real run starts; [] elsewhere)."""
+    """Why the Slurm executor would hang on this cluster, or run a job twice that an earlier Snakemake process
+    left on it (checked where a real run starts; [] elsewhere)."""
     plugin = workflow.executor_plugin
     if plugin is None or plugin.name != "slurm" or workflow.dryrun:
         return []
+    from snakemake_executor_plugin_slurm.utils import (
+        get_job_wildcards,
+    )  # how the executor tags a job
+
     partitions = {job.resources.get("slurm_partition") for job in workflow.dag.jobs}
-    return slurm_problems(workflow.executor_settings.status_command, partitions)
+    planned = {
+        f"rule_{job.rule.name}"
+        + (f"_wildcards_{w}" if (w := get_job_wildcards(job)) else ""): (
+            f"{job.rule.name} {'/'.join(map(str, job.wildcards))}".strip()
+        )
+        for job in workflow.dag.needrun_jobs()
+        if not job.is_local
+    }
+    return [
+        *slurm_problems(workflow.executor_settings.status_command, partitions),
+        *orphaned_jobs(Path(workflow.workdir_init), planned),
+    ]
 
 
 def get_gates_enforce():

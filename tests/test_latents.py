@@ -128,7 +128,7 @@ def test_reader_rejects_a_cache_built_for_something_else(cache, request_, field)
 
 def test_reader_rejects_a_changed_dataset(cache, tmp_path):
     changed = synthetic_dataset(tmp_path / "other", lengths=(3, 3), image_size=32)
-    with pytest.raises(LatentCacheError, match=r"dataset\.fingerprint"):
+    with pytest.raises(LatentCacheError, match=r"built from another version of the dataset \(fingerprint "):
         WorldLatents(cache.path, _request(), dataset_root=changed)
 
 

@@ -1,13 +1,15 @@
 """The study on a real Slurm (the session's one-node cluster, tests/slurm_cluster.py): the smoke study ran as
 Slurm jobs through the project's mi300x profile, every job a Slurm job but the local rules
 (tests/smoke_study.py built it); then the faults a cluster inflicts on a training — cancelled, requeued,
-killed by its time limit — each resumed from its newest checkpoint, nothing else rerun; and the start check
-that refuses a cluster the executor would hang on."""
+killed by its time limit — each resumed from its newest checkpoint, nothing else rerun; a study restarted
+after its Snakemake process died, which never trains a run twice; and the start check that refuses a cluster
+the executor would hang on."""
 
 import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -171,6 +173,79 @@ def test_a_training_cancelled_requeued_and_timed_out_resumes_each_time_and_nothi
     # Snakemake sees a cancelled or timed-out job end within its status checks; a requeued job runs at once
     assert all(s < 60 for s in seconds.values()), seconds
     print(f"running again after the fault: {seconds}; resumed at {resumed}; Slurm jobs {jobs}")
+
+
+def _live_trainings(cluster: SlurmCluster, comment: str) -> list[str]:
+    """The Slurm jobs training E1 right now (pending ones included), as squeue lists them."""
+    out = cluster.run(["squeue", "--noheader", "--format=%i|%k"])
+    return [line.split("|")[0] for line in out.stdout.splitlines() if line.split("|")[1:] == [comment]]
+
+
+class _Watch(threading.Thread):
+    """Samples squeue every 0.2 s: the most Slurm jobs that ever trained E1 at once."""
+
+    def __init__(self, cluster: SlurmCluster, comment: str) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.comment, self.most, self.seen = cluster, comment, 0, set()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            live = _live_trainings(self.cluster, self.comment)
+            self.most, self.seen = max(self.most, len(live)), self.seen | set(live)
+
+
+def test_a_study_restarted_after_its_snakemake_process_died_never_trains_a_run_twice(smoke_study):
+    """The Snakemake process driving E1's training is killed (SIGKILL) once the training saved its first
+    checkpoint; its Slurm job goes on. `--unlock` and the same command again: the start check stops, naming
+    the job and how to cancel it, and submits nothing; once the job has ended, the same command finds E1
+    trained. At no moment do two Slurm jobs train E1; each logged step once, the final checkpoint whole."""
+    study, cluster = smoke_study.root, smoke_study.cluster
+    shutil.rmtree(study / E1_TRAIN)
+    (study / E1_LOG).with_name("train.attempts.log").unlink(missing_ok=True)
+    known = set(_slurm_jobs(cluster))
+    watch = _Watch(cluster, "rule_train_wildcards_smoke_libero_spatial_E1_0")
+    watch.start()
+    head = subprocess.Popen(
+        smoke_study.slurm_cmd(E1_TRAIN), cwd=study, env=cluster.env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        job = _wait(lambda: _new_job(cluster, known), 600, "the training's Slurm job", proc=head)
+        _wait(lambda: _newest_checkpoint(study) >= SAVE_FREQ, 600, "the first checkpoint", proc=head)
+        head.kill()  # the login node's process dies; its Slurm job does not
+        head.communicate(timeout=60)
+        assert _job(cluster, job).get("JobState") == "RUNNING"
+        restarted = time.monotonic()
+        assert smoke_study.slurm("--unlock").returncode == 0
+        refused = smoke_study.slurm(E1_TRAIN)
+        refused_s = time.monotonic() - restarted
+        assert refused.returncode != 0 and set(_slurm_jobs(cluster)) == known | {job}, refused.stderr[-3000:]
+        assert f"train smoke/libero_spatial/E1/0 (Slurm job {job}, RUNNING)" in refused.stderr
+        assert f"scancel {job}" in refused.stderr and "would run twice" in refused.stderr
+        _wait(lambda: not _live_trainings(cluster, watch.comment), 900, "the orphaned training to end")
+        again = smoke_study.slurm(E1_TRAIN)
+        going_on_s = time.monotonic() - restarted
+    finally:
+        if head.poll() is None:
+            head.kill()
+        watch.stop.set()
+        watch.join()
+        smoke_study.settle()
+    assert again.returncode == 0, again.stderr[-4000:] + cluster.logs()
+    assert job_counts(again.stdout + again.stderr) == {}  # the orphan's training is taken as it finished
+    assert watch.most == 1 and watch.seen == {job}
+    train = study / E1_TRAIN
+    assert sorted(p.name for p in (train / "checkpoints").iterdir()) == [f"{STEPS:06d}", "last"]
+    assert (train / f"checkpoints/{STEPS:06d}/pretrained_model/model.safetensors").is_file()
+    steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(10, STEPS + 10, 10))  # every logged step once
+    log = (study / E1_LOG).with_name("train.attempts.log").read_text()
+    assert log.count("=== attempt started") == 1 and not _resumes(study)  # trained once, never resumed
+    print(
+        f"restart after the head's death: refused in {refused_s:.0f} s (Slurm job {job} named); the same "
+        f"command went on {going_on_s:.0f} s after the restart, once the orphaned training had ended"
+    )
 
 
 def test_the_start_check_refuses_a_cluster_the_executor_would_hang_on(smoke_study):

@@ -103,3 +103,39 @@ def test_the_start_check_names_what_to_set(monkeypatch):
     assert len(cancel) == 1 and "PreemptMode=CANCEL" in cancel[0] and "REQUEUE" in cancel[0]
     assert slurm_check.check_preemption([None], SHOW_CONFIG.format(age="300", mode="REQUEUE")) == []
     assert slurm_check.seconds("5 min") == 300 and slurm_check.seconds("1h") == 3600
+
+
+def test_jobs_an_earlier_snakemake_left_on_slurm_stop_the_start_and_name_the_cancel_command(
+    monkeypatch, tmp_path
+):
+    listing = "\n".join([
+        f"41|RUNNING|rule_train_wildcards_smoke_libero_spatial_E1_0|{tmp_path}",
+        f"42|PENDING|rule_eval_wildcards_smoke_libero_spatial_E0_0_pred|{tmp_path}/.",
+        f"43|RUNNING|rule_train_wildcards_smoke_libero_spatial_E2_0|{tmp_path}",  # not planned again
+        "44|RUNNING|rule_train_wildcards_smoke_libero_spatial_E1_0|/elsewhere",  # another checkout's
+        f"45|RUNNING|my interactive job|{tmp_path}",  # not the executor's
+    ])  # fmt: skip
+    asked = []
+
+    def squeue(argv):
+        asked.append(argv)
+        return slurm_check.subprocess.CompletedProcess(argv, 0, listing + "\n", "")
+
+    monkeypatch.setattr(slurm_check, "_run", squeue)
+    planned = {
+        "rule_train_wildcards_smoke_libero_spatial_E1_0": "train smoke/libero_spatial/E1/0",
+        "rule_eval_wildcards_smoke_libero_spatial_E0_0_pred": "eval smoke/libero_spatial/E0/0/pred",
+        "rule_tables_wildcards_smoke": "tables smoke",
+    }
+    [line] = slurm_check.orphaned_jobs(tmp_path, planned)
+    assert asked[0][:2] == ["squeue", "--me"]
+    assert "train smoke/libero_spatial/E1/0 (Slurm job 41, RUNNING)" in line
+    assert "eval smoke/libero_spatial/E0/0/pred (Slurm job 42, PENDING)" in line
+    assert "43" not in line and "44" not in line and "45" not in line
+    assert line.endswith("scancel 41 42") and "squeue --jobs=41,42" in line
+    assert slurm_check.orphaned_jobs(tmp_path, {"rule_tables_wildcards_smoke": "tables smoke"}) == []
+    monkeypatch.setattr(slurm_check, "_run", lambda argv: slurm_check.subprocess.CompletedProcess(
+        argv, 1, "", "squeue: error: Unable to contact slurm controller"))  # fmt: skip
+    assert slurm_check.orphaned_jobs(tmp_path, planned) == [
+        "cannot list this study's Slurm jobs (squeue: squeue: error: Unable to contact slurm controller)"
+    ]

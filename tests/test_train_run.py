@@ -53,6 +53,24 @@ def test_a_rerun_resumes_from_the_newest_checkpoint_and_forgets_later_metrics(tm
     ]
 
 
+def test_a_last_metrics_line_cut_off_by_the_kill_is_dropped_a_damaged_one_before_it_refused(tmp_path, caplog):
+    run = TrainRun(tmp_path / "train")
+    run.plan(identity(ARGS, None), start_over=False)
+    _checkpoint(run, 50)
+    _last(run, 50)
+    metrics = run.run_dir / "metrics.jsonl"
+    records = "".join(json.dumps({"step": s, "world_loss": 1.0}) + "\n" for s in range(10, 70, 10))
+    metrics.write_text(records + '{"step": 70, "world_lo')  # killed mid-write (preemption)
+    assert run.plan(identity(ARGS, None), start_over=False) == ("resume", 50)
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [10, 20, 30, 40, 50]
+    assert "dropped its last line, cut off when the run was killed" in caplog.text
+    metrics.write_text('{"step": 10}\n{"st\n{"step": 30}\n')
+    with pytest.raises(
+        TrainRunError, match=r"metrics.jsonl:2 is not a JSON record .* remove .*train.partial"
+    ):
+        run.plan(identity(ARGS, None), start_over=False)
+
+
 def test_a_rerun_with_other_settings_is_refused_until_started_over(tmp_path):
     run = TrainRun(tmp_path / "train")
     run.plan(identity(ARGS, None), start_over=False)
@@ -100,8 +118,13 @@ def test_a_finished_run_keeps_its_final_checkpoint_and_is_declared_at_once(tmp_p
     out = run.finish(200)
     assert out == tmp_path / "train" and not run.partial.exists()
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["000200", "last"]
+    # what run it is stays with it: a job that waited on the lease of this run finds it done, another run not
+    again = TrainRun(tmp_path / "train")
+    assert again.finished_as(identity(ARGS, None))
+    assert not again.finished_as(identity([*ARGS, "--batch_size=4"], None))
     with pytest.raises(TrainRunError, match="already a finished run"):
-        TrainRun(tmp_path / "train").plan(identity(ARGS, None), start_over=False)
+        again.plan(identity(ARGS, None), start_over=False)
+    assert again.lease == tmp_path / "train.lease"
 
 
 def test_keep_must_be_positive(tmp_path):

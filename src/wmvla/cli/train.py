@@ -10,6 +10,7 @@ from wmvla.errors import WmvlaError
 
 def _run(args: argparse.Namespace) -> None:
     from wmvla.data.suites import suite_split
+    from wmvla.files import PROVENANCE_FILE
     from wmvla.provenance import now, write_provenance
     from wmvla.train.lerobot_wm_train import train
 
@@ -21,8 +22,9 @@ def _run(args: argparse.Namespace) -> None:
     episodes = suite_split(args.dataset, args.suite, args.split, args.holdout_every)
     train_args = args.train[1:] if args.train[:1] == ["--"] else args.train
     episodes_arg = "--dataset.episodes=[" + ",".join(map(str, episodes)) + "]"
-    train([*train_args, episodes_arg, f"--output_dir={args.out}"])
-    write_provenance(args.out, description, started)
+    trained = train([*train_args, episodes_arg, f"--output_dir={args.out}"])
+    if trained or not (args.out / PROVENANCE_FILE).is_file():  # the job that trained it records it
+        write_provenance(args.out, description, started)
 
 
 def register(groups: argparse._SubParsersAction) -> None:

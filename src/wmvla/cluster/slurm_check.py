@@ -9,13 +9,16 @@ command, and waits forever, silently, on a job it cannot see end — the study h
   the executor falls back to `sacct`);
 - a job preempted with PreemptMode=CANCEL ends as PREEMPTED, which the executor leaves to Slurm for good;
   with PreemptMode=REQUEUE (or preemption off) Slurm requeues it and the training resumes.
-Each problem is one line saying what to set.
+Each problem is one line saying what to set. And a study restarted after its Snakemake process died (an
+ssh session dropped, a login node rebooted) must not submit again the jobs that process left running.
 """
 
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from wmvla.errors import WmvlaError
 
@@ -112,3 +115,47 @@ def slurm_problems(status_command: str, partitions: Iterable[str | None]) -> lis
     if out.returncode:
         return [f"cannot reach slurmctld (scontrol show config: {_first_line(out.stderr)})"]
     return [*check_status_command(status_command, out.stdout), *check_preemption(partitions, out.stdout)]
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A Slurm job as squeue lists it: id, state, and the executor's comment (`rule_<rule>_wildcards_<…>`)."""
+
+    job_id: str
+    state: str
+    comment: str
+
+
+def queued_jobs(workdir: Path) -> list[QueuedJob]:
+    """My queued or running Slurm jobs that the executor submitted from `workdir` (its `sbatch -D`)."""
+    out = _run(["squeue", "--me", "--noheader", "--format=%i|%T|%k|%Z"])
+    if out.returncode:
+        raise SlurmSetupError(f"cannot list this study's Slurm jobs (squeue: {_first_line(out.stderr)})")
+    jobs = []
+    for line in out.stdout.splitlines():
+        job_id, state, comment, directory = [*line.split("|", 3), "", "", ""][:4]
+        if comment.startswith("rule_") and directory and Path(directory).resolve() == workdir.resolve():
+            jobs.append(QueuedJob(job_id.strip(), state.strip(), comment.strip()))
+    return jobs
+
+
+def orphaned_jobs(workdir: Path, planned: Mapping[str, str]) -> list[str]:
+    """Why this Snakemake must not start: jobs an earlier Snakemake process left on Slurm that this one
+    would submit again (`planned`: the executor's comment of every job it will run → a readable name).
+
+    Why stop rather than wait: this process has already planned those jobs, and Snakemake removes a planned
+    job's outputs before it runs it, so it could not take what the earlier job finishes. Once they end, the
+    same command plans only what is left (one line, [] when there is nothing to say)."""
+    try:
+        orphans = [job for job in queued_jobs(workdir) if job.comment in planned]
+    except SlurmSetupError as err:
+        return [str(err)]
+    if not orphans:
+        return []
+    ids = " ".join(job.job_id for job in orphans)
+    listed = ", ".join(f"{planned[job.comment]} (Slurm job {job.job_id}, {job.state})" for job in orphans)
+    return [
+        f"{len(orphans)} job(s) an earlier Snakemake process submitted are still on Slurm and would run "
+        f"twice: {listed}. Wait until `squeue --jobs={ids.replace(' ', ',')}` lists none of them, then run "
+        f"the same command again (what they finish is kept), or cancel them: scancel {ids}"
+    ]

@@ -19,15 +19,19 @@ def main() -> int:
     from lerobot.utils.import_utils import register_third_party_plugins
     from lerobot.utils.utils import init_logging
 
-    from wmvla.eval.config import check_checkpoint_argument, parse_eval_config
+    from wmvla.eval.config import check_checkpoint_argument, parse_eval_config, validate
     from wmvla.eval.runner import Evaluation
+    from wmvla.lease import lease, lease_path
 
     init_logging()
     register_third_party_plugins()
 
     def evaluate() -> None:
         check_checkpoint_argument(sys.argv[1:])
-        Evaluation(parse_eval_config()).run()
+        cfg = parse_eval_config()
+        validate(cfg)
+        with lease(lease_path(cfg.result), f"evaluation {cfg.result}"):  # before its episode log is read
+            Evaluation(cfg).run()
 
     return exit_status(evaluate, log)
 

@@ -7,7 +7,8 @@ Layout of `results/latents/<dataset>/<encoder>_m<m>/`:
 Building happens in `<dir>.partial/`, which survives interruption: every finished shard is written
 atomically with a sidecar checksum, a re-run continues at the first missing shard (batches are
 aligned to shard starts, so the bytes do not depend on where a build was interrupted), and the
-directory is moved into place only when complete.
+directory is moved into place only when complete. One build at a time: it holds a lease on the cache
+(wmvla.lease), so a second job waits, and finds the cache complete, instead of writing the same shards.
 """
 
 import hashlib
@@ -28,6 +29,7 @@ from wmvla.files import atomic_write, sha256_file, write_json
 from wmvla.latents.encoders import VideoEncoder
 from wmvla.latents.frames import EpisodeFrames
 from wmvla.latents.windows import clip_frame_rows
+from wmvla.lease import lease, lease_path
 from wmvla.provenance import git_state, package_versions
 
 log = logging.getLogger(__name__)
@@ -250,6 +252,27 @@ def build_cache(
     if batch_size < 1 or shard_size < batch_size:
         raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
     out_dir = Path(out_dir)
+    with lease(lease_path(out_dir), f"latent cache {out_dir}") as held:
+        if held.waited_s and (out_dir / META_FILE).is_file():
+            check_request(
+                read_meta(out_dir), request, out_dir, dataset_root
+            )  # the writer we waited for built this very cache
+            log.warning("%s was completed by the job this one waited for: nothing to do", out_dir)
+            return BuildReport(out_dir, 0, 0, 0.0)
+        return _build(dataset_root, request, encoder, out_dir, batch_size, shard_size, allow_nonfinite,
+                      dataset_revision)  # fmt: skip
+
+
+def _build(
+    dataset_root: Path,
+    request: CacheRequest,
+    encoder: VideoEncoder,
+    out_dir: Path,
+    batch_size: int,
+    shard_size: int,
+    allow_nonfinite: bool,
+    dataset_revision: str | None,
+) -> BuildReport:
     if (out_dir / META_FILE).is_file():
         raise OutputExistsError(f"{out_dir} is already a complete cache; remove it to rebuild")
     frames = EpisodeFrames(dataset_root, request.camera)
@@ -315,9 +338,12 @@ def check_request(
         "temporal_window": request.temporal_window,
         "camera": request.camera,
     }
-    if dataset_root is not None:
-        found["dataset.fingerprint"] = meta["dataset"]["fingerprint"]
-        wanted["dataset.fingerprint"] = dataset_fingerprint(dataset_root)
     for field, value in wanted.items():
         if found[field] != value:
             raise LatentCacheError(f"latent cache {path}: {field} is {found[field]!r}, expected {value!r}")
+    if dataset_root is not None and meta["dataset"]["fingerprint"] != dataset_fingerprint(dataset_root):
+        raise LatentCacheError(  # rows are read by position: another version would be read misaligned
+            f"latent cache {path} was built from another version of the dataset (fingerprint "
+            f"{meta['dataset']['fingerprint']}) than the one at {dataset_root} (fingerprint "
+            f"{dataset_fingerprint(dataset_root)}): rebuild the cache for this dataset (wmvla latents build)"
+        )

@@ -28,6 +28,7 @@ from wmvla.study.targets import experiment_gate, latent_gate
 RULE_STAGE = {
     "dataset": "data",
     "latents": "latents",
+    "gate_latents": "latent_gate",
     "preflight": "preflight",
     "gate_scene": "scene",
     "gate_init_policy": "eval",

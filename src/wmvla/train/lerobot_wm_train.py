@@ -117,10 +117,12 @@ def _lerobot_train(args: list[str]) -> None:
     lerobot_train.main()
 
 
-def train(argv: list[str]) -> None:
-    """Run lerobot-train; resumably when it writes checkpoints into an --output_dir (wmvla.train.run)."""
+def train(argv: list[str]) -> bool:
+    """Run lerobot-train; resumably when it writes checkpoints into an --output_dir (wmvla.train.run).
+    False if another job (holding the run's lease while this one waited) already finished this very run."""
     import logging
 
+    from wmvla.lease import lease
     from wmvla.train.run import TrainRun, identity
 
     argv, keep, start_over = own_options(argv)
@@ -128,21 +130,27 @@ def train(argv: list[str]) -> None:
     if output is None or (_value(argv, "save_checkpoint") or "true").lower() == "false":
         with lerobot_argv(argv) as args:
             _lerobot_train(args)
-        return
+        return True
     run = TrainRun(Path(output), keep)
     argv = [a for a in argv if not a.startswith("--output_dir=")] + [f"--output_dir={run.run_dir}"]
-    with lerobot_argv(argv) as args:
+    logger = logging.getLogger("lerobot-wm-train")
+    with lerobot_argv(argv) as args, lease(run.lease, f"training {output}"):
         if _value(args, "steps") is None:
             raise TrainArgsError("a resumable run needs its length: give --steps or --total_samples")
         steps = int(_value(args, "steps"))
         base = _value(args, "config_path")
-        how, step = run.plan(identity(args, json.loads(Path(base).read_text()) if base else None), start_over)
+        run_identity = identity(args, json.loads(Path(base).read_text()) if base else None)
+        if run.finished_as(run_identity):
+            logger.warning("%s is this run, already finished by another job: nothing to do", output)
+            return False
+        how, step = run.plan(run_identity, start_over)
         if how == "resume":
-            logging.getLogger("lerobot-wm-train").warning("resuming %s at step %d of %d", output, step, steps)
+            logger.warning("resuming %s at step %d of %d", output, step, steps)
             args = run.resume_args()
         with run.pruning():
             _lerobot_train(args)
-    run.finish(steps)
+        run.finish(steps)
+    return True
 
 
 def main() -> int:

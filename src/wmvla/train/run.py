@@ -8,7 +8,8 @@ from the newest complete checkpoint (`lerobot-train --resume=true --config_path=
 optimizer, scheduler, step and data order as LeRobot saved them), and only a finished run is moved to
 `<output>` (atomically, one rename), so Snakemake and DVC never see a half-trained run. A rerun with other
 settings is refused instead of mixing two runs. Only the newest `keep` checkpoints stay on disk while
-training, and a finished run keeps its final one.
+training, and a finished run keeps its final one, with the record of what run it is (`wmvla_run.json`).
+Two jobs never write one run at once: the training holds a lease on it (wmvla.lease).
 """
 
 import hashlib
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from wmvla.errors import WmvlaError
 from wmvla.files import checkpoint_step
+from wmvla.lease import lease_path
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,17 @@ class TrainRun:
             worker.join()
             self.prune()
 
+    @property
+    def lease(self) -> Path:
+        return lease_path(self.output)
+
+    def finished_as(self, run_identity: dict) -> bool:
+        """Whether `output` is already this very run, finished (by an earlier job that held the lease)."""
+        record = self.output / RUN_RECORD
+        return (
+            record.is_file() and json.loads(record.read_text())["fingerprint"] == run_identity["fingerprint"]
+        )
+
     def plan(self, run_identity: dict, start_over: bool) -> tuple[str, int]:
         """How this attempt goes: ("start", 0) or ("resume", step). Clears what must be cleared."""
         if self.output.exists():
@@ -150,15 +163,27 @@ class TrainRun:
         return ["--resume=true", f"--config_path={path / 'pretrained_model' / 'train_config.json'}"]
 
     def _truncate_metrics(self, step: int) -> None:
-        """Drop the metric records logged after the checkpoint: those steps run again."""
+        """Drop the metric records logged after the checkpoint: those steps run again. A last line cut off by
+        the kill (preemption, a time limit) is dropped too; a damaged line before it is an error."""
         metrics = self.run_dir / "metrics.jsonl"
         if not metrics.is_file():
             return
-        lines = metrics.read_text().splitlines()
-        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+        lines = [line for line in metrics.read_text().splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(lines, 1):
+            try:
+                records.append((line, json.loads(line)))
+            except json.JSONDecodeError:
+                if number < len(lines):
+                    raise TrainRunError(
+                        f"{metrics}:{number} is not a JSON record (nor the last line, which a kill may cut "
+                        f"off): the run's log is damaged; remove {self.partial} to start over"
+                    ) from None
+                log.warning("metrics.jsonl: dropped its last line, cut off when the run was killed: %r", line)
+        kept = [line for line, record in records if record["step"] <= step]
         metrics.write_text("".join(f"{line}\n" for line in kept))
-        if len(kept) != len(lines):
-            log.info("metrics.jsonl: dropped %d record(s) after step %d", len(lines) - len(kept), step)
+        if len(kept) != len(records):
+            log.info("metrics.jsonl: dropped %d record(s) after step %d", len(records) - len(kept), step)
 
     def finish(self, steps: int) -> Path:
         """The run reached `steps`: keep its final checkpoint only, then declare it (one rename)."""
@@ -168,6 +193,7 @@ class TrainRun:
         for step, path in complete.items():
             if step != steps:
                 shutil.rmtree(path)
+        shutil.copy2(self.partial / RUN_RECORD, self.run_dir / RUN_RECORD)
         self.run_dir.rename(self.output)
         shutil.rmtree(self.partial)
         return self.output
