@@ -8,6 +8,9 @@ states are), plus the training run's own offset (sd `run_sd`) and the run's offs
 share its runs (they evaluate the same checkpoints)."""
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,3 +74,30 @@ def _write_eval(root: Path, suite: str, exp: str, seed: int, mode: str, success:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
     return path
+
+
+def study_verdicts(study: PlantedStudy, root: Path, seed: int) -> dict[str, tuple[str, str]]:
+    """One planted study written under `root` and run through the project's tables and verdicts:
+    verdict id → (verdict, reason)."""
+    from wmvla.analysis.design import Design
+    from wmvla.analysis.report import build_tables
+    from wmvla.analysis.verdicts import verdicts
+
+    design = Design(baseline="E0", capacity="E1", world="E2")
+    files = study.write(root, np.random.default_rng(seed))
+    frame = verdicts(build_tables(files, [], [], design), design)
+    return {row.id: (row.verdict, row.reason) for row in frame.itertuples()}
+
+
+def study_pool() -> ProcessPoolExecutor:
+    """Every core: fresh processes (spawned: the test session's process holds torch and its threads)."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context)
+
+
+def many_verdicts(
+    pool: ProcessPoolExecutor, study: PlantedStudy, root: Path, studies: int, seed: int
+) -> list[dict[str, tuple[str, str]]]:
+    """The verdicts of `studies` independent draws of the planted study (draw i from seed (seed, i))."""
+    draws = [pool.submit(study_verdicts, study, Path(root) / f"study{i}", [seed, i]) for i in range(studies)]
+    return [draw.result() for draw in draws]

@@ -52,8 +52,10 @@ EPISODE_COLUMNS = [
 
 
 def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
-    """One row per evaluated episode: suite, exp, seed, mode, checkpoint_step, task_id, init_state_id…"""
-    frames, simulators = [], {}
+    """One row per evaluated episode: suite, exp, seed, mode, checkpoint_step, task_id, init_state_id…
+    (built column by column in one go: a full study has hundreds of files of hundreds of episodes)."""
+    columns: dict[str, list] = {name: [] for name in EPISODE_COLUMNS}
+    simulators: dict[str, list[str]] = {}
     for path in eval_files:
         result, run = _json(path), run_identity(path)
         if result.get("suite") != run["suite"]:
@@ -61,26 +63,21 @@ def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
         simulator = simulator_of(result)
         if simulator is not None:
             simulators.setdefault(simulator, []).append(str(path))
-        if not result["episodes"]:
-            continue
-        episodes = pd.DataFrame(result["episodes"])
+        episodes = result["episodes"]
         names = {t["task_id"]: t.get("task") for t in result["tasks"]}
-        frames.append(
-            episodes.assign(
-                **run,
-                mode=result["mode"],
-                checkpoint_step=result.get("checkpoint_step"),
-                task=episodes["task_id"].map(names),
-                success=episodes["success"].astype(bool),
-                steps=episodes.get("steps"),
-            )[EPISODE_COLUMNS]
-        )
-    if not frames:
+        fixed = {**run, "mode": result["mode"], "checkpoint_step": result.get("checkpoint_step")}
+        for name, value in fixed.items():
+            columns[name].extend([value] * len(episodes))
+        for name in ("task_id", "init_state_id", "success", "steps"):
+            columns[name].extend(episode.get(name) for episode in episodes)
+        columns["task"].extend(names.get(episode["task_id"]) for episode in episodes)
+    if not columns["suite"]:
         raise ResultsError("no evaluated episodes in the given files")
     if len(simulators) > 1:  # paired comparisons across simulators would compare the simulators
         groups = "; ".join(f"{sim}: {len(f)} file(s), e.g. {f[0]}" for sim, f in simulators.items())
         raise ResultsError(f"evaluations made under different simulators cannot be compared: {groups}")
-    return pd.concat(frames, ignore_index=True)
+    frame = pd.DataFrame(columns)
+    return frame.assign(success=frame["success"].astype(bool))
 
 
 def simulator_of(result: dict) -> str | None:

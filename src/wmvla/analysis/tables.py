@@ -104,10 +104,9 @@ COMPARISON_COLUMNS = [
 Comparison = tuple[tuple[str, str], tuple[str, str], str]  # (arm (exp, mode), reference (exp, mode), family)
 
 
-def _side(episodes: pd.DataFrame, exp_mode: tuple[str, str]) -> pd.DataFrame:
-    exp, mode = exp_mode
-    chosen = episodes[(episodes["exp"] == exp) & (episodes["mode"] == mode)]
-    return chosen[[*PAIR_KEYS, "success"]]
+def _sides(episodes: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    """Each (exp, mode)'s episodes, split once: the pairing keys and the outcome."""
+    return {key: side[[*PAIR_KEYS, "success"]] for key, side in episodes.groupby(["exp", "mode"], sort=False)}
 
 
 def run_differences(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -179,11 +178,11 @@ def compare(
     both ran, per suite and pooled over suites (`all`, when there are several). Within a family, per suite
     level: Holm-adjusted p-values and Bonferroni-level intervals (1 − α/m)."""
     sizes = pd.Series([family for _, _, family in comparisons]).value_counts().to_dict()
-    rows = []
+    sides, rows = _sides(episodes), []
     for arm, reference, family in comparisons:
-        pairs = _side(episodes, arm).merge(
-            _side(episodes, reference), on=PAIR_KEYS, suffixes=("_arm", "_ref")
-        )
+        if arm not in sides or reference not in sides:
+            continue
+        pairs = sides[arm].merge(sides[reference], on=PAIR_KEYS, suffixes=("_arm", "_ref"))
         if pairs.empty:
             continue
         runs = run_differences(pairs)

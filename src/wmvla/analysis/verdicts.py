@@ -33,7 +33,7 @@ PAIRED_TEST = (
 )
 ONE_RUN = (
     "one training run per suite and arm: the between-run variance cannot be estimated, so nothing can be "
-    "said of the method (two seeds runs could differ as much by chance); run at least 2 seeds per suite "
+    "said of the method (two training runs could differ as much by chance); run at least 2 seeds per suite "
     "(config `seeds:`; only the new runs are planned)"
 )
 MORE_SEEDS = "adding seeds to the config's `seeds:` plans only the new runs"
