@@ -49,6 +49,7 @@ def test_the_kernel_checks_measure_throughput_and_error():
     assert attention.passed is True and attention.value > 0
 
 
+@pytest.mark.slow  # a LIBERO scene built and rendered in a fresh process (~40 s), as the smoke preflight does
 def test_libero_renders_headless_with_the_configured_backend():
     check = check_render("libero_spatial", 64)
     assert check.passed is True, check.detail

@@ -74,6 +74,7 @@ def training_frames(tmp_path_factory):
     return record_smoke_dataset(tmp_path_factory.mktemp("frames") / "ds", spec)
 
 
+@pytest.mark.slow  # records and renders LIBERO scenes (~60 s); the smoke study's gate_scene checks the same
 def test_a_faithful_scene_passes_and_a_render_off_the_training_frames_fails(training_frames):
     reference = reference_stats(training_frames, SUITE, [0], "observation.images.image", per_task=2)
     report = check_suite(SUITE, [0], 2, 64, reference)

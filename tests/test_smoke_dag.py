@@ -86,6 +86,10 @@ def test_the_smoke_study_records_trains_evaluates_and_reports(smoke_study):
     assert verdicts["V0"]["verdict"] == "contradicted" and "never succeeds" in verdicts["V0"]["reason"]
     assert {v["verdict"] for k, v in verdicts.items() if k != "V0"} == {"not assessable"}
     assert "V8.E2_cosmos" in verdicts  # which world representation helps: E2_cosmos against E2 (and E0)
+    for vid in ("V1", "V4", "V5"):  # one seed: no run-level inference, whatever V0 says
+        assert "one training run per suite and arm" in verdicts[vid]["reason"], verdicts[vid]
+        assert verdicts[vid]["unit"] == "training run (suite × seed)"
+        assert "combine_effects" in verdicts[vid]["method"]
     vs_world = (results / "tables/vs_world.csv").read_text()
     assert ",E2_cosmos,pred,E2,pred," in vs_world
     assert (results / "figures/forest.png").stat().st_size > 5_000
@@ -206,8 +210,9 @@ def _refused_with_other_overrides(smoke_study, saved: int) -> None:
     # mtime triggers only: E1's gate would run again first with the changed overrides (as it must before a
     # real retraining); what is tested here is the training's refusal
     refused = smoke_study.local(
-        "--rerun-incomplete", "--rerun-triggers", "mtime", E1_TRAIN, "--configfile", str(changed)
+        "--rerun-incomplete", "--rerun-triggers=mtime", E1_TRAIN, "--configfile", str(changed)
     )
+    assert "rule train:" in refused.stdout + refused.stderr, refused.stderr[-3000:]  # the training ran
     assert refused.returncode != 0
     log = (study / E1_LOG).read_text()
     assert f"holds {saved} steps of a run with other settings" in log
