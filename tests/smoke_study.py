@@ -17,6 +17,7 @@ from .slurm_cluster import SlurmCluster
 E1_TRAIN = "results/smoke/libero_spatial/E1/seed0/train"  # the run the fault tests retrain (a world arm)
 E1_LOG = "logs/smoke/libero_spatial/E1/seed0/train.log"
 STEPS, SAVE_FREQ, LOG_FREQ = 200, 50, 10  # config/smoke.yaml
+SLURM_JOB_FORMAT = "--format=%i|%j|%T|%P|%b"  # id, name, state, partition, GRES
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -33,6 +34,7 @@ class SmokeStudy:
     cluster: SlurmCluster
     built: subprocess.CompletedProcess | None = None  # the run through the mi300x profile that built it
     seconds: float = 0.0
+    queue_after_build: str = ""  # squeue right after the build: Slurm forgets ended jobs after MinJobAge
 
     def slurm_cmd(self, *args: str) -> list[str]:
         """`snakemake` through the mi300x profile as shipped, with the smoke config; the first status check
@@ -77,4 +79,5 @@ def build_smoke_study(repo: Path, snakemake_bin: str, cluster: SlurmCluster, roo
     study.built = study.slurm()
     study.seconds = time.monotonic() - started
     assert study.built.returncode == 0, study.built.stderr[-4000:] + cluster.logs()
+    study.queue_after_build = cluster.run(["squeue", "--states=all", "--noheader", SLURM_JOB_FORMAT]).stdout
     return study

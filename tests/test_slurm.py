@@ -17,16 +17,17 @@ import pytest
 
 from .plans import job_counts
 from .slurm_cluster import PARTITION, SlurmCluster
-from .smoke_study import E1_LOG, E1_TRAIN, SAVE_FREQ, STEPS
+from .smoke_study import E1_LOG, E1_TRAIN, SAVE_FREQ, SLURM_JOB_FORMAT, STEPS
 
 pytestmark = pytest.mark.slow
 
 
-def _slurm_jobs(cluster: SlurmCluster) -> dict[str, dict[str, str]]:
-    """Every job the cluster still knows: id → name, state, partition."""
-    out = cluster.run(["squeue", "--states=all", "--noheader", "--format=%i|%j|%T|%P|%b"])
+def _slurm_jobs(cluster: SlurmCluster, listing: str | None = None) -> dict[str, dict[str, str]]:
+    """Every job the cluster still knows (or an earlier squeue `listing`): id → name, state, partition."""
+    if listing is None:
+        listing = cluster.run(["squeue", "--states=all", "--noheader", SLURM_JOB_FORMAT]).stdout
     jobs = {}
-    for line in out.stdout.splitlines():
+    for line in listing.splitlines():
         job_id, name, state, partition, gres = line.split("|")
         jobs[job_id] = {"name": name, "state": state, "partition": partition, "gres": gres}
     return jobs
@@ -41,7 +42,7 @@ def test_the_smoke_study_runs_as_slurm_jobs_through_the_mi300x_profile(smoke_stu
     assert sum(n for rule, n in planned.items() if rule in local) == len(
         re.findall(r"^local(?:rule|checkpoint) ", output, re.M)  # study_gates is a checkpoint
     )
-    jobs = _slurm_jobs(smoke_study.cluster)  # those that ended within MinJobAge are still listed
+    jobs = _slurm_jobs(smoke_study.cluster, smoke_study.queue_after_build)  # those ended within MinJobAge
     recent = [jobs[j] for j in submitted if j in jobs]
     assert (
         recent
