@@ -253,10 +253,8 @@ def build_cache(
         raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
     out_dir = Path(out_dir)
     with lease(lease_path(out_dir), f"latent cache {out_dir}") as held:
-        if held.waited_s and (out_dir / META_FILE).is_file():
-            check_request(
-                read_meta(out_dir), request, out_dir, dataset_root
-            )  # the writer we waited for built this very cache
+        if held.waited_s and (out_dir / META_FILE).is_file():  # the writer we waited for finished it
+            check_request(read_meta(out_dir), request, out_dir, dataset_root)
             log.warning("%s was completed by the job this one waited for: nothing to do", out_dir)
             return BuildReport(out_dir, 0, 0, 0.0)
         return _build(dataset_root, request, encoder, out_dir, batch_size, shard_size, allow_nonfinite,
