@@ -90,15 +90,20 @@ def test_the_parity_gate_fails_naming_the_field_and_saves_the_resolved_config(in
     assert baseline.passed is True and baseline.detail == "the baseline itself"
 
 
-def test_a_world_arm_trained_from_the_init_keeps_its_settings_in_checkpoint_and_evaluation(
-    init, tiny_smolvlm, tiny_vjepa2, tmp_path, monkeypatch
-):
+def _dataset_and_world(tmp_path: Path, tiny_vjepa2: Path) -> tuple[Path, dict]:
+    """A synthetic dataset, its tiny V-JEPA latent cache, and the world arm's overrides that read it."""
     dataset = synthetic_dataset(tmp_path / "ds", lengths=(6, 5), image_size=64)
     cache = build_cache(
         dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), load_encoder("vjepa2-tiny", tiny_vjepa2),
         tmp_path / "cache", 4, 8,
     ).path  # fmt: skip
-    world = {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": tiny_vjepa2}
+    return dataset, {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": tiny_vjepa2}
+
+
+def test_a_world_arm_trained_from_the_init_keeps_its_settings_in_checkpoint_and_evaluation(
+    init, tiny_smolvlm, tiny_vjepa2, tmp_path, monkeypatch
+):
+    dataset, world = _dataset_and_world(tmp_path, tiny_vjepa2)
     out = tmp_path / "train"
     cmd = [
         str(Path(sys.executable).parent / "lerobot-wm-train"),
@@ -168,12 +173,7 @@ def test_e0_and_a_world_arm_from_one_init_normalise_with_the_same_statistics(
 
     from wmvla.gates.processors import processor_differences, processor_parity_gate, save_processors
 
-    dataset = synthetic_dataset(tmp_path / "ds", lengths=(6, 5), image_size=64)
-    cache = build_cache(
-        dataset, CacheRequest("test/synthetic", "vjepa2-tiny", 4), load_encoder("vjepa2-tiny", tiny_vjepa2),
-        tmp_path / "cache", 4, 8,
-    ).path  # fmt: skip
-    world = {**TINY_WORLD, "world_latents_path": cache, "world_encoder_path": tiny_vjepa2}
+    dataset, world = _dataset_and_world(tmp_path, tiny_vjepa2)
     data = [f"--dataset.root={dataset}"]
     e0 = _train([f"--policy.path={init}", *_common(tiny_smolvlm), *data], tmp_path / "e0")
     arm = _train(
