@@ -35,6 +35,11 @@ FIGURES = figure_names(config["experiments"], baseline(config))
 # Every job's command starts so: its log appended per attempt, its Hub inputs checked, its GPU given.
 JOB = "wmvla job --log {log} --hub {params.hub} --gpus {resources.gpu} --"
 LOCAL_JOB = "wmvla job --log {log} --"
+# Whether a failed gate stops the study. A gate job reads it from here, not from its params: it decides whether
+# the job fails, never what its record says, and as a param every passed gate would rerun when one failed gate
+# is overridden — and every finished training after them. The gate summaries, which record it, take it as a
+# param (rules/gates.smk).
+GATES_ENFORCE = "true" if config["gates"]["enforce"] else "false"
 
 
 wildcard_constraints:
@@ -129,6 +134,15 @@ def after_preflight(wildcards):
     return []
 
 
+def after_latent_gate(wildcards):
+    """An experiment reading a latent cache is gated once that cache passed its own gate. A checkpoint: a
+    rerun of the cache's gate (a new threshold, an override) then reruns no experiment gate nor training
+    after it; a rebuilt cache still does (it is among the experiment gate's inputs)."""
+    for encoder in targets.latent_gate_encoders(config, wildcards.exp):
+        checkpoints.gate_latents.get(study=config["study"], encoder=encoder)
+    return []
+
+
 def after_study_gates(wildcards):
     """Nothing to read, but the study-wide gates must have passed: a training waits for the checkpoint."""
     checkpoints.study_gates.get(study=config["study"])
@@ -158,10 +172,6 @@ def cluster_problems(workflow):
         *slurm_problems(workflow.executor_settings.status_command, partitions),
         *orphaned_jobs(Path(workflow.workdir_init), planned),
     ]
-
-
-def get_gates_enforce():
-    return "true" if config["gates"]["enforce"] else "false"
 
 
 def get_table_outputs():

@@ -7,7 +7,7 @@ GATES_SUMMARY = (
 rule gate_experiment:
     input:
         loads=lambda w: artifacts.train_inputs(config, w.exp),
-        latents=lambda w: targets.latent_gate_inputs(config, w.exp),
+        latents=after_latent_gate,
         baseline_processors=lambda w: targets.baseline_processors(config, w.exp),
         preflight=after_preflight,
     output:
@@ -25,16 +25,15 @@ rule gate_experiment:
         plan=lambda w: shlex.quote(commands.experiment_gate_plan(config, w.exp)),
         steps=config["gates"]["train_steps"],
         configs=paths.fill(paths.GATE_CONFIGS, config),
-        enforce=get_gates_enforce(),
         hub=get_hub_manifests,
     shell:
         JOB
         + " wmvla gates experiment --plan {params.plan} --train-steps {params.steps}"
         " --configs-dir {params.configs} --processors {output.processors}"
-        " --baseline-processors {input.baseline_processors} --enforce {params.enforce} --out {output.record}"
+        " --baseline-processors {input.baseline_processors} --enforce {GATES_ENFORCE} --out {output.record}"
 
 
-rule gate_latents:
+checkpoint gate_latents:  # a checkpoint: the experiment gates wait for it without a file dependency
     input:
         cache=lambda w: str(paths.latent_cache_dir(config, w.encoder)),
     output:
@@ -48,11 +47,10 @@ rule gate_latents:
         **get_resources("latent_gate"),
     params:
         limits=config["gates"]["latents"],
-        enforce=get_gates_enforce(),
     shell:
         LOCAL_JOB + " wmvla gates latents --cache {input.cache}"
         " --max-consecutive-cos {params.limits[max_consecutive_cos]}"
-        " --min-relative-std {params.limits[min_relative_std]} --enforce {params.enforce}"
+        " --min-relative-std {params.limits[min_relative_std]} --enforce {GATES_ENFORCE}"
         " --out {output.record}"
 
 
@@ -73,12 +71,11 @@ rule gate_init_policy:  # the init checkpoint evaluated unchanged, then its succ
     params:
         args=lambda w: shlex.join(commands.init_gate_eval_args(config, w.suite)),
         min_sr=config["gates"]["min_init_sr"],
-        enforce=get_gates_enforce(),
         hub=get_hub_manifests,
     shell:
         JOB
         + " wmvla gates init-policy --result {output.result} --min-sr {params.min_sr}"
-        " --enforce {params.enforce} --out {output.record} -- {params.args}"
+        " --enforce {GATES_ENFORCE} --out {output.record} -- {params.args}"
 
 
 rule gate_scene:
@@ -96,11 +93,10 @@ rule gate_scene:
         **get_resources("scene"),
     params:
         args=lambda w: shlex.join(commands.scene_check_args(config, w.suite)),
-        enforce=get_gates_enforce(),
         hub=get_hub_manifests,
     shell:
         JOB + " wmvla sim check {params.args} --report {output.report}"
-        " --gate-out {output.record} --enforce {params.enforce}"
+        " --gate-out {output.record} --enforce {GATES_ENFORCE}"
 
 
 checkpoint study_gates:  # the gates every training waits for, as a checkpoint (see common.smk)
@@ -111,7 +107,7 @@ checkpoint study_gates:  # the gates every training waits for, as a checkpoint (
     log:
         paths.log("study_gates"),
     params:
-        enforce=get_gates_enforce(),
+        enforce=GATES_ENFORCE,
         skipped=shlex.join(commands.skipped_gates(config)),
     shell:
         GATES_SUMMARY
@@ -125,7 +121,7 @@ rule gates:  # every gate, for the report, with the runtime limits the gates' ra
     log:
         paths.log("gates"),
     params:
-        enforce=get_gates_enforce(),
+        enforce=GATES_ENFORCE,
         skipped=shlex.join(commands.skipped_gates(config)),
         config=get_config_json(),
     shell:

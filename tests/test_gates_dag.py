@@ -8,10 +8,17 @@ import shutil
 
 import pytest
 
+from .plans import job_counts
+
 pytestmark = pytest.mark.slow
 
 STRICT_LATENTS = "gates={latents: {max_consecutive_cos: 0.5}}"  # tiny encoders' latents are far more alike
 WORLD = ("E1", "E2", "E2_cosmos")  # the experiments that read a latent cache
+
+
+def _ran(run) -> set[str]:
+    """The rules a Snakemake run started jobs of (checkpoints and local rules included)."""
+    return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", run.stdout + run.stderr, re.M))
 
 
 def _status(summary: dict) -> dict[str, bool | None]:
@@ -31,6 +38,15 @@ def test_the_study_ran_every_gate_before_training(smoke_study):
     _ran_as_the_study_ran(_status(summary))
 
 
+def test_turning_enforcement_off_reruns_no_gate_job_and_no_training(smoke_study):
+    """`enforce` decides whether a failed gate stops the study, not what a gate records: only the two gate
+    summaries (which record it) and what reads them are planned again."""
+    plan = smoke_study.local("-n", "--config", "gates={enforce: false}")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    summaries_and_readers = {"gates", "study_gates", "cost", "tables", "verdicts", "figure", "all"}
+    assert set(job_counts(plan.stdout)) == summaries_and_readers
+
+
 def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recorded(smoke_study, tmp_path):
     study = tmp_path / "study"
     shutil.copytree(smoke_study.root, study, symlinks=True)
@@ -43,8 +59,7 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
 
     failed = smoke_study.local("--config", STRICT_LATENTS, cwd=study)
     assert failed.returncode != 0
-    ran = re.findall(r"^(?:local)?rule (\w+):", failed.stdout + failed.stderr, re.M)
-    assert set(ran) == {"gate_latents"}, failed.stderr[-3000:]
+    assert _ran(failed) == {"gate_latents"}, failed.stderr[-3000:]
     paths = [study / f"logs/smoke/gates/latents_{e}.log" for e in ("vjepa2-tiny", "cosmos-tiny")]
     logs = [path.read_text() for path in paths if path.exists()]  # the first failure stops the scheduling
     failed_logs = [log for log in logs if "FAILED (value 0.99" in log and "threshold <= 0.5)" in log]
@@ -57,6 +72,7 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
         "--config", "gates={enforce: false, latents: {max_consecutive_cos: 0.5}}", cwd=study,
     )  # fmt: skip
     assert overridden.returncode == 0, overridden.stderr[-3000:]
+    assert _ran(overridden) == {"gate_latents", "gates"}  # no passed gate again, no experiment gate trains
     summary = json.loads((gates / "gates.json").read_text())
     assert summary["enforced"] is False and summary["overridden"] == [
         "latents_change_between_frames[vjepa2-tiny]",

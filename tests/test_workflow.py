@@ -400,8 +400,9 @@ def test_an_experiment_names_its_encoder_and_everything_follows(repo):
     assert "results/full/hub/manifests/encoder.cosmos-cv8x8x8.json" in artifacts.eval_inputs(
         full, "E2_cosmos"
     )
-    assert targets.latent_gate_inputs(full, "E2_cosmos") == ["results/full/gates/latents/cosmos-cv8x8x8.json"]
-    assert targets.latent_gate_inputs(full, "E0") == []
+    assert targets.latent_gate_encoders(full, "E2_cosmos") == ["cosmos-cv8x8x8"]
+    assert targets.latent_gate(full, "cosmos-cv8x8x8") == "results/full/gates/latents/cosmos-cv8x8x8.json"
+    assert targets.latent_gate_encoders(full, "E0") == []
     cosmos_hub = next(a for a in artifacts.study_artifacts(full) if a.key == "encoder.cosmos-cv8x8x8")
     assert cosmos_hub.repo_id == "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8" and cosmos_hub.files[0].startswith(
         "vae/"

@@ -86,10 +86,10 @@ def latent_gate(config: dict, encoder: str) -> str:
     return fill(GATE_LATENTS, config, encoder=encoder)
 
 
-def latent_gate_inputs(config: dict, exp: str) -> list[str]:
-    """The latent-cache check an experiment's gate waits for: its own encoder's, so rebuilding one
-    experiment never needs another encoder's cache."""
-    return [latent_gate(config, experiment_encoder(config, exp))] if uses_world(config, exp) else []
+def latent_gate_encoders(config: dict, exp: str) -> list[str]:
+    """The encoders whose latent-cache check an experiment's gate waits for: its own encoder's, so rebuilding
+    one experiment never needs another encoder's cache."""
+    return [experiment_encoder(config, exp)] if uses_world(config, exp) else []
 
 
 def study_gate_records(config: dict) -> list[str]:
