@@ -63,9 +63,33 @@ def slurm_cluster(repo, tmp_path_factory):
     cluster.stop()
 
 
-@pytest.fixture(scope="session")
-def smoke_study(repo, snakemake_bin, slurm_cluster, tmp_path_factory):
-    """The smoke study, built once per session as Slurm jobs (tests/smoke_study.py); slow tests only."""
-    from .smoke_study import build_smoke_study
+STUDY = "smoke_study"
+READS_THE_STUDY = pytest.StashKey[bool]()
 
-    return build_smoke_study(repo, snakemake_bin, slurm_cluster, tmp_path_factory.mktemp("study"))
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that read the smoke study run last, in their order: it builds in the background while the
+    others run (the build mostly waits on Slurm and on single-threaded jobs; 2 cores have room for both)."""
+    items.sort(key=lambda item: STUDY in item.fixturenames)  # stable: the order within each part is kept
+    config.stash[READS_THE_STUDY] = any(STUDY in item.fixturenames for item in items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smoke_study_build(request, repo, snakemake_bin, tmp_path_factory):
+    """Starts the smoke study's build (tests/smoke_study.py) before the session's first test, if a selected
+    test reads it; ends an unfinished build with the session."""
+    if not request.config.stash.get(READS_THE_STUDY, False):
+        yield None
+        return
+    from .smoke_study import StudyBuild
+
+    cluster = request.getfixturevalue("slurm_cluster")
+    build = StudyBuild(repo, snakemake_bin, cluster, tmp_path_factory.mktemp("study") / "root")
+    yield build
+    build.stop()
+
+
+@pytest.fixture(scope="session")
+def smoke_study(smoke_study_build):
+    """The smoke study, built once per session as Slurm jobs; slow tests only."""
+    return smoke_study_build.wait()

@@ -7,6 +7,7 @@ back (`settle`) so that the next test finds the study complete and up to date.""
 
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ class SmokeStudy:
     snakemake_bin: str
     cluster: SlurmCluster
     built: subprocess.CompletedProcess | None = None  # the run through the mi300x profile that built it
-    seconds: float = 0.0
+    seconds: float = 0.0  # from its start to its end (other tests ran meanwhile)
     queue_after_build: str = ""  # squeue right after the build: Slurm forgets ended jobs after MinJobAge
 
     def slurm_cmd(self, *args: str) -> list[str]:
@@ -67,17 +68,51 @@ class SmokeStudy:
         assert touched.returncode == 0, touched.stderr[-3000:]
 
 
-def build_smoke_study(repo: Path, snakemake_bin: str, cluster: SlurmCluster, root: Path) -> SmokeStudy:
-    """The whole smoke DAG as Slurm jobs (every job but the local rules), in a fresh git checkout."""
-    copy_workflow(repo, root)
-    (root / ".gitignore").write_text("/results\n/logs\n/.snakemake\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "study")
-    study = SmokeStudy(root, repo, snakemake_bin, cluster)
-    started = time.monotonic()
-    study.built = study.slurm()
-    study.seconds = time.monotonic() - started
-    assert study.built.returncode == 0, study.built.stderr[-4000:] + cluster.logs()
-    study.queue_after_build = cluster.run(["squeue", "--states=all", "--noheader", SLURM_JOB_FORMAT]).stdout
-    return study
+class StudyBuild:
+    """The whole smoke DAG as Slurm jobs (every job but the local rules), in a fresh git checkout, building
+    in the background: the test session runs the tests that do not read the study meanwhile (conftest.py)."""
+
+    def __init__(self, repo: Path, snakemake_bin: str, cluster: SlurmCluster, root: Path) -> None:
+        copy_workflow(repo, root)
+        (root / ".gitignore").write_text("/results\n/logs\n/.snakemake\n")
+        git(root, "init", "-q")
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "study")
+        self.study = SmokeStudy(root, repo, snakemake_bin, cluster)
+        self.output = root.parent / f"{root.name}.build.log"  # files: a pipe nobody reads fills and stalls
+        self.errors = root.parent / f"{root.name}.build.err"
+        with self.output.open("w") as out, self.errors.open("w") as err:
+            self.process = subprocess.Popen(
+                self.study.slurm_cmd(), cwd=root, env=cluster.env, stdout=out, stderr=err, text=True
+            )
+        self.started = time.monotonic()
+        self.ended = threading.Thread(target=self._end, daemon=True)  # notes the queue as the build ends
+        self.ended.start()
+
+    def _end(self) -> None:
+        returncode = self.process.wait()
+        self.study.seconds = time.monotonic() - self.started
+        self.study.queue_after_build = self.study.cluster.run(
+            ["squeue", "--states=all", "--noheader", SLURM_JOB_FORMAT]
+        ).stdout
+        self.study.built = subprocess.CompletedProcess(
+            self.process.args, returncode, self.output.read_text(), self.errors.read_text()
+        )
+
+    def wait(self, timeout: float = 3000) -> SmokeStudy:
+        """The study once built (the first call waits for it; it must have succeeded)."""
+        self.ended.join(timeout=max(1.0, self.started + timeout - time.monotonic()))
+        built = self.study.built
+        assert built is not None, f"the smoke study was not built within {timeout} s"
+        assert built.returncode == 0, built.stderr[-4000:] + self.study.cluster.logs()
+        return self.study
+
+    def stop(self) -> None:
+        """An unfinished build ends with the session: Snakemake cancels its Slurm jobs on SIGTERM."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.ended.join(timeout=60)
