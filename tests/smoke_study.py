@@ -5,6 +5,7 @@ Why one study: the smoke DAG is the suite's most expensive work. Built once, it 
 local run (same jobs, same outputs), the Slurm run's and the gates'; tests that retrain one of its runs put it
 back (`settle`) so that the next test finds the study complete and up to date."""
 
+import json
 import shutil
 import subprocess
 import threading
@@ -19,6 +20,15 @@ E1_TRAIN = "results/smoke/libero_spatial/E1/seed0/train"  # the run the fault te
 E1_LOG = "logs/smoke/libero_spatial/E1/seed0/train.log"
 STEPS, SAVE_FREQ, LOG_FREQ = 200, 50, 10  # config/smoke.yaml
 SLURM_JOB_FORMAT = "--format=%i|%j|%T|%P|%b"  # id, name, state, partition, GRES
+
+
+def newest_checkpoint(study: Path) -> int:
+    """The step of the newest complete checkpoint of E1's unfinished run (0: none yet)."""
+    last = study / f"{E1_TRAIN}.partial/run/checkpoints/last"
+    try:
+        return json.loads((last.resolve() / "training_state/training_step.json").read_text())["step"]
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
 
 
 def git(cwd: Path, *args: str) -> None:

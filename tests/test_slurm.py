@@ -17,7 +17,7 @@ import pytest
 
 from .plans import job_counts
 from .slurm_cluster import PARTITION, SlurmCluster
-from .smoke_study import E1_LOG, E1_TRAIN, SAVE_FREQ, SLURM_JOB_FORMAT, STEPS
+from .smoke_study import E1_LOG, E1_TRAIN, SAVE_FREQ, SLURM_JOB_FORMAT, STEPS, newest_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -77,15 +77,6 @@ def _wait(condition, timeout: float, what: str, poll: float = 0.25, proc: subpro
     raise TimeoutError(f"waited {timeout:.0f} s for {what}")
 
 
-def _newest_checkpoint(study: Path) -> int:
-    """The step of the newest complete checkpoint of E1's unfinished run (0: none yet)."""
-    last = study / f"{E1_TRAIN}.partial/run/checkpoints/last"
-    try:
-        return json.loads((last.resolve() / "training_state/training_step.json").read_text())["step"]
-    except (FileNotFoundError, json.JSONDecodeError):
-        return 0
-
-
 def _resumes(study: Path) -> list[int]:
     """The step each attempt after the first resumed from, as its log says."""
     log = (study / E1_LOG).with_name("train.attempts.log")
@@ -132,7 +123,7 @@ def test_a_training_cancelled_requeued_and_timed_out_resumes_each_time_and_nothi
             _wait(lambda n=n: len(_resumes(study)) == n, 600, f"attempt {n + 1} to start", proc=proc)
             resumed_at = _resumes(study)[n - 1] if n else 0
             _wait(
-                lambda at=resumed_at: _newest_checkpoint(study) > at,
+                lambda at=resumed_at: newest_checkpoint(study) > at,
                 600,
                 "a checkpoint of this attempt",
                 proc=proc,
@@ -213,7 +204,7 @@ def test_a_study_restarted_after_its_snakemake_process_died_never_trains_a_run_t
     )  # fmt: skip
     try:
         job = _wait(lambda: _new_job(cluster, known), 600, "the training's Slurm job", proc=head)
-        _wait(lambda: _newest_checkpoint(study) >= SAVE_FREQ, 600, "the first checkpoint", proc=head)
+        _wait(lambda: newest_checkpoint(study) >= SAVE_FREQ, 600, "the first checkpoint", proc=head)
         head.kill()  # the login node's process dies; its Slurm job does not
         head.communicate(timeout=60)
         assert _job(cluster, job).get("JobState") == "RUNNING"

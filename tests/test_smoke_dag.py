@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from .plans import job_counts
-from .smoke_study import E1_LOG, E1_TRAIN, STEPS, git
+from .smoke_study import E1_LOG, E1_TRAIN, SAVE_FREQ, STEPS, git, newest_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -171,14 +171,13 @@ def test_changing_one_experiments_overrides_reruns_only_that_experiment(smoke_st
     assert "output: results/smoke/libero_spatial/E2/seed0/train" not in plan.stdout
 
 
-def _interrupt_training(smoke_study, sig: int) -> tuple[int, int]:
-    """Run `make smoke`'s Snakemake for E1's training from scratch; once its first intermediate checkpoint is
-    complete, send `sig` to the whole process group (as Ctrl-C or an OOM kill of the session does). Returns
-    the step of the checkpoint LeRobot's `last` link names after the kill (where a resume must start; a fast
-    machine may have saved more than the first) and the last step logged before the kill."""
+def _kill_after_a_checkpoint(smoke_study, sig: int, after: int) -> tuple[int, int]:
+    """Run `make smoke`'s Snakemake for E1's training (resuming its partial run if there is one); once a
+    checkpoint later than step `after` is complete, send `sig` to the whole process group (as Ctrl-C or an
+    OOM kill of the session does). Returns the step of the checkpoint LeRobot's `last` link names after the
+    kill (where a resume must start; a fast machine may have saved more than one) and the last step logged."""
     study = smoke_study.root
     train = study / E1_TRAIN
-    shutil.rmtree(train)
     partial = train.with_name("train.partial") / "run"
     proc = subprocess.Popen(
         [smoke_study.snakemake_bin, "--cores", "2", "--rerun-incomplete", E1_TRAIN],
@@ -186,17 +185,18 @@ def _interrupt_training(smoke_study, sig: int) -> tuple[int, int]:
     )  # fmt: skip
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
-        if (partial / "checkpoints/000050/training_state/training_step.json").is_file():
+        if newest_checkpoint(study) > after:
             time.sleep(1)  # a few more steps, which the resumed run repeats
             break
         time.sleep(0.2)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
     time.sleep(2)
-    assert "resuming" not in (study / E1_LOG).read_text()  # no partial run was there: it started from step 0
     last = (partial / "checkpoints/last").resolve()
     saved = json.loads((last / "training_state/training_step.json").read_text())["step"]
-    assert int(last.name) == saved and 50 <= saved < STEPS, last  # killed after a checkpoint, before the end
+    assert int(last.name) == saved and after < saved < STEPS, (
+        last
+    )  # killed after a checkpoint, before the end
     metrics = [json.loads(line) for line in (partial / "metrics.jsonl").read_text().splitlines()]
     assert not train.exists() and train.with_name("train.partial").is_dir()  # nothing half-trained declared
     subprocess.run([smoke_study.snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
@@ -222,23 +222,28 @@ def _refused_with_other_overrides(smoke_study, saved: int) -> None:
     subprocess.run([smoke_study.snakemake_bin, "--unlock"], cwd=study, capture_output=True, check=True)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_a_killed_training_resumes_from_its_last_checkpoint(smoke_study, sig):
-    """Killed (SIGKILL: also refused to resume under other overrides first), then rerun with the study's own
-    settings: it resumes from the checkpoint LeRobot's `last` link names, every step logged once."""
+def test_a_training_killed_twice_resumes_each_time_from_its_last_checkpoint(smoke_study):
+    """E1 trained from scratch by `make smoke`'s Snakemake: SIGKILLed once it saved its first checkpoint (a
+    rerun under other overrides is then refused), SIGTERMed once the resumed attempt saved one of its own,
+    rerun with the study's own settings: each attempt resumes from the checkpoint LeRobot's `last` link
+    names, every step logged once."""
     study, train = smoke_study.root, smoke_study.root / E1_TRAIN
+    shutil.rmtree(train)
+    log = study / E1_LOG
     try:
-        saved, logged_before = _interrupt_training(smoke_study, sig)
-        if sig == signal.SIGKILL:
-            _refused_with_other_overrides(smoke_study, saved)
+        killed, logged_killed = _kill_after_a_checkpoint(smoke_study, signal.SIGKILL, after=0)
+        assert "resuming" not in log.read_text()  # no partial run was there: it started from step 0
+        _refused_with_other_overrides(smoke_study, killed)
+        terminated, logged_terminated = _kill_after_a_checkpoint(smoke_study, signal.SIGTERM, after=killed)
+        assert f"resuming {E1_TRAIN} at step {killed} of {STEPS}" in log.read_text()
         rerun = smoke_study.local("--rerun-incomplete", E1_TRAIN)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
-        log = (study / E1_LOG).read_text()
-        assert f"resuming {E1_TRAIN} at step {saved} of {STEPS}" in log
+        assert f"resuming {E1_TRAIN} at step {terminated} of {STEPS}" in log.read_text()
         assert sorted(p.name for p in (train / "checkpoints").iterdir()) == [f"{STEPS:06d}", "last"]
         steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
         assert steps == list(range(10, STEPS + 10, 10))  # strictly increasing, none twice, none missing
-        assert logged_before + (STEPS - saved) <= STEPS + 50  # steps run in all: at most save_freq beyond
+        # steps run in all: at most save_freq beyond the run's length per kill
+        assert logged_killed + (logged_terminated - killed) + (STEPS - terminated) <= STEPS + 2 * SAVE_FREQ
         assert not train.with_name("train.partial").exists()
         plan = smoke_study.local("-n", E1_TRAIN)
         assert "Nothing to be done" in plan.stdout + plan.stderr  # a finished run is never trained again
