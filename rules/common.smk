@@ -136,17 +136,21 @@ def after_preflight(wildcards):
 
 def after_latent_gate(wildcards):
     """An experiment reading a latent cache is gated once that cache passed its own gate. A checkpoint: a
-    rerun of the cache's gate (a new threshold, an override) then reruns no experiment gate nor training
+    rerun of the cache's gate (a new threshold, an override) then reruns no experiment gate nor anything
     after it; a rebuilt cache still does (it is among the experiment gate's inputs)."""
     for encoder in targets.latent_gate_encoders(config, wildcards.exp):
         checkpoints.gate_latents.get(study=config["study"], encoder=encoder)
     return []
 
 
-def after_study_gates(wildcards):
-    """Nothing to read, but the study-wide gates must have passed: a training waits for the checkpoint."""
+def after_gates(wildcards):
+    """Nothing to read, but the study-wide gates and the experiment's latent-cache gate must have passed:
+    trainings, evaluations and offline checks wait for these checkpoints. Each of them, not the trainings
+    alone: while a checkpoint is to run again, Snakemake takes every job after it as out of date and looks
+    again, once it ran, only at the jobs that wait for it (an evaluation of a training that was not rerun
+    would have rerun). A dry run cannot look again: it lists them all."""
     checkpoints.study_gates.get(study=config["study"])
-    return []
+    return after_latent_gate(wildcards)
 
 
 def cluster_problems(workflow):

@@ -2,6 +2,7 @@ rule eval:
     input:
         train=rules.train.output.train,
         loads=lambda w: artifacts.eval_inputs(config, w.exp),
+        gates=after_gates,
     output:
         result=paths.EVAL,
     log:

@@ -2,7 +2,7 @@ rule train:
     input:
         loads=lambda w: artifacts.train_inputs(config, w.exp),
         gate=lambda w: targets.experiment_gate(config, w.exp),
-        gates=after_study_gates,
+        gates=after_gates,
     output:
         train=directory(paths.TRAIN),
     log:

@@ -46,26 +46,29 @@ def is_hub_id(ref: str | None) -> bool:
 def study_artifacts(config: dict) -> list[Artifact]:
     """Every Hub artifact the study config names, in a fixed order (pure: no network, no torch)."""
     ds, policy, world = config["dataset"], config["policy"], config["world"]
-    named = {
-        "dataset": [ds["source"], ds["repo_id"], ds.get("revision")],
-        "policy": [
-            policy["init"],
-            policy.get("init_revision"),
-            policy["vlm_model_name"],
-            policy.get("vlm_revision"),
-        ],
-        "encoders": [
-            [name, world.get("encoder_revisions", {}).get(name, "main")] for name in study_encoders(config)
-        ],
-    }
-    return list(_artifacts(json.dumps(named)))
+    revisions = world.get("encoder_revisions", {})
+    return list(
+        _artifacts(
+            (ds["source"], ds["repo_id"], ds.get("revision")),
+            (
+                policy["init"],
+                policy.get("init_revision"),
+                policy["vlm_model_name"],
+                policy.get("vlm_revision"),
+            ),
+            tuple((name, revisions.get(name, "main")) for name in study_encoders(config)),
+        )
+    )
 
 
 @functools.lru_cache(maxsize=16)
-def _artifacts(named_json: str) -> tuple[Artifact, ...]:
+def _artifacts(
+    dataset: tuple[str, str, str | None],
+    policy: tuple[str | None, str | None, str, str | None],
+    encoders: tuple[tuple[str, str], ...],
+) -> tuple[Artifact, ...]:
     """Cached per distinct set of names: the DAG asks for them thousands of times while it is built."""
-    named = json.loads(named_json)
-    (source, repo_id, revision), (init, init_revision, vlm, vlm_revision) = named["dataset"], named["policy"]
+    (source, repo_id, revision), (init, init_revision, vlm, vlm_revision) = dataset, policy
     artifacts = []
     if source == "hub":
         artifacts.append(Artifact("dataset", repo_id, "dataset", revision, DATASET_FILES))
@@ -73,7 +76,7 @@ def _artifacts(named_json: str) -> tuple[Artifact, ...]:
         artifacts.append(Artifact("policy.init", init, "model", init_revision, POLICY_FILES))
     if is_hub_id(vlm):
         artifacts.append(Artifact("policy.vlm", vlm, "model", vlm_revision, VLM_FILES))
-    for name, encoder_revision in named["encoders"]:
+    for name, encoder_revision in encoders:
         spec = encoder_spec(name)
         if spec.repo_id:
             artifacts.append(Artifact(f"encoder.{name}", spec.repo_id, "model", encoder_revision, spec.files))
