@@ -33,7 +33,7 @@ rule gate_experiment:
         " --baseline-processors {input.baseline_processors} --enforce {GATES_ENFORCE} --out {output.record}"
 
 
-checkpoint gate_latents:  # a checkpoint: the experiment gates wait for it without a file dependency
+checkpoint gate_latents:  # a checkpoint: the jobs reading its cache wait for it (see common.smk)
     input:
         cache=lambda w: str(paths.latent_cache_dir(config, w.encoder)),
     output:
@@ -99,7 +99,7 @@ rule gate_scene:
         " --gate-out {output.record} --enforce {GATES_ENFORCE}"
 
 
-checkpoint study_gates:  # the gates every training waits for, as a checkpoint (see common.smk)
+checkpoint study_gates:  # the gates every training, evaluation and offline check waits for (common.smk)
     input:
         records=targets.study_gate_records(config),
     output:
