@@ -41,6 +41,7 @@ onstart:
 localrules:
     all,
     hub,  # the only step with network: it runs where Snakemake runs (the login node)
+    init_checkpoint,  # links and two small JSON files, next to the hub stage's cache
     gates,
     study_gates,
     tables,

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from wmvla.errors import WmvlaError
 from wmvla.files import checkpoint_step
+from wmvla.hub.localize import check_loadable_offline
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def _load(request: OfflineRequest):
         raise OfflineCheckError(f"{request.checkpoint} holds no model.safetensors; is it a checkpoint?")
     config = PreTrainedConfig.from_pretrained(request.checkpoint)
     config.device = request.device
+    check_loadable_offline(request.checkpoint, config.vlm_model_name)
     policy = get_policy_class(config.type).from_pretrained(request.checkpoint, config=config)
     policy.eval()
     if hasattr(policy, "read_dataset"):  # its latent cache is checked against the held-out data's dataset

@@ -34,6 +34,7 @@ from wmvla.eval.episode_log import EpisodeLog
 from wmvla.eval.results import build_result, write_result
 from wmvla.eval.rollout import SparseRollout, frame_needs
 from wmvla.files import checkpoint_step, sha256_file
+from wmvla.hub.localize import check_loadable_offline
 from wmvla.provenance import now, provenance_record
 from wmvla.sim.envs import make_task_env
 from wmvla.sim.versions import gl_strings
@@ -45,6 +46,7 @@ def load_policy(cfg: WmEvalConfig):
     """The checkpoint's policy and its own saved processors (never rebuilt from an init checkpoint)."""
     from lerobot.policies import make_policy, make_pre_post_processors
 
+    check_loadable_offline(Path(cfg.policy.pretrained_path), cfg.policy.vlm_model_name)
     policy = make_policy(cfg=cfg.policy, env_cfg=cfg.env, rename_map=cfg.rename_map)
     policy.eval()
     preprocessor, postprocessor = make_pre_post_processors(

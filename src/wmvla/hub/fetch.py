@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wmvla.files import write_json
-from wmvla.hub.lock import UNLOCKED, Artifact, HubError, snapshot_dir
+from wmvla.hub.lock import UNLOCKED, Artifact, HubError, hub_failure, snapshot_dir
 
 
 def snapshot_files(snapshot: Path) -> list[dict[str, Any]]:
@@ -40,8 +40,8 @@ def fetch(artifact: Artifact, sha: str, cache: Path) -> dict[str, Any]:
             cache_dir=str(cache),
             allow_patterns=list(artifact.files),
         )
-    except Exception as err:
-        raise HubError(f"cannot fetch {artifact.key} {artifact.repo_id}@{sha}: {err}") from err
+    except Exception as err:  # no network, refused, a file missing upstream: one clear line
+        raise hub_failure(artifact, sha, "fetch", err) from err
     snapshot = Path(path)
     expected = snapshot_dir(cache, artifact, sha)
     if snapshot.resolve() != expected.resolve():

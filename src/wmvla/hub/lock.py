@@ -49,6 +49,14 @@ class Artifact:
         return f"{self.repo_type}s--" + self.repo_id.replace("/", "--")
 
 
+def is_hub_id(ref: str | None) -> bool:
+    """`owner/name` that is not an existing local directory."""
+    if not ref or Path(ref).exists() or ref.startswith((".", "/")):
+        return False
+    parts = ref.split("/")
+    return len(parts) == 2 and all(parts)
+
+
 def read_lock(path: Path, study: str) -> dict[str, dict[str, str]] | None:
     """The study's locked entries (key → repo_id, repo_type, revision, sha), or None if it has none."""
     path = Path(path)
@@ -102,6 +110,33 @@ def snapshot_revision(path: Path | str) -> str | None:
     return path.name if path.parent.name == "snapshots" else None
 
 
+def repo_page(artifact: Artifact) -> str:
+    """The repository's page on the Hub the client talks to (`HF_ENDPOINT`: an institute's mirror)."""
+    from huggingface_hub import constants
+
+    kind = "" if artifact.repo_type == "model" else f"{artifact.repo_type}s/"
+    return f"{constants.ENDPOINT.rstrip('/')}/{kind}{artifact.repo_id}"
+
+
+def hub_failure(artifact: Artifact, revision: str, doing: str, err: Exception) -> HubError:
+    """One line for a failed Hub request. A refusal (HTTP 401/403: a gated repository whose licence the
+    token's account has not accepted, a private one, no token, or an id the Hub does not know) names the page
+    where a licence is accepted and `HF_TOKEN`; anything else its first line."""
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
+
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    what = f"{artifact.key} {artifact.repo_id}@{revision}"
+    if isinstance(err, GatedRepoError) or (isinstance(err, HfHubHTTPError) and status in (401, 403)):
+        return HubError(
+            f"cannot {doing} {what}: the Hub refused access (HTTP {status}); if the repository is gated, "
+            f"accept its licence at {repo_page(artifact)} with your account and export HF_TOKEN=<a read "
+            "token of that account>; else check the repository id and that your token may read it"
+        )
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return HubError(f"cannot {doing} {what}: {first}")
+
+
 def resolve_lock(artifacts: list[Artifact]) -> dict[str, dict[str, str]]:
     """Resolve each configured revision to its commit on the Hub (network)."""
     from huggingface_hub import HfApi
@@ -113,9 +148,7 @@ def resolve_lock(artifacts: list[Artifact]) -> dict[str, dict[str, str]]:
                 artifact.repo_id, repo_type=artifact.repo_type, revision=artifact.revision
             ).sha
         except Exception as err:  # offline, unknown repo or revision, no permission: one clear line
-            raise HubError(
-                f"cannot resolve {artifact.key} {artifact.repo_id}@{artifact.revision}: {err}"
-            ) from err
+            raise hub_failure(artifact, artifact.revision, "resolve", err) from err
         log.info("%s: %s@%s is commit %s", artifact.key, artifact.repo_id, artifact.revision, sha)
         entries[artifact.key] = {
             "repo_id": artifact.repo_id,

@@ -10,7 +10,7 @@ import functools
 import json
 from pathlib import Path
 
-from wmvla.hub.lock import Artifact, lock_problems, locked_sha, read_lock, snapshot_dir
+from wmvla.hub.lock import Artifact, is_hub_id, lock_problems, locked_sha, read_lock, snapshot_dir
 from wmvla.latents.registry import encoder_spec
 from wmvla.models.names import TINY_MODELS, tiny_kind
 from wmvla.study.config import experiment_encoder, study_encoders, uses_world
@@ -18,6 +18,7 @@ from wmvla.study.paths import (
     DATASET,
     HUB_CACHE,
     HUB_MANIFEST,
+    INIT,
     TINY_MODEL,
     fill,
     latent_cache_dir,
@@ -32,15 +33,8 @@ VLM_FILES = (
     "*.model",
     "*.safetensors",
 )  # config, tokenizer, processor, weights
+TOKENIZER_FILES = ("*.json", "*.txt", "*.jinja", "*.model")  # a tokenizer: no weights
 DATASET_FILES = ("meta/*", "data/*", "videos/*")  # a LeRobot dataset; not its README or scripts
-
-
-def is_hub_id(ref: str | None) -> bool:
-    """`owner/name` that is not an existing local directory."""
-    if not ref or Path(ref).exists() or ref.startswith((".", "/")):
-        return False
-    parts = ref.split("/")
-    return len(parts) == 2 and all(parts)
 
 
 def study_artifacts(config: dict) -> list[Artifact]:
@@ -55,6 +49,8 @@ def study_artifacts(config: dict) -> list[Artifact]:
                 policy.get("init_revision"),
                 policy["vlm_model_name"],
                 policy.get("vlm_revision"),
+                policy.get("tokenizer"),
+                policy.get("tokenizer_revision"),
             ),
             tuple((name, revisions.get(name, "main")) for name in study_encoders(config)),
         )
@@ -64,11 +60,14 @@ def study_artifacts(config: dict) -> list[Artifact]:
 @functools.lru_cache(maxsize=16)
 def _artifacts(
     dataset: tuple[str, str, str | None],
-    policy: tuple[str | None, str | None, str, str | None],
+    policy: tuple[str | None, str | None, str, str | None, str | None, str | None],
     encoders: tuple[tuple[str, str], ...],
 ) -> tuple[Artifact, ...]:
     """Cached per distinct set of names: the DAG asks for them thousands of times while it is built."""
-    (source, repo_id, revision), (init, init_revision, vlm, vlm_revision) = dataset, policy
+    (source, repo_id, revision), (init, init_revision, vlm, vlm_revision, tokenizer, tokenizer_revision) = (
+        dataset,
+        policy,
+    )
     artifacts = []
     if source == "hub":
         artifacts.append(Artifact("dataset", repo_id, "dataset", revision, DATASET_FILES))
@@ -76,6 +75,10 @@ def _artifacts(
         artifacts.append(Artifact("policy.init", init, "model", init_revision, POLICY_FILES))
     if is_hub_id(vlm):
         artifacts.append(Artifact("policy.vlm", vlm, "model", vlm_revision, VLM_FILES))
+    if is_hub_id(tokenizer) and tokenizer != vlm:  # what the init's saved preprocessor names (its own repo)
+        artifacts.append(
+            Artifact("policy.tokenizer", tokenizer, "model", tokenizer_revision, TOKENIZER_FILES)
+        )
     for name, encoder_revision in encoders:
         spec = encoder_spec(name)
         if spec.repo_id:
@@ -144,9 +147,36 @@ def vlm_source(config: dict) -> tuple[str, list[str]]:
     return _source(config, config["policy"]["vlm_model_name"], "policy.vlm")
 
 
+def init_origin(config: dict) -> tuple[str, list[str]]:
+    """The init checkpoint as configured: its Hub snapshot (and manifest), or the user's directory."""
+    return _source(config, config["policy"]["init"], "policy.init")
+
+
+INIT_NAMES = ("policy.vlm", "policy.tokenizer")  # what an init checkpoint may name: its VLM, its tokenizer
+
+
+def locked_names(config: dict) -> dict[str, str]:
+    """Hub id → where jobs load it from, for the models an init checkpoint names (VLM, tokenizer): what the
+    localized init's saved names become (`wmvla.hub.localize`)."""
+    named = [a for key in INIT_NAMES if (a := hub_artifact(config, key))]
+    return {a.repo_id: hub_snapshot(config, a) for a in named}
+
+
+def init_localize_inputs(config: dict) -> list[str]:
+    """What the localized init is made from: the init checkpoint and the snapshots its names resolve to."""
+    return [
+        *init_origin(config)[1],
+        *(hub_manifest(config, key) for key in INIT_NAMES if hub_artifact(config, key)),
+    ]
+
+
 def init_source(config: dict) -> tuple[str | None, list[str]]:
-    init = config["policy"]["init"]
-    return _source(config, init, "policy.init") if init else (None, [])
+    """The init checkpoint every job loads (E0's --policy.path, the world arms' init, the init gate): the
+    localized one (`results/<study>/init`), whose Hub names point at the study's snapshots."""
+    if not config["policy"]["init"]:
+        return None, []
+    path = fill(INIT, config)
+    return path, [path, *init_origin(config)[1]]  # the origin's manifest: jobs check its files are there
 
 
 def encoder_source(config: dict, name: str) -> tuple[str, list[str]]:

@@ -40,7 +40,7 @@ RULE_STAGE = {
 # DAG order, for the wall time: each stage waits for the one before it.
 STAGES = (
     ("hub",),
-    ("tiny_model", "dataset"),
+    ("init_checkpoint", "tiny_model", "dataset"),
     ("latents", "gate_scene", "preflight"),
     ("gate_latents", "gate_init_policy", "gate_experiment", "study_gates"),
     ("train",),
@@ -54,6 +54,7 @@ def job_counts(config: dict, figures: int) -> dict[str, int]:
     named = [config["policy"]["vlm_model_name"], *study_encoders(config)]
     counts = {
         "hub": len(study_artifacts(config)),
+        "init_checkpoint": int(bool(config["policy"]["init"])),
         "tiny_model": sum(name in TINY_MODELS for name in dict.fromkeys(named)),
         "dataset": int(config["dataset"]["source"] == "record"),
         "latents": len(study_encoders(config)),

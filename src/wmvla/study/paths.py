@@ -16,7 +16,11 @@ STUDY = "results/{study}"
 TINY_MODEL = STUDY + "/models/{kind}-tiny"
 DATASET = STUDY + "/data/{dataset}"
 HUB_CACHE = STUDY + "/hub"
+TOOL_CACHE = (
+    STUDY + "/.cache"
+)  # the libraries' own caches (kernels, fonts, shaders): not artifacts, not versioned
 HUB_MANIFEST = HUB_CACHE + "/manifests/{artifact}.json"
+INIT = STUDY + "/init"  # the init checkpoint as jobs load it: its Hub names resolved to the study's snapshots
 LATENT_CACHE = STUDY + "/latents/{dataset}/{encoder}_m{window}"
 PREFLIGHT = STUDY + "/preflight/preflight.json"
 GATES_DIR = STUDY + "/gates"
@@ -49,6 +53,7 @@ LOGS = "logs/{study}"
 JOB_LOGS = {
     "tiny_model": "models/{kind}-tiny",
     "hub": "hub/{artifact}",
+    "init_checkpoint": "hub/init",
     "dataset": "data/{dataset}",
     "latents": "latents/{dataset}/{encoder}_m{window}",
     "preflight": "preflight/preflight",
