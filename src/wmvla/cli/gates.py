@@ -3,6 +3,7 @@
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -99,6 +100,8 @@ def _summary(args: argparse.Namespace) -> None:
 
 
 def _preflight(args: argparse.Namespace) -> None:
+    from wmvla.cluster.scratch import scratch_parent
+    from wmvla.data.suites import largest_copy_bytes
     from wmvla.gates.preflight import Footprint, PreflightRequest, record_preflight, run_preflight
 
     info = json.loads((args.dataset / "meta" / "info.json").read_text())
@@ -111,6 +114,9 @@ def _preflight(args: argparse.Namespace) -> None:
         dataset_frames=int(info["total_frames"]),
         footprint=Footprint.from_dict(json.loads(args.footprint)),
         min_bf16_tflops=args.min_bf16_tflops,
+        scratch=scratch_parent(os.environ),
+        copy_bytes=largest_copy_bytes(args.dataset, args.suites),
+        jobs_per_node=args.jobs_per_node,
     )
     record_preflight(run_preflight(request), args.out)
 
@@ -157,6 +163,8 @@ def register(groups: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", choices=("cuda", "cpu"), required=True)
     p.add_argument("--suite", required=True, help="the LIBERO suite whose first scene is rendered")
+    p.add_argument("--suites", nargs="+", required=True, help="the study's suites (the largest sizes a copy)")
+    p.add_argument("--jobs-per-node", type=int, required=True, help="jobs a node runs at once")
     p.add_argument("--image-size", type=int, required=True)
     p.add_argument(
         "--dataset", type=Path, required=True, help="the dataset (its frame count sizes the caches)"

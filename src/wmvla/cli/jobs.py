@@ -2,7 +2,8 @@
 
 `wmvla job` is the one prefix of every rule's command: it logs the attempt (in the job's log, and appended
 to `<log>.attempts.log`, so a restarted job keeps the log of the attempt that failed), checks that the Hub
-artifacts the job loads are in the offline cache, and runs the command with exactly the GPU it was given.
+artifacts the job loads are in the offline cache, and runs the command with exactly the GPU it was given and
+a scratch directory of its own for the caches that must not outlive it (`wmvla.cluster.scratch`).
 """
 
 import argparse
@@ -23,13 +24,14 @@ def _after_dashes(command_line: list[str]) -> list[str]:
 def _job(args: argparse.Namespace) -> None:
     from wmvla.cluster.attempts import attempt_log
     from wmvla.cluster.gpu_run import gpu_environment, run_child, visible_devices
+    from wmvla.cluster.scratch import job_scratch
     from wmvla.hub.check import check_manifests
 
     job = _after_dashes(args.command)
     with attempt_log(args.log, job) as (output, outcome):
         try:
             check_manifests(args.hub)
-            with gpu_environment(args.gpus) as env:
+            with gpu_environment(args.gpus) as env, job_scratch(env):
                 if args.gpus:
                     output.write(f"=== devices: {visible_devices(env) or 'no mask set'}\n")
                 outcome["status"] = run_child(job, env, output.write)

@@ -64,6 +64,15 @@ def episode_tasks(root: Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f, columns=["episode_index", "tasks"]) for f in files])
 
 
+def episode_lengths(root: Path) -> pd.Series:
+    """Frames per episode, by episode index (LeRobot's episode metadata)."""
+    files = sorted((Path(root) / "meta" / "episodes").rglob("*.parquet"))
+    if not files:
+        raise DatasetContractError(f"{root}: no episode metadata under meta/episodes/")
+    frame = pd.concat([pd.read_parquet(f, columns=["episode_index", "length"]) for f in files])
+    return frame.set_index("episode_index")["length"]
+
+
 def check_libero_dataset(root: Path) -> DatasetSummary:
     """Check keys, shapes and that every episode has a non-empty `task` instruction."""
     root = Path(root)

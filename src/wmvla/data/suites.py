@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wmvla.data.checks import DatasetContractError, episode_tasks
+from wmvla.data.checks import DatasetContractError, episode_lengths, episode_tasks
 from wmvla.errors import WmvlaError
 
 
@@ -83,3 +83,15 @@ def split_episodes(episodes: list[int], split: str, holdout_every: int | None) -
 def suite_split(root: Path, suite: str, split: str, holdout_every: int | None) -> list[int]:
     """The episodes of `suite` in the dataset at `root`, then its `split` (what a job trains or checks on)."""
     return split_episodes(suite_episodes(root, suite), split, holdout_every)
+
+
+def largest_copy_bytes(root: Path, suites: list[str]) -> int:
+    """About the most a job copies of the dataset at `root` into its scratch: the rows of its largest suite
+    (LeRobot's loader writes an Arrow copy of the episodes a job selects; `wmvla.cluster.scratch`), sized as
+    that suite's share of the frames times the bytes of the dataset's parquet data."""
+    root = Path(root)
+    lengths = episode_lengths(root)
+    total = int(lengths.sum())
+    data = sum(p.stat().st_size for p in (root / "data").rglob("*.parquet"))
+    largest = max(int(lengths[lengths.index.isin(suite_episodes(root, s))].sum()) for s in suites)
+    return round(data * largest / max(total, 1))

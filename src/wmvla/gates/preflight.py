@@ -207,6 +207,23 @@ def check_disk(results: Path, footprint: Footprint, frames: int) -> Gate:
     )
 
 
+def check_scratch(scratch: Path, copy_bytes: int, jobs_per_node: int) -> Gate:
+    """Free space in the jobs' scratch (`$TMPDIR`) against the dataset copies the jobs of one node hold at
+    once: LeRobot's loader copies each job's episodes there (`wmvla.cluster.scratch`)."""
+    need = copy_bytes * jobs_per_node
+    scratch.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(scratch).free
+    return Gate(
+        "scratch_space",
+        f"Does the jobs' scratch {scratch} hold the dataset copies of {jobs_per_node} jobs at once?",
+        f"{free / GB:.1f} GB free",
+        f">= {need / GB:.2f} GB estimated",
+        free >= need,
+        f"{jobs_per_node} jobs per node (preflight.jobs_per_node) × {copy_bytes / GB:.2f} GB, the largest "
+        "suite's share of the dataset's parquet data",
+    )
+
+
 @dataclass(frozen=True)
 class PreflightRequest:
     device: str
@@ -217,6 +234,9 @@ class PreflightRequest:
     dataset_frames: int
     footprint: Footprint
     min_bf16_tflops: float
+    scratch: Path  # where jobs make their scratch (`$TMPDIR`)
+    copy_bytes: int  # the largest dataset copy one job makes there
+    jobs_per_node: int
 
 
 def run_preflight(request: PreflightRequest) -> list[Gate]:
@@ -226,6 +246,7 @@ def run_preflight(request: PreflightRequest) -> list[Gate]:
         check_render(request.suite, request.image_size),
         check_hub_cache(list(request.manifests)),
         check_disk(request.results, request.footprint, request.dataset_frames),
+        check_scratch(request.scratch, request.copy_bytes, request.jobs_per_node),
     ]
 
 

@@ -235,6 +235,9 @@ def preflight_args(config: dict) -> list[str]:
     return [
         f"--device={config['policy']['device']}",
         f"--suite={config['suites'][0]}",
+        "--suites",
+        *config["suites"],
+        f"--jobs-per-node={config['preflight']['jobs_per_node']}",
         f"--image-size={config['eval']['image_size']}",
         f"--dataset={dataset_dir(config)}",
         f"--results={study_root(config)}",

@@ -2,8 +2,11 @@
 
 Why: jobs must use the tools of the venv that runs Snakemake (also on cluster nodes, where the job re-runs
 Snakemake with the same interpreter), find LIBERO's config without prompting, never reach the network (the
-hub stage alone, which lifts HF_HUB_OFFLINE itself, fetches what the others load), and record their study
-in every artifact's provenance.
+hub stage alone, which lifts HF_HUB_OFFLINE itself, fetches what the others load), record their study in
+every artifact's provenance — and write nothing outside the study: every library cache a job would put in
+the home directory (kernels, fonts, shaders, LeRobot's and the Hub client's) goes to the study's tool cache,
+`results/<study>/.cache/` (not versioned), and what belongs to one job alone (the datasets library's Arrow
+copies, ROCm's kernel database) to the job's scratch (`wmvla.cluster.scratch`).
 """
 
 import os
@@ -14,11 +17,30 @@ from wmvla.files import STUDY_ENV
 from wmvla.hub.check import offline_environment
 from wmvla.sim.setup import apply_environment_defaults
 from wmvla.study.artifacts import hub_dir
+from wmvla.study.paths import TOOL_CACHE, fill
+
+TOOL_CACHES = {  # variable → folder of the study's tool cache
+    "HF_LEROBOT_HOME": "lerobot",
+    "HF_XET_CACHE": "xet",  # the Hub client's chunk cache while the hub stage downloads
+    "MPLCONFIGDIR": "matplotlib",
+    "MESA_SHADER_CACHE_DIR": "mesa",  # MuJoCo's EGL/OSMesa rendering
+    "TORCH_HOME": "torch",
+    "TORCHINDUCTOR_CACHE_DIR": "torchinductor",
+    "TRITON_CACHE_DIR": "triton",
+}
+
+
+def tool_cache_environment(env: dict[str, str] | os._Environ, config: dict) -> None:
+    """Point every library cache a job writes into the study's tool cache (absolute: jobs may change dir)."""
+    root = Path(fill(TOOL_CACHE, config)).resolve()
+    for name, folder in TOOL_CACHES.items():
+        env[name] = str(root / folder)
 
 
 def prepare_job_environment(config: dict) -> None:
-    """The venv's tools first on PATH, LIBERO's config, offline mode, and the study's name."""
+    """The venv's tools first on PATH, LIBERO's config, offline mode, the study's caches and name."""
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     apply_environment_defaults()
     os.environ[STUDY_ENV] = config["study"]
     offline_environment(os.environ, hub_dir(config))
+    tool_cache_environment(os.environ, config)
