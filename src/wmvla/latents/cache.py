@@ -119,6 +119,7 @@ def _plan(
         "shard_size": shard_size,
         "batch_size": batch_size,
         "encoder_revision": encoder.resolved_revision,
+        "encoder_normalisation": encoder.normalisation,
         "dtype": str(encoder.dtype),
     }
 
@@ -192,6 +193,7 @@ def _meta(
             "dim": encoder.dim,
             "crop_size": encoder.crop_size,
             "dtype": str(encoder.dtype),
+            "normalisation": encoder.normalisation,
         },
         "temporal_window": request.temporal_window,
         "camera": request.camera,

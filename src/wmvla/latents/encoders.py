@@ -58,6 +58,7 @@ class VideoEncoder(ABC):
         self.calls = 0  # forward passes so far (benchmarks and tests count them)
         self.dim = spec.dim
         self.crop_size = 0  # frame size the model sees (recorded in the cache metadata)
+        self.normalisation: str | None = None  # how latents are scaled, if at all (recorded in the metadata)
 
     def _checked_dim(self, dim: int) -> int:
         if dim != self.spec.dim:
@@ -118,7 +119,9 @@ class CosmosEncoder(VideoEncoder):
     is latent 1 — frames t−7 .. t, with frame t−8 as context — so it never depends on a frame after t.
     That latent, (16, H/8, W/8), is normalised by the published statistics of the model config
     (`latents_mean`/`latents_std` of its latent-time index 1, as diffusers' Cosmos pipelines use them), then
-    average-pooled to `grid × grid` cells per channel and flattened: D = 16 · grid².
+    average-pooled to `grid × grid` cells per channel and flattened: D = 16 · grid². A config whose
+    statistics are null (diffusers' conversion sets them only from a `mean_std.pt`) leaves the latents
+    unnormalised — no statistics are invented — and the cache's metadata says so (`normalisation`).
     """
 
     def __init__(self, spec: EncoderSpec, source: str, device=None, dtype=None, revision=None) -> None:
@@ -134,8 +137,7 @@ class CosmosEncoder(VideoEncoder):
             raise WmvlaError(f"{source}: temporal compression {ratio}, the registry says {spec.window - 1}")
         channels = config.latent_channels
         self.processor = VideoProcessor(vae_scale_factor=config.spatial_compression_ratio)
-        stats = (torch.tensor(config.latents_mean), torch.tensor(config.latents_std))
-        self.mean, self.std = (s.view(channels, -1)[:, 1].view(1, channels, 1, 1) for s in stats)  # latent 1
+        self.mean, self.std, self.normalisation = latent_statistics(config, channels)
         self.dim = self._checked_dim(channels * spec.grid**2)
         self.crop_size = spec.size
 
@@ -154,6 +156,26 @@ class CosmosEncoder(VideoEncoder):
             latent = (latent - self.mean) / self.std
             pooled = torch.nn.functional.adaptive_avg_pool2d(latent, self.spec.grid)  # (B, 16, grid, grid)
         return pooled.flatten(1).clone()
+
+
+def latent_statistics(config, channels: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Per-channel mean and std of latent-time index 1 (each (1, C, 1, 1)), and how they were chosen.
+
+    Null statistics in the config (one or both) stand for "no normalisation" of that part: mean 0, std 1.
+    """
+    mean, std = config.latents_mean, config.latents_std
+
+    def at_index_1(values, default: float) -> torch.Tensor:
+        if values is None:
+            return torch.full((1, channels, 1, 1), default)
+        return torch.tensor(values).view(channels, -1)[:, 1].view(1, channels, 1, 1)
+
+    if mean is not None and std is not None:
+        how = "the model config's latents_mean/latents_std (latent-time index 1)"
+    else:
+        missing = " and ".join(n for n, v in (("latents_mean", mean), ("latents_std", std)) if v is None)
+        how = f"none where the model config has null statistics ({missing}: mean 0, std 1 instead)"
+    return at_index_1(mean, 0.0), at_index_1(std, 1.0), how
 
 
 FAMILIES: dict[str, type[VideoEncoder]] = {"vjepa2": VJEPA2Encoder, "cosmos": CosmosEncoder}

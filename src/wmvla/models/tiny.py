@@ -78,7 +78,8 @@ class TinySmolVLMSpec:
 
 @dataclass(frozen=True)
 class TinyVJEPA2Spec:
-    """Sizes of the tiny V-JEPA 2 encoder (hidden 64, 2 layers, 64 px crops, tubelet 2)."""
+    """Sizes of the tiny V-JEPA 2 encoder (hidden 64, 2 layers, 64 px crops, tubelet 2). A replica of a
+    published encoder keeps its D (`hidden`) and shrinks the rest (`mlp_ratio`, the predictor's width)."""
 
     hidden: int = 64
     layers: int = 2
@@ -87,6 +88,8 @@ class TinyVJEPA2Spec:
     patch_size: int = 16
     tubelet_size: int = 2
     frames_per_clip: int = 4
+    mlp_ratio: float = 4.0
+    predictor_hidden: int | None = None  # None: `hidden`
     seed: int = 0
 
 
@@ -211,7 +214,8 @@ def build_tiny_vjepa2(out_dir: Path, spec: TinyVJEPA2Spec = TinyVJEPA2Spec()) ->
         patch_size=spec.patch_size,
         tubelet_size=spec.tubelet_size,
         frames_per_clip=spec.frames_per_clip,
-        pred_hidden_size=spec.hidden,
+        mlp_ratio=spec.mlp_ratio,
+        pred_hidden_size=spec.predictor_hidden or spec.hidden,
         pred_num_attention_heads=spec.heads,
         pred_num_hidden_layers=1,
         num_pooler_layers=1,
