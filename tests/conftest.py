@@ -43,6 +43,47 @@ def tiny_cosmos(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def hub_server(tmp_path_factory):
+    """A local Hub server (olah, tests/hub_server.py) serving replicas of the full study's model repositories
+    (tests/hub_replicas.py); `.shas`: artifact key → the replica's commit."""
+    from .hub_replicas import publish_models
+    from .hub_server import HubServer
+
+    root = tmp_path_factory.mktemp("hub")
+    server = HubServer(root / "server")
+    server.shas = publish_models(server, root / "replicas")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_snapshots(hub_server, repo, tmp_path_factory) -> dict[str, Path]:
+    """Every replica fetched by the hub stage's own command (`wmvla hub fetch`, by commit) into one cache, as
+    the full study's artifacts ask (its file patterns); artifact key → the manifest the jobs check."""
+    import json
+    import subprocess
+    import sys
+
+    from wmvla.study.artifacts import study_artifacts
+    from wmvla.study.config import load_study_config
+
+    root = tmp_path_factory.mktemp("fetched")
+    artifacts = {a.key: a for a in study_artifacts(load_study_config(repo / "config/config.yaml"))}
+    manifests = {}
+    for key, sha in hub_server.shas.items():
+        entry = json.dumps({**artifacts[key].__dict__, "sha": sha})
+        manifests[key] = root / "manifests" / f"{key}.json"
+        fetched = subprocess.run(
+            [str(Path(sys.executable).parent / "wmvla"), "hub", "fetch", "--entry", entry, "--cache",
+             str(root / "cache"), "--out", str(manifests[key])],
+            env={**os.environ, **hub_server.env()}, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert fetched.returncode == 0, fetched.stderr[-3000:]
+    return manifests
+
+
+@pytest.fixture(scope="session")
 def snakemake_bin() -> str:
     path = shutil.which("snakemake", path=str(Path(os.sys.executable).parent))
     assert path, "snakemake is not installed next to the test interpreter; run `make setup`"

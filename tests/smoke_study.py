@@ -46,6 +46,9 @@ class SmokeStudy:
     built: subprocess.CompletedProcess | None = None  # the run through the mi300x profile that built it
     seconds: float = 0.0  # from its start to its end (other tests ran meanwhile)
     queue_after_build: str = ""  # squeue right after the build: Slurm forgets ended jobs after MinJobAge
+    home: Path | None = (
+        None  # the HOME the build ran with: empty before, and nothing of the study's in it after
+    )
 
     def slurm_cmd(self, *args: str) -> list[str]:
         """`snakemake` through the mi300x profile as shipped, with the smoke config; the first status check
@@ -88,13 +91,16 @@ class StudyBuild:
         git(root, "init", "-q")
         git(root, "add", "-A")
         git(root, "commit", "-qm", "study")
-        self.study = SmokeStudy(root, repo, snakemake_bin, cluster)
+        home = root.parent / f"{root.name}.home"
+        home.mkdir()
+        self.study = SmokeStudy(root, repo, snakemake_bin, cluster, home=home)
         self.output = root.parent / f"{root.name}.build.log"  # files: a pipe nobody reads fills and stalls
         self.errors = root.parent / f"{root.name}.build.err"
         with self.output.open("w") as out, self.errors.open("w") as err:
             self.process = subprocess.Popen(
-                self.study.slurm_cmd(), cwd=root, env=cluster.env, stdout=out, stderr=err, text=True
-            )
+                self.study.slurm_cmd(), cwd=root, env={**cluster.env, "HOME": str(home)}, stdout=out,
+                stderr=err, text=True,
+            )  # fmt: skip
         self.started = time.monotonic()
         self.ended = threading.Thread(target=self._end, daemon=True)  # notes the queue as the build ends
         self.ended.start()

@@ -111,6 +111,33 @@ def test_cosmos_cache_rows_are_the_normalised_pooled_last_latent(caches, dataset
     torch.testing.assert_close(torch.from_numpy(rows[t]).float(), want, rtol=2e-3, atol=2e-3)
 
 
+def test_a_tokenizer_config_with_null_statistics_builds_an_unnormalised_cache_and_says_so(
+    dataset, encoders, caches, tmp_path
+):
+    """diffusers' conversion leaves `latents_mean`/`latents_std` null without a `mean_std.pt`: the cache is
+    built from the unnormalised latents (nothing invented), and its metadata records how."""
+    import json
+
+    from .hub_replicas import cosmos
+
+    null = cosmos(tmp_path / "cosmos-null", null_statistics=True)
+    assert json.loads((null / "vae/config.json").read_text())["latents_mean"] is None
+    encoder = load_encoder("cosmos-tiny", null)
+    assert "null statistics (latents_mean and latents_std" in encoder.normalisation
+    cache = build_cache(dataset, _request("cosmos-tiny"), encoder, tmp_path / "cosmos-tiny_m9", 4, 8).path
+    meta = json.loads((cache / "meta.json").read_text())
+    assert meta["encoder"]["normalisation"] == encoder.normalisation
+    normalised = encoders["cosmos-tiny"]
+    assert "latents_mean/latents_std" in normalised.normalisation and "null" not in normalised.normalisation
+    config = normalised.model.config
+    mean = torch.tensor(config.latents_mean).view(16, -1)[:, 1, None, None]
+    std = torch.tensor(config.latents_std).view(16, -1)[:, 1, None, None]
+    rows, published = _rows(cache), _rows(caches["cosmos-tiny"])  # the same weights, published statistics
+    # pooling is linear: published rows = (unnormalised rows - mean) / std, channel by channel
+    want = (torch.from_numpy(rows).float().view(-1, 16, 9) - mean.view(1, 16, 1)) / std.view(1, 16, 1)
+    torch.testing.assert_close(torch.from_numpy(published).float(), want.view(-1, 144), rtol=2e-3, atol=2e-3)
+
+
 def test_reader_serves_cosmos_windows_and_refuses_a_vjepa_cache(caches):
     reader = WorldLatents(caches["cosmos-tiny"], _request("cosmos-tiny"), t_ctx=3, k=2)
     windows = reader.windows(np.array([0, 13, 24]))

@@ -66,3 +66,16 @@ def test_holdout_split_takes_every_nth_episode_and_never_overlaps():
         split_episodes([1, 2], "holdout", 4)
     with pytest.raises(SplitError, match="needs --holdout-every"):
         split_episodes(episodes, "train", None)
+
+
+def test_the_largest_copy_a_job_makes_is_its_largest_suites_share_of_the_data(tmp_path):
+    """What the preflight sizes the jobs' scratch by: LeRobot copies the episodes a job selects."""
+    from wmvla.data.suites import largest_copy_bytes
+
+    spatial = "pick up the black bowl between the plate and the ramekin and place it on the plate"
+    other = "pick up the alphabet soup and place it in the basket"  # libero_object
+    root = synthetic_dataset(tmp_path / "ds", lengths=(6, 2, 2), tasks=(spatial, other))
+    data = sum(p.stat().st_size for p in (root / "data").rglob("*.parquet"))
+    assert largest_copy_bytes(root, ["libero_spatial"]) == round(data * 8 / 10)  # episodes 0 and 2: 8 frames
+    assert largest_copy_bytes(root, ["libero_object"]) == round(data * 2 / 10)
+    assert largest_copy_bytes(root, ["libero_object", "libero_spatial"]) == round(data * 8 / 10)

@@ -49,3 +49,34 @@ def test_concurrent_jobs_on_a_node_get_different_devices(tmp_path):
     assert failing.returncode == 1  # the command's exit status is the job's
     missing = subprocess.run([wmvla, "gpu-run", "--gpus", "0", "--", "no-such-tool"], env=env, check=False)
     assert missing.returncode == 2
+
+
+def test_a_job_gets_a_scratch_of_its_own_for_the_caches_that_must_not_outlive_it(tmp_path):
+    """`wmvla job` points the datasets library's Arrow copies (and ROCm's kernel database) into a scratch
+    directory under $TMPDIR, which is gone once the job ends, whatever its exit status."""
+    wmvla = str(Path(sys.executable).parent / "wmvla")
+    env = {**os.environ, "TMPDIR": str(tmp_path / "node-local")}
+    write = (
+        "mkdir -p $HF_DATASETS_CACHE && echo copy > $HF_DATASETS_CACHE/rows.arrow && echo $HF_DATASETS_CACHE"
+    )
+    for command, status in ((write, 0), (write + "; exit 3", 3)):
+        job = subprocess.run(
+            [wmvla, "job", "--log", str(tmp_path / "job.log"), "--", "sh", "-c", command],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert job.returncode == status
+        scratch = Path((tmp_path / "job.log").read_text().splitlines()[1])
+        assert scratch.parent.parent == tmp_path / "node-local" and scratch.name == "datasets"
+        assert not scratch.parent.exists()  # removed with everything the job wrote there
+    assert list((tmp_path / "node-local").iterdir()) == []
+
+
+def test_every_library_cache_a_job_writes_points_inside_the_study(repo, tmp_path, monkeypatch):
+    from wmvla.study.environment import TOOL_CACHES, tool_cache_environment
+
+    monkeypatch.chdir(tmp_path)
+    env: dict[str, str] = {}
+    tool_cache_environment(env, {"study": "smoke"})
+    assert set(env) == set(TOOL_CACHES) >= {"MPLCONFIGDIR", "MESA_SHADER_CACHE_DIR", "TORCH_HOME"}
+    assert all(Path(v).is_relative_to(tmp_path / "results/smoke/.cache") for v in env.values()), env
+    assert "results/*/.cache" in (repo / ".dvcignore").read_text()  # caches, not artifacts: never versioned

@@ -1,31 +1,32 @@
 """The hub stage's lock and offline cache: artifacts named by the config, lock checks, offline loading."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from wmvla.hub.check import check_manifests, offline_environment
-from wmvla.hub.fetch import fetch, snapshot_files
+from wmvla.hub.fetch import fetch
 from wmvla.hub.lock import (
     UNLOCKED,
     Artifact,
     HubError,
+    is_hub_id,
     lock_problems,
     read_lock,
-    snapshot_dir,
     snapshot_revision,
     write_lock,
 )
-from wmvla.study.artifacts import hub_dir, is_hub_id, study_artifacts
+from wmvla.study.artifacts import hub_dir, study_artifacts
 
-from .hub_cache import FAKE_SHA, place_in_cache
 from .plans import copy_workflow
+
+FAKE_SHA = "0123456789abcdef0123456789abcdef01234567"  # a commit the lock entries of dry-run tests name
 
 
 def _config(repo, name="config.yaml"):
@@ -41,12 +42,17 @@ def _entries(artifacts, sha=FAKE_SHA):
     }
 
 
-def test_the_full_study_names_five_hub_artifacts_and_smoke_none(repo):
+def test_the_full_study_names_six_hub_artifacts_and_smoke_none(repo):
     artifacts = study_artifacts(_config(repo))
     assert [(a.key, a.repo_id, a.repo_type) for a in artifacts] == [
         ("dataset", "HuggingFaceVLA/libero", "dataset"),
         ("policy.init", "HuggingFaceVLA/smolvla_libero", "model"),
         ("policy.vlm", "HuggingFaceTB/SmolVLM2-500M-Video-Instruct", "model"),
+        (
+            "policy.tokenizer",
+            "HuggingFaceTB/SmolVLM2-500M-Instruct",
+            "model",
+        ),  # what the init's preprocessor names
         ("encoder.vjepa2-vitg", "facebook/vjepa2-vitg-fpc64-256", "model"),  # E1, E2, F*, IB*
         ("encoder.cosmos-cv8x8x8", "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8", "model"),  # E2_cosmos
     ]
@@ -68,11 +74,11 @@ def test_lock_problems_name_the_artifact_and_the_command_that_fixes_them(repo, t
     assert lock_problems(artifacts, _entries(artifacts), lock) == []
 
     (missing,) = lock_problems(artifacts, None, lock)  # no lock (or no section for this study)
-    names = "dataset, policy.init, policy.vlm, encoder.vjepa2-vitg, encoder.cosmos-cv8x8x8"
+    names = "dataset, policy.init, policy.vlm, policy.tokenizer, encoder.vjepa2-vitg, encoder.cosmos-cv8x8x8"
     assert f"pins no artifact of this study ({names})" in missing
     assert "wmvla hub lock" in missing
 
-    stale = _entries(artifacts[:4])  # an artifact added to the config since the lock was written
+    stale = _entries(artifacts[:5])  # an artifact added to the config since the lock was written
     (added,) = lock_problems(artifacts, stale, lock)
     assert (
         added.startswith("encoder.cosmos-cv8x8x8 (nvidia/Cosmos-1.0-Tokenizer-CV8x8x8) is not in")
@@ -89,7 +95,7 @@ def test_lock_problems_name_the_artifact_and_the_command_that_fixes_them(repo, t
     assert "pins encoder.vjepa2-vitl, which the config does not name" in unknown
 
     no_sha = _entries(artifacts, sha="")
-    assert len(lock_problems(artifacts, no_sha, lock)) == len(artifacts) == 5
+    assert len(lock_problems(artifacts, no_sha, lock)) == len(artifacts) == 6
 
 
 def test_the_lock_file_keeps_every_studys_section(tmp_path):
@@ -108,97 +114,146 @@ def test_nothing_unlocked_is_ever_fetched(tmp_path):
         fetch(artifact, UNLOCKED, tmp_path)
 
 
-@pytest.fixture(scope="module")
-def offline_cache(tmp_path_factory, tiny_smolvlm, tiny_vjepa2):
-    """Tiny models placed in an HF-layout cache under Hub-style ids at a fake commit, with manifests."""
-    from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
-    from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
-
-    from .policies import save_checkpoint, smolvla_kwargs
-
-    root = tmp_path_factory.mktemp("hub")
-    cache = root / "cache"
-    vlm = place_in_cache(tiny_smolvlm, cache, "wmvla-test/smolvlm-tiny")
-    encoder = place_in_cache(tiny_vjepa2, cache, "wmvla-test/vjepa2-tiny")
-    torch.manual_seed(0)
-    policy = SmolVLAPolicy(SmolVLAConfig(**{**smolvla_kwargs(vlm), "push_to_hub": False}))
-    stats = {"observation.state": {"mean": torch.zeros(8), "std": torch.ones(8)}}
-    stats["action"] = {"mean": torch.zeros(7), "std": torch.ones(7)}
-    init = place_in_cache(save_checkpoint(policy, stats, root / "init"), cache, "wmvla-test/smolvla-init")
-    manifests = {}
-    for key, repo_id, snapshot in (
-        ("policy.vlm", "wmvla-test/smolvlm-tiny", vlm),
-        ("encoder.vjepa2-tiny", "wmvla-test/vjepa2-tiny", encoder),
-        ("policy.init", "wmvla-test/smolvla-init", init),
-    ):
-        artifact = Artifact(key, repo_id, "model", "main", ("*",))
-        assert snapshot == snapshot_dir(cache, artifact, FAKE_SHA)
-        manifest = {"key": key, "repo_id": repo_id, "sha": FAKE_SHA, "snapshot": str(snapshot)}
-        manifests[key] = root / f"{key}.json"
-        manifests[key].write_text(json.dumps({**manifest, "files": snapshot_files(snapshot)}))
-    return {"cache": cache, "vlm": vlm, "encoder": encoder, "init": init, "manifests": manifests}
+def _snapshot(manifest: Path) -> Path:
+    return Path(json.loads(Path(manifest).read_text())["snapshot"])
 
 
 def test_the_cosmos_tokenizer_loads_offline_from_its_snapshot_and_records_the_commit(
-    tiny_cosmos, tmp_path, monkeypatch
+    hub_snapshots, hub_server
 ):
     """Its Hub repository keeps the model in `vae/`, which is all the hub stage fetches of it."""
     from wmvla.latents.encoders import CosmosEncoder, load_encoder
     from wmvla.latents.registry import encoder_spec
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    snapshot = place_in_cache(tiny_cosmos, tmp_path / "cache", "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8")
+    snapshot = _snapshot(hub_snapshots["encoder.cosmos-cv8x8x8"])
     assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()) == [
         "vae/config.json",
         "vae/diffusion_pytorch_model.safetensors",
-        "wmvla_tiny_model.json",
     ]
     assert {"vae/*.json", "vae/*.safetensors"} == set(encoder_spec("cosmos-cv8x8x8").files)
-    encoder = load_encoder("cosmos-tiny", snapshot, revision=snapshot_revision(snapshot))
-    assert isinstance(encoder, CosmosEncoder) and encoder.resolved_revision == FAKE_SHA
+    encoder = load_encoder("cosmos-cv8x8x8", snapshot, revision=snapshot_revision(snapshot))
+    assert (
+        isinstance(encoder, CosmosEncoder)
+        and encoder.resolved_revision == hub_server.shas["encoder.cosmos-cv8x8x8"]
+    )
 
 
-def test_tiny_models_load_offline_from_the_cache_through_the_real_loaders(
-    offline_cache, monkeypatch, tmp_path
-):
-    from lerobot.configs.policies import PreTrainedConfig
-    from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
-    from transformers import AutoConfig, AutoProcessor
+def test_a_fetch_by_commit_leaves_no_refs_so_a_lookup_by_hub_id_fails_offline(hub_snapshots, hub_server):
+    """What the Hub client leaves: snapshots and blobs, no `refs/` for a commit. By id *and* commit the cache
+    answers offline; by id alone (what a saved processor's `tokenizer_name` asks) it cannot."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    snapshot = _snapshot(hub_snapshots["policy.tokenizer"])
+    cache, repo_id = snapshot.parents[2], "HuggingFaceTB/SmolVLM2-500M-Instruct"
+    assert not (snapshot.parents[1] / "refs").exists()
+    sha = hub_server.shas["policy.tokenizer"]
+    assert AutoConfig.from_pretrained(repo_id, revision=sha, cache_dir=cache).model_type == "smolvlm"
+    with pytest.raises(OSError, match=r"couldn't connect|offline"):
+        AutoTokenizer.from_pretrained(repo_id, cache_dir=cache)
+
+
+LOAD_PREPROCESSOR = """
+import sys
+from lerobot.processor import PolicyProcessorPipeline
+PolicyProcessorPipeline.from_pretrained(
+    sys.argv[1], config_filename="policy_preprocessor.json",
+    overrides={"device_processor": {"device": "cpu"}, "rename_observations_processor": {"rename_map": {}}},
+)
+print("loaded")
+"""
+
+
+def _load_offline(checkpoint: Path, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Load a checkpoint's saved preprocessor as a job does: offline, on the study's cache, fresh process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    return subprocess.run(
+        [sys.executable, "-c", LOAD_PREPROCESSOR, str(checkpoint)], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_init_replica_loads_offline_only_once_localized(hub_snapshots, tmp_path):
+    """The defect this guards against: the init checkpoint's saved preprocessor names its tokenizer by Hub id
+    (as the real one does), and loaded the way every job loaded it before (device/rename overrides only) it
+    stops offline. Localized — its names pointing at the locked snapshots, relative to the workflow root —
+    it loads, and the guard every evaluation runs first tells one from the other in one line."""
+    from wmvla.hub.localize import check_loadable_offline, localize
+
+    init = _snapshot(hub_snapshots["policy.init"])
+    cache, workdir = init.parents[3], init.parents[4]
+    before = _load_offline(init, cache, workdir)
+    assert before.returncode != 0 and re.search(r"couldn't connect|offline", before.stderr), before.stderr[
+        -2000:
+    ]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")
+        with pytest.raises(
+            HubError, match=r"steps\[3\]\.config\.tokenizer_name='HuggingFaceTB/SmolVLM2-500M-Instruct'"
+        ):
+            check_loadable_offline(init, "results/x/vlm")
+
+    names = {
+        "HuggingFaceTB/SmolVLM2-500M-Instruct": os.path.relpath(
+            _snapshot(hub_snapshots["policy.tokenizer"]), workdir
+        ),
+        "HuggingFaceTB/SmolVLM2-500M-Video-Instruct": os.path.relpath(
+            _snapshot(hub_snapshots["policy.vlm"]), workdir
+        ),
+    }
+    localized = workdir / "init"
+    record = localize(init, localized, names, "the init checkpoint")
+    assert {r["from"] for r in record["renamed"]} == set(names)
+    assert (localized / "model.safetensors").is_symlink()  # the weights are the snapshot's, not a copy
+    after = _load_offline(localized, cache, workdir)
+    assert after.returncode == 0, after.stderr[-3000:]
+    config = json.loads((localized / "config.json").read_text())
+    assert config["vlm_model_name"] == names["HuggingFaceTB/SmolVLM2-500M-Video-Instruct"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")
+        env.chdir(workdir)
+        check_loadable_offline(localized, config["vlm_model_name"])  # nothing left to look up by id
+
+
+def test_a_name_the_study_does_not_lock_stops_the_localization_in_one_line(hub_snapshots, tmp_path):
+    from wmvla.hub.localize import localize
+
+    init = _snapshot(hub_snapshots["policy.init"])
+    only_vlm = {"HuggingFaceTB/SmolVLM2-500M-Video-Instruct": "results/x/vlm"}
+    with pytest.raises(HubError, match=r"which the study does not lock .*policy.tokenizer") as error:
+        localize(init, tmp_path / "init", only_vlm, "policy.init")
+    assert "\n" not in str(error.value) and not (tmp_path / "init").exists()
+
+
+def test_models_load_offline_from_their_snapshots_through_the_real_loaders(hub_snapshots, hub_server):
+    from transformers import AutoProcessor
 
     from wmvla.latents.encoders import load_encoder
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cache = offline_cache["cache"]
-    # transformers by Hub id and locked commit, from the cache
-    config = AutoConfig.from_pretrained("wmvla-test/smolvlm-tiny", revision=FAKE_SHA, cache_dir=cache)
-    assert config.model_type == "smolvlm"
-    AutoProcessor.from_pretrained("wmvla-test/smolvlm-tiny", revision=FAKE_SHA, cache_dir=cache)
-    # LeRobot's --policy.path, given the snapshot (its VLM, too, is a snapshot path)
-    policy_cfg = PreTrainedConfig.from_pretrained(str(offline_cache["init"]))
-    assert policy_cfg.type == "smolvla" and policy_cfg.vlm_model_name == str(offline_cache["vlm"])
-    policy = SmolVLAPolicy.from_pretrained(str(offline_cache["init"]))
-    assert sum(p.numel() for p in policy.parameters()) > 0
-    # the encoder registry; the cache metadata then records the commit (`wmvla latents build` passes it)
+    vlm = _snapshot(hub_snapshots["policy.vlm"])
+    AutoProcessor.from_pretrained(str(vlm))  # from the snapshot directory, as every job names it
     encoder = load_encoder(
-        "vjepa2-tiny", offline_cache["encoder"], revision=snapshot_revision(offline_cache["encoder"])
+        "vjepa2-vitg",
+        _snapshot(hub_snapshots["encoder.vjepa2-vitg"]),
+        revision=snapshot_revision(_snapshot(hub_snapshots["encoder.vjepa2-vitg"])),
     )
-    assert encoder.resolved_revision == FAKE_SHA == snapshot_revision(offline_cache["encoder"])
-    check_manifests(list(offline_cache["manifests"].values()))
+    assert encoder.dim == 1408 and encoder.resolved_revision == hub_server.shas["encoder.vjepa2-vitg"]
+    check_manifests(list(hub_snapshots.values()))
 
 
-def test_a_file_missing_from_the_cache_is_one_line_naming_the_artifact_and_the_stage(offline_cache, tmp_path):
+def test_a_file_missing_from_the_cache_is_one_line_naming_the_artifact_and_the_stage(hub_snapshots, tmp_path):
     import shutil
 
-    copy = tmp_path / "cache"
-    shutil.copytree(offline_cache["cache"], copy, symlinks=True)
-    manifest = json.loads(offline_cache["manifests"]["encoder.vjepa2-tiny"].read_text())
-    snapshot = Path(str(manifest["snapshot"]).replace(str(offline_cache["cache"]), str(copy)))
-    (snapshot / "config.json").unlink()
-    moved = tmp_path / "encoder.json"
-    moved.write_text(json.dumps({**manifest, "snapshot": str(snapshot)}))
+    manifest = json.loads(hub_snapshots["policy.vlm"].read_text())
+    snapshot = _snapshot(hub_snapshots["policy.vlm"])
+    copy = tmp_path / "snapshot"
+    shutil.copytree(snapshot, copy)
+    (copy / "config.json").unlink()
+    moved = tmp_path / "policy.vlm.json"
+    moved.write_text(json.dumps({**manifest, "snapshot": str(copy)}))
+    sha = manifest["sha"][:12]
     with pytest.raises(
         HubError,
-        match=r"encoder.vjepa2-tiny \(wmvla-test/vjepa2-tiny@0123456789ab\): .*config.json is missing",
+        match=rf"policy.vlm \(HuggingFaceTB/SmolVLM2-500M-Video-Instruct@{sha}\): .*config.json is missing",
     ):
         check_manifests([moved])
     cli = subprocess.run(
@@ -209,6 +264,60 @@ def test_a_file_missing_from_the_cache_is_one_line_naming_the_artifact_and_the_s
     assert cli.returncode == 2
     lines = cli.stderr.strip().splitlines()
     assert len(lines) == 1 and "snakemake --forcerun hub" in lines[0] and "Traceback" not in cli.stderr
+
+
+def _hub_config(repo: Path, tmp_path: Path, **policy) -> Path:
+    """The full study's config with a recorded dataset (the test server serves the models only)."""
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    smoke = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    config["dataset"] = smoke["dataset"]
+    config["policy"].update(policy)
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config/schema.yaml").write_text((repo / "config/schema.yaml").read_text())
+    (tmp_path / "config/study.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path / "config/study.yaml"
+
+
+def _wmvla(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "wmvla"), *args], cwd=cwd, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_lock_pins_every_artifact_and_refuses_an_init_naming_an_unlocked_model(hub_server, repo, tmp_path):
+    config = _hub_config(repo, tmp_path)
+    locked = _wmvla("hub", "lock", str(config), env=hub_server.env(), cwd=tmp_path)
+    assert locked.returncode == 0, locked.stderr[-3000:]
+    entries = read_lock(tmp_path / "config/hub.lock.yaml", "full")
+    assert {k: e["sha"] for k, e in entries.items()} == hub_server.shas
+    no_tokenizer = _hub_config(repo, tmp_path / "other", tokenizer=None)
+    refused = _wmvla("hub", "lock", str(no_tokenizer), env=hub_server.env(), cwd=tmp_path / "other")
+    assert refused.returncode == 2 and not (tmp_path / "other/config/hub.lock.yaml").exists()
+    (line,) = refused.stderr.strip().splitlines()[-1:]
+    assert "tokenizer_name='HuggingFaceTB/SmolVLM2-500M-Instruct', which the study does not lock" in line
+    assert "policy.tokenizer" in line and "Traceback" not in refused.stderr
+
+
+def test_a_repository_the_hub_refuses_is_one_line_naming_its_page_and_hf_token(hub_server, repo, tmp_path):
+    """A gated repository (Cosmos asks users to accept a licence) answers 401/403 without a token of an
+    account that accepted it: lock and fetch say so in one line, with the page to accept it and HF_TOKEN."""
+    cosmos = "nvidia/Cosmos-1.0-Tokenizer-CV8x8x8"
+    config = _hub_config(repo, tmp_path)
+    artifact = next(a for a in study_artifacts(_config(repo)) if a.key == "encoder.cosmos-cv8x8x8")
+    entry = json.dumps({**artifact.__dict__, "sha": hub_server.shas["encoder.cosmos-cv8x8x8"]})
+    hub_server.start(denied=(cosmos,))
+    try:
+        lock = _wmvla("hub", "lock", str(config), env=hub_server.env(), cwd=tmp_path)
+        fetch = _wmvla("hub", "fetch", "--entry", entry, "--cache", str(tmp_path / "cache"), "--out",
+                       str(tmp_path / "m.json"), env=hub_server.env(), cwd=tmp_path)  # fmt: skip
+    finally:
+        hub_server.start()
+    for out, doing in ((lock, "resolve"), (fetch, "fetch")):
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        line = out.stderr.strip().splitlines()[-1]
+        assert f"cannot {doing} encoder.cosmos-cv8x8x8 {cosmos}@" in line
+        assert "HTTP 401" in line and f"{hub_server.endpoint}/{cosmos}" in line and "HF_TOKEN" in line
 
 
 def _locked_study(repo, tmp_path) -> Path:
@@ -254,7 +363,7 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
         if rule := re.search(r"^(?:rule|checkpoint) (\w+):", block, re.MULTILINE):
             blocks.setdefault(rule[1], []).append(block)
     hub_jobs = blocks["hub"]
-    assert len(hub_jobs) == 5 and all(
+    assert len(hub_jobs) == 6 and all(
         re.search(r"HF_HUB_OFFLINE=0 wmvla job .* wmvla hub fetch", b) for b in hub_jobs
     )
     assert "hub" in local_rules(study)  # it runs on the submitting host, the only one with network
@@ -265,9 +374,13 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
         for block in blocks[rule]:
             command = block.split("Shell command:", 1)[1]
             assert UNLOCKED not in block and "HuggingFaceVLA/smolvla_libero " not in command
-            if rule in ("train", "gate_experiment"):  # E0's --policy.path and the arms' init, at the commit
-                assert f"smolvla_libero{snapshot}" in command
+            if rule in (
+                "train",
+                "gate_experiment",
+            ):  # E0's --policy.path and the arms' init: the localized init
+                assert re.search(r"--policy\.(path|init_from_policy_path)=results/full/init[ \"]", command)
                 assert f"SmolVLM2-500M-Video-Instruct{snapshot}" in command
+                assert "results/full/hub/manifests/policy.init.json" in command.split(" -- ", 1)[0]
             job = command.split(" -- ", 1)[0]  # `wmvla job` checks them before anything loads
             if rule == "preflight":  # checks the manifests itself, and parses every model config
                 assert "wmvla preflight results/full/hub/manifests/dataset.json" in command
@@ -277,6 +390,15 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
                 assert f"vjepa2-vitg-fpc64-256{snapshot}" in command or f"CV8x8x8{snapshot}" in command
             if rule in ("train", "latents", "offline_check", "preflight"):
                 assert f"results/full/hub/datasets--HuggingFaceVLA--libero{snapshot}" in command
+
+    (localize,) = blocks["init_checkpoint"]  # the init as every job loads it: names resolved to snapshots
+    assert "init_checkpoint" in local_rules(study)
+    assert f"--source results/full/hub/models--HuggingFaceVLA--smolvla_libero{snapshot}" in localize
+    for named in ("SmolVLM2-500M-Instruct", "SmolVLM2-500M-Video-Instruct"):
+        assert (
+            f'"HuggingFaceTB/{named}": "results/full/hub/models--HuggingFaceTB--{named}{snapshot}"'
+            in localize
+        )
 
     config = {**_config(repo), "hub_lock": str(study / "config/hub.lock.yaml")}
     env: dict[str, str] = {}

@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,11 +14,10 @@ from wmvla.gates.preflight import (
     check_gpus,
     check_hub_cache,
     check_render,
+    check_scratch,
     matmul_check,
     record_preflight,
 )
-
-from .hub_cache import FAKE_SHA, place_in_cache
 
 
 def test_gpu_checks_are_skipped_not_passed_on_a_cpu_study(tmp_path):
@@ -64,23 +62,28 @@ def test_a_render_backend_that_cannot_start_is_a_failed_check(monkeypatch):
     assert "MUJOCO_GL=no-such-backend" in check.question
 
 
-def _manifest(snapshot: Path, out: Path, key="policy.vlm") -> Path:
-    from wmvla.hub.fetch import snapshot_files
+def test_the_offline_cache_check_passes_complete_and_fails_incomplete_artifacts(hub_snapshots, tmp_path):
+    """On the V-JEPA 2 snapshot the hub stage's own command fetched from the test's Hub server."""
+    import shutil
 
-    manifest = {"key": key, "repo_id": "wmvla-test/m", "repo_type": "model", "sha": FAKE_SHA}
-    out.write_text(json.dumps({**manifest, "snapshot": str(snapshot), "files": snapshot_files(snapshot)}))
-    return out
-
-
-def test_the_offline_cache_check_passes_complete_and_fails_incomplete_artifacts(tiny_vjepa2, tmp_path):
-    snapshot = place_in_cache(tiny_vjepa2, tmp_path / "cache", "wmvla-test/m")
-    manifest = _manifest(snapshot, tmp_path / "m.json")
-    ok = check_hub_cache([manifest])
+    manifest = json.loads(hub_snapshots["encoder.vjepa2-vitg"].read_text())
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(manifest["snapshot"], snapshot)
+    moved = tmp_path / "encoder.json"
+    moved.write_text(json.dumps({**manifest, "snapshot": str(snapshot)}))
+    ok = check_hub_cache([moved])
     assert ok.passed is True and "JSON file(s) parsed" in ok.value
     assert check_hub_cache([]).passed is None  # the smoke study loads nothing from the Hub
     (snapshot / "config.json").unlink()
-    missing = check_hub_cache([manifest])
+    missing = check_hub_cache([moved])
     assert missing.passed is False and "config.json is missing" in missing.detail
+
+
+def test_a_scratch_too_small_for_a_nodes_dataset_copies_fails_and_says_why(tmp_path):
+    ok = check_scratch(tmp_path, copy_bytes=1_000_000, jobs_per_node=8)
+    assert ok.passed is True and "8 jobs per node" in ok.detail and ">= 0.01 GB" in ok.threshold
+    full = check_scratch(tmp_path, copy_bytes=10**15, jobs_per_node=2)  # 2 PB of dataset copies
+    assert full.passed is False and "2000000.00 GB" in full.threshold
 
 
 def test_too_little_disk_against_the_estimated_footprint_fails_and_prints_the_estimate(tmp_path):
@@ -96,14 +99,16 @@ def test_too_little_disk_against_the_estimated_footprint_fails_and_prints_the_es
 
 
 def test_the_cli_stops_with_one_line_per_failed_check(tmp_path):
-    dataset = tmp_path / "ds"
-    (dataset / "meta").mkdir(parents=True)
-    (dataset / "meta/info.json").write_text(json.dumps({"total_frames": 100}))
+    from .datasets import synthetic_dataset
+
+    spatial = "pick up the black bowl between the plate and the ramekin and place it on the plate"
+    dataset = synthetic_dataset(tmp_path / "ds", tasks=(spatial,))
     footprint = {"runs": 1, "checkpoints_per_run": 1, "checkpoint_gb": 1e9, "latent_dims": [64],
                  "evaluations": 1, "videos": 1, "video_mb": 1.0}  # fmt: skip
     out = subprocess.run(
         [sys.executable, "-m", "wmvla.cli", "preflight", "--device=cpu", "--suite=libero_spatial",
-         "--image-size=64", f"--dataset={dataset}", f"--results={tmp_path / 'results'}",
+         "--suites", "libero_spatial", "--jobs-per-node=2", "--image-size=64", f"--dataset={dataset}",
+         f"--results={tmp_path / 'results'}",
          f"--footprint={json.dumps(footprint)}", "--min-bf16-tflops=1", f"--out={tmp_path / 'p.json'}"],
         capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "MUJOCO_GL": "nope"},
     )  # fmt: skip

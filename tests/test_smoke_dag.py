@@ -110,6 +110,23 @@ def test_the_smoke_study_records_trains_evaluates_and_reports(smoke_study):
     assert (study / "logs/smoke/libero_spatial/E0/seed0/train.log").is_file()
 
 
+def test_the_smoke_study_leaves_no_dataset_copy_in_the_home_directory(smoke_study, capsys):
+    """The study was built with an empty HOME: LeRobot's Arrow copies of the dataset went to each job's
+    scratch, every library cache into the study; what HOME holds afterwards is listed (Snakemake's own
+    small caches, if any) and holds no dataset, model or checkpoint bytes."""
+    files = {
+        str(p.relative_to(smoke_study.home)): p.stat().st_size
+        for p in smoke_study.home.rglob("*")
+        if p.is_file()
+    }
+    with capsys.disabled():
+        print(f"\nHOME after the smoke study: {len(files)} file(s), {sum(files.values())} bytes")
+        for name, size in sorted(files.items()):
+            print(f"  {size:>9}  {name}")
+    assert not [n for n in files if re.search(r"\.(arrow|parquet|safetensors|bin|pt|npy)$|datasets|/hub/", n)]
+    assert sum(files.values()) < 1_000_000, files
+
+
 def test_make_smoke_and_the_local_profile_find_nothing_left_to_do(smoke_study, repo):
     """The study built on Slurm is the study `make smoke` builds: its local command line and the local profile
     plan the same DAG, and nothing of it is left to run."""

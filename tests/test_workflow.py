@@ -80,7 +80,8 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
 
 FULL_JOBS = {
     "all": 1,
-    "hub": 5,  # dataset, init policy, VLM, two encoders: fetched once, on the submitting host
+    "hub": 6,  # dataset, init policy, VLM, tokenizer, two encoders: fetched once, on the submitting host
+    "init_checkpoint": 1,  # the init as jobs load it: what it names by Hub id resolved to snapshots
     "latents": 2,  # one cache per encoder: V-JEPA 2 ViT-g (E1, E2, F*, IB*) and Cosmos (E2_cosmos)
     "preflight": 1,
     "gate_scene": 4,
@@ -126,7 +127,8 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
     )
     assert jobs == {
         "all": 1,
-        "hub": 5,
+        "hub": 6,
+        "init_checkpoint": 1,
         "latents": 2,
         "preflight": 1,
         "gate_scene": 1,
@@ -171,10 +173,13 @@ def test_train_args_fix_the_sample_budget(repo):
 def test_full_study_fine_tunes_from_the_init_checkpoint(repo):
     config = _load(repo, "config.yaml")
     args = commands.train_args(config, "libero_goal", "E0", 2)
-    init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"  # the offline cache
-    assert any(a.startswith(f"--policy.path={init}") for a in args)
+    assert "--policy.path=results/full/init" in args  # the localized init (wmvla.hub.localize)
     assert not any(a.startswith("--policy.type") for a in args)
     assert "--seed=2" in args
+    world = commands.train_args(config, "libero_goal", "E2", 2)
+    assert "--policy.init_from_policy_path=results/full/init" in world
+    localize_from = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"  # the offline cache
+    assert artifacts.init_origin(config)[0].startswith(localize_from)
 
 
 def test_budget_not_divisible_by_batch_is_an_error(repo):
@@ -216,8 +221,7 @@ def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
     assert "--policy.world_memory_mode_train=learned" in commands.train_args(smoke, "libero_spatial", "E1", 0)
     full_args = commands.train_args(full, "libero_10", "E2", 1)
-    init = "results/full/hub/models--HuggingFaceVLA--smolvla_libero/snapshots/"
-    assert any(a.startswith(f"--policy.init_from_policy_path={init}") for a in full_args)
+    assert "--policy.init_from_policy_path=results/full/init" in full_args  # localized from the snapshot
     assert "--policy.world_dim=1408" in full_args and not any(
         a.startswith("--policy.path") for a in full_args
     )
@@ -326,7 +330,8 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
     # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache, and
     # E0's gate (its saved processors, which the arm's must equal)
     gates = {"preflight": 1, "gate_scene": 4, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1}
-    world = {"hub": 5, **gates, "gate_experiment": 2, "latents": 1, "gate_latents": 1, "train": 1}
+    hub = {"hub": 6, "init_checkpoint": 1}  # every artifact (the preflight checks all), the init localized
+    world = {**hub, **gates, "gate_experiment": 2, "latents": 1, "gate_latents": 1, "train": 1}
     for exp in ("F3b", "E2_cosmos"):
         plan = _dry_run_plan(
             snakemake_bin, repo, *config, f"results/full/libero_goal/{exp}/seed1/eval/pred.json"
@@ -337,7 +342,7 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
             f"results/full/latents/libero/{encoder}"
         ]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
-    assert jobs == {"hub": 5, **gates, "train": 1, "offline_check": 1}  # E0 reads no latent cache
+    assert jobs == {**hub, **gates, "train": 1, "offline_check": 1}  # E0 reads no latent cache
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
