@@ -104,22 +104,26 @@ def slurm_cluster(repo, tmp_path_factory):
     cluster.stop()
 
 
-STUDY = "smoke_study"
-READS_THE_STUDY = pytest.StashKey[bool]()
+STUDIES = ("hub_study", "smoke_study")  # built in the background; their readers run last, in this order
+SELECTED = pytest.StashKey[set]()
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests that read the smoke study run last, in their order: it builds in the background while the
-    others run (the build mostly waits on Slurm and on single-threaded jobs; 2 cores have room for both)."""
-    items.sort(key=lambda item: STUDY in item.fixturenames)  # stable: the order within each part is kept
-    config.stash[READS_THE_STUDY] = any(STUDY in item.fixturenames for item in items)
+    """The tests that read a study run last, in their order: each study builds in the background while the
+    others run (the builds mostly wait on Slurm and on single-threaded jobs; 2 cores have room for them)."""
+
+    def last(item) -> int:
+        return max((i + 1 for i, name in enumerate(STUDIES) if name in item.fixturenames), default=0)
+
+    items.sort(key=last)  # stable: the order within each part is kept
+    config.stash[SELECTED] = {name for name in STUDIES if any(name in item.fixturenames for item in items)}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def smoke_study_build(request, repo, snakemake_bin, tmp_path_factory):
     """Starts the smoke study's build (tests/smoke_study.py) before the session's first test, if a selected
     test reads it; ends an unfinished build with the session."""
-    if not request.config.stash.get(READS_THE_STUDY, False):
+    if "smoke_study" not in request.config.stash.get(SELECTED, set()):
         yield None
         return
     from .smoke_study import StudyBuild
@@ -134,3 +138,39 @@ def smoke_study_build(request, repo, snakemake_bin, tmp_path_factory):
 def smoke_study(smoke_study_build):
     """The smoke study, built once per session as Slurm jobs; slow tests only."""
     return smoke_study_build.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hub_study_build(request, repo, snakemake_bin, tmp_path_factory):
+    """Starts the Hub-sourced study's build (tests/hub_study.py, in a process of its own) before the session's
+    first test, if a selected test reads it; ends an unfinished build with the session."""
+    if "hub_study" not in request.config.stash.get(SELECTED, set()):
+        yield None
+        return
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("hub-study")
+    with (root / "build.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.hub_study", str(root), snakemake_bin], cwd=repo, stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    yield root, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def hub_study(hub_study_build, snakemake_bin):
+    """The Hub-sourced study, built once per session; slow tests only."""
+    from .hub_study import load
+
+    root, process = hub_study_build
+    process.wait(timeout=3000)
+    assert (root / "build.json").is_file(), (root / "build.log").read_text()[-4000:]
+    study, steps = load(root, snakemake_bin)
+    failed = [step for step in steps if step["returncode"]]
+    assert not failed and len(steps) == 5, (failed or steps, (root / "build.log").read_text()[-3000:])
+    return study

@@ -97,10 +97,13 @@ def _rename(path: Path, change) -> None:
 
 def dataset(out: Path) -> Path:
     """HuggingFaceVLA/libero's format (LeRobot v3.0, PNG frames in parquet, `task` instructions), recorded in
-    LIBERO: libero_spatial tasks 0 and 1, two demonstrations each."""
+    LIBERO: four short demonstrations of libero_spatial task 0 (one scene to build: the recording's cost)."""
     from wmvla.data.record_smoke import SmokeSpec, record_smoke_dataset
 
-    return record_smoke_dataset(out, SmokeSpec(repo_id=hub_id("dataset"), image_size=IMAGE))
+    spec = SmokeSpec(
+        repo_id=hub_id("dataset"), task_ids=(0,), episodes_per_task=4, steps_per_episode=20, image_size=IMAGE
+    )
+    return record_smoke_dataset(out, spec)
 
 
 def publish_models(server, root: Path, keys: tuple[str, ...] = tuple(FULL_STUDY)) -> dict[str, str]:

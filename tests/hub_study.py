@@ -9,9 +9,11 @@ one seed and E0, E1 and E2, sized for a CPU.
 """
 
 import copy
+import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from .hub_server import HubServer
 from .plans import copy_workflow
 
 CONFIG = "config/hub.yaml"
+REPORT = "results/hub/report.html"
 TINY_WORLD = {
     "world_prophet_width": 64,
     "world_prophet_heads": 4,
@@ -65,23 +68,20 @@ def hub_study_config(full: dict) -> dict:
 @dataclass
 class HubStudy:
     root: Path  # the study's checkout
-    server: HubServer
+    endpoint: str  # the Hub server it was locked and fetched from (stopped once the hub stage ran)
     home: Path  # the HOME every command of the study ran with (empty before)
     snakemake_bin: str
     shas: dict[str, str] = field(default_factory=dict)  # artifact key → the replica's commit
-    runs: list[subprocess.CompletedProcess] = field(default_factory=list)
 
     def env(self, online: bool) -> dict[str, str]:
-        env = {**os.environ, "HOME": str(self.home), "HF_ENDPOINT": self.server.endpoint}
+        env = {**os.environ, "HOME": str(self.home), "HF_ENDPOINT": self.endpoint}
         env.pop("HF_HUB_OFFLINE", None)  # the Snakefile sets it for every job; the hub stage lifts it
         return {**env, "HF_HUB_OFFLINE": "0"} if online else env
 
     def run(self, *args: str, online: bool = False, timeout: int = 1800) -> subprocess.CompletedProcess:
-        out = subprocess.run(
+        return subprocess.run(
             list(args), cwd=self.root, env=self.env(online), capture_output=True, text=True, timeout=timeout
         )
-        self.runs.append(out)
-        return out
 
     def snakemake(self, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
         return self.run(self.snakemake_bin, *args, "--cores", "2", "--configfile", CONFIG, timeout=timeout)
@@ -90,8 +90,10 @@ class HubStudy:
         return self.run(str(Path(sys.executable).parent / "wmvla"), *args, online=True, timeout=600)
 
 
-def prepare(repo: Path, snakemake_bin: str, root: Path) -> HubStudy:
-    """Replicas published on a started server, and a checkout of the workflow with the hub study's config."""
+def build(repo: Path, snakemake_bin: str, root: Path) -> None:
+    """The whole Hub-sourced study: replicas published on a local server, a checkout of the workflow with the
+    hub study's config, `wmvla hub lock` and the hub stage against the server; then, the server stopped,
+    every other job and the report. Each step's outcome goes to `<root>/build.json`; a failed step ends it."""
     server = HubServer(root / "server")
     replicas = root / "replicas"
     keys = tuple(k for k in hub_replicas.FULL_STUDY if k != "encoder.cosmos-cv8x8x8")  # E2_cosmos not run
@@ -99,10 +101,44 @@ def prepare(repo: Path, snakemake_bin: str, root: Path) -> HubStudy:
     shas["dataset"] = server.add(
         "dataset", hub_replicas.hub_id("dataset"), hub_replicas.dataset(replicas / "data")
     )
-    server.start()
-    study = copy_workflow(repo, root / "study")
+    study = HubStudy(copy_workflow(repo, root / "study"), server.endpoint, root / "home", snakemake_bin, shas)
     full = yaml.safe_load((repo / "config/config.yaml").read_text())
-    (study / CONFIG).write_text(yaml.safe_dump(hub_study_config(full), sort_keys=False))
-    home = root / "home"
-    home.mkdir()
-    return HubStudy(study, server, home, snakemake_bin, shas)
+    (study.root / CONFIG).write_text(yaml.safe_dump(hub_study_config(full), sort_keys=False))
+    study.home.mkdir()
+    outcome = {"root": str(study.root), "endpoint": server.endpoint, "home": str(study.home), "shas": shas}
+    steps = outcome["steps"] = []
+    manifests = [f"results/hub/hub/manifests/{key}.json" for key in shas]
+    server.start()
+    try:
+        for name, step in (
+            ("lock", lambda: study.wmvla("hub", "lock", CONFIG)),
+            ("hub stage", lambda: study.snakemake(*manifests)),  # the only jobs with network
+            ("stop the server", lambda: server.stop()),  # from here on, nothing can reach a Hub
+            ("study", lambda: study.snakemake()),
+            ("report", lambda: study.run(snakemake_bin, "--configfile", CONFIG, "--report", REPORT)),
+        ):
+            started = time.monotonic()
+            done = step()
+            code = done.returncode if done is not None else 0
+            steps.append({"step": name, "returncode": code, "seconds": round(time.monotonic() - started, 1),
+                          "stderr": done.stderr[-6000:] if done is not None else ""})  # fmt: skip
+            if code:
+                break
+    finally:
+        server.stop()
+        (root / "build.json").write_text(json.dumps(outcome, indent=2))
+
+
+def load(root: Path, snakemake_bin: str) -> tuple[HubStudy, list[dict]]:
+    """The built study and its steps' outcomes (tests/conftest.py builds it in the background)."""
+    outcome = json.loads((root / "build.json").read_text())
+    study = HubStudy(Path(outcome["root"]), outcome["endpoint"], Path(outcome["home"]), snakemake_bin)
+    study.shas = outcome["shas"]
+    return study, outcome["steps"]
+
+
+if __name__ == "__main__":  # python -m tests.hub_study <root> <snakemake>: what the test session starts
+    from wmvla.sim.setup import apply_environment_defaults
+
+    apply_environment_defaults()
+    build(Path(__file__).resolve().parents[1], sys.argv[2], Path(sys.argv[1]))

@@ -11,31 +11,11 @@ from pathlib import Path
 import pytest
 
 from .hub_replicas import FULL_STUDY, hub_id
-from .hub_study import CONFIG, prepare
 
 pytestmark = pytest.mark.slow
 
 RUNS = [f"results/hub/libero_spatial/{exp}/seed0" for exp in ("E0", "E1", "E2")]
 HOME_TOOL_BYTES = 1_000_000  # small tool caches the HOME may hold (fonts, shaders, Snakemake's own)
-
-
-@pytest.fixture(scope="module")
-def hub_study(repo, snakemake_bin, tmp_path_factory):
-    study = prepare(repo, snakemake_bin, tmp_path_factory.mktemp("hub-study"))
-    try:
-        locked = study.wmvla("hub", "lock", CONFIG)
-        assert locked.returncode == 0, locked.stderr[-3000:]
-        manifests = [f"results/hub/hub/manifests/{key}.json" for key in study.shas]
-        fetched = study.snakemake(*manifests)  # the hub stage: the only jobs with network
-        assert fetched.returncode == 0, fetched.stderr[-4000:]
-        study.server.stop()  # from here on, nothing can reach a Hub
-        built = study.snakemake()
-        assert built.returncode == 0, built.stderr[-6000:]
-        reported = study.run(snakemake_bin, "--configfile", CONFIG, "--report", "results/hub/report.html")
-        assert reported.returncode == 0, reported.stderr[-3000:]
-        yield study
-    finally:
-        study.server.stop()
 
 
 def test_the_lock_pins_the_replicas_and_the_hub_stage_fetches_them_as_the_client_leaves_them(hub_study):
@@ -103,8 +83,7 @@ def test_checkpoints_name_their_tokenizer_and_vlm_by_a_path_any_clone_has(hub_st
 
 
 def test_without_the_server_the_same_command_finds_nothing_to_do(hub_study):
-    assert hub_study.server.process is None
-    again = hub_study.snakemake()
+    again = hub_study.snakemake()  # the server that served the hub stage is gone
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -122,3 +101,86 @@ def test_the_home_directory_holds_no_dataset_model_or_checkpoint(hub_study, caps
     assert not heavy, heavy
     assert sum(sizes.values()) < HOME_TOOL_BYTES, sizes
     assert not any(Path(hub_study.root / "results/hub").glob("**/cache-*.arrow"))  # copies left no trace
+
+
+def _checkpoint(hub_study, exp: str) -> Path:
+    return (
+        hub_study.root / f"results/hub/libero_spatial/{exp}/seed0/train/checkpoints/000020/pretrained_model"
+    )
+
+
+def test_e0_and_the_world_arms_from_one_init_normalise_with_the_datasets_statistics(hub_study, tmp_path):
+    """The init's saved statistics (0 ± 1) are not the fine-tuning dataset's: E0, through LeRobot's own
+    fine-tuning, and the world arms from the same init all normalise with the dataset's — the same tensors, as
+    their gates found; an arm whose statistics differ on purpose fails that gate, which names the key."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from wmvla.gates.processors import processor_differences, processor_parity_gate, save_processors
+
+    gates = {
+        g["name"]: g
+        for g in json.loads((hub_study.root / "results/hub/gates/gates.json").read_text())["gates"]
+    }
+    assert gates["processor_parity[E1]"]["passed"] and gates["processor_parity[E2]"]["passed"]
+    e0, arm = _checkpoint(hub_study, "E0"), _checkpoint(hub_study, "E2")
+    assert (
+        processor_differences(arm, e0, "E0") == []
+        and processor_differences(_checkpoint(hub_study, "E1"), e0, "E0") == []
+    )
+    dataset = (
+        hub_study.root
+        / "results/hub/hub/datasets--HuggingFaceVLA--libero/snapshots"
+        / hub_study.shas["dataset"]
+    )
+    stats = json.loads((dataset / "meta/stats.json").read_text())
+    for checkpoint in (e0, arm):
+        normalizer = next(checkpoint.glob("policy_preprocessor_step_*_normalizer_processor.safetensors"))
+        saved = load_file(str(normalizer))
+        assert torch.allclose(
+            saved["observation.state.mean"], torch.tensor(stats["observation.state"]["mean"])
+        )
+        assert not torch.equal(saved["observation.state.mean"], torch.zeros(8))  # not the init's
+
+    skewed = save_processors(arm, tmp_path / "skewed")  # an arm given other statistics on purpose
+    save_file(
+        {**saved, "observation.state.mean": saved["observation.state.mean"] + 1}, skewed / normalizer.name
+    )
+    gate = processor_parity_gate("E2", "E0", skewed, save_processors(e0, tmp_path / "e0_processors"))
+    assert gate.passed is False and gate.value == 1
+    assert "normalizer_processor: observation.state.mean differs from E0's (max |Δ| 1)" in gate.detail
+
+
+def test_a_world_arm_keeps_the_inits_settings_in_its_checkpoint_and_evaluation(hub_study, monkeypatch):
+    """E2 was trained with `--policy.type=smolvla_world --policy.init_from_policy_path=<init>`: its checkpoint
+    keeps the init's chunk of 50 and single action per inference (the real smolvla_libero's), and its
+    evaluation applies the study's protocol (n_action_steps 10) on top, as E0's does."""
+    import sys
+
+    import torch
+
+    from wmvla.eval.config import parse_eval_config
+    from wmvla.eval.runner import load_policy
+
+    e2, e0 = (json.loads((_checkpoint(hub_study, e) / "config.json").read_text()) for e in ("E2", "E0"))
+    assert e2["type"] == "smolvla_world" and (e2["chunk_size"], e2["n_action_steps"]) == (50, 1)
+    assert {
+        k: e2[k] for k in ("chunk_size", "n_action_steps", "optimizer_lr", "resize_imgs_with_padding")
+    } == {k: e0[k] for k in ("chunk_size", "n_action_steps", "optimizer_lr", "resize_imgs_with_padding")}
+    result = json.loads((hub_study.root / RUNS[2] / "eval/pred.json").read_text())
+    assert result["provenance"]["config"]["protocol"]["n_action_steps"] == 10
+
+    monkeypatch.chdir(hub_study.root)  # where every job runs: the checkpoint names its VLM relative to it
+    argv = [f"--policy.path={_checkpoint(hub_study, 'E2')}", "--policy.device=cpu", "--env.type=libero",
+            "--env.task=libero_spatial", "--policy.n_action_steps=3", "--result=unused.json"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["lerobot-wm-eval", *argv])
+    policy, pre, _ = load_policy(parse_eval_config())
+    observation = {
+        "observation.images.image": torch.rand(1, 3, 64, 64),
+        "observation.images.image2": torch.rand(1, 3, 64, 64),
+        "observation.state": torch.randn(1, 8),
+        "task": ["pick up the black bowl between the plate and the ramekin and place it on the plate"],
+    }
+    policy.reset()
+    policy.select_action(pre(observation))
+    assert len(policy._queues["action"]) == 3 - 1  # a chunk executes the protocol's n_action_steps
