@@ -1,11 +1,12 @@
 """Planted studies: evaluation results in the project's own format (`<suite>/<exp>/seed<s>/eval/<mode>.json`)
 whose truth is known, with the variance real studies have between training runs.
 
-How an episode's success is drawn (logit scale): the suite's level (SmolVLA's published LIBERO success rates),
-plus the task's difficulty (sd 0.8) and the init state's (sd 1.0; shared by every arm, as LIBERO's fixed init
-states are), plus the training run's own offset (sd `run_sd`) and the run's offset per task (sd 2 · `run_sd`)
-— what a different training seed gives — plus the planted effect of the arm. The rollout modes of one arm
-share its runs (they evaluate the same checkpoints)."""
+How an episode's success is drawn (logit scale): the suite's level (SmolVLA's published LIBERO success
+rates, or with one suite near the ceiling), plus the task's difficulty (sd 0.8) and the init state's (sd 1.0;
+shared by every arm, as LIBERO's fixed init states are), plus the training run's own offset (sd `run_sd`) and
+the run's offset per task (sd 2 · `run_sd`) — what a different training seed gives — plus the planted effect
+of the arm in that suite. The rollout modes of one arm share its runs (they evaluate the same checkpoints): an
+effect planted on E2 `pred` alone is memory worth that much (E2 zero/random stay at E0's level)."""
 
 import json
 import multiprocessing
@@ -19,13 +20,20 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 
 SUITE_LEVELS = {"libero_spatial": 0.90, "libero_object": 0.96, "libero_goal": 0.92, "libero_10": 0.71}
+CEILING_LEVELS = {**SUITE_LEVELS, "libero_object": 0.99}  # one suite near the ceiling
 ARMS = {"E0": ("pred",), "E1": ("pred",), "E2": ("pred", "zero", "random")}
+
+
+def everywhere(difference: float) -> dict[str, float]:
+    """An effect of `difference` (success rate) in every suite."""
+    return dict.fromkeys(SUITE_LEVELS, difference)
 
 
 @dataclass(frozen=True)
 class PlantedStudy:
     run_sd: float = 0.1  # logit sd of a training run's offset (and 2x per run and task)
-    effect: dict[tuple[str, str], float] = field(default_factory=dict)  # (exp, mode) → +success rate
+    effect: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # (exp, mode) → suite → +SR
+    levels: dict[str, float] = field(default_factory=lambda: dict(SUITE_LEVELS))
     seeds: int = 3
     tasks: int = 10
     init_states: int = 50
@@ -35,14 +43,14 @@ class PlantedStudy:
     def write(self, root: Path, rng: np.random.Generator) -> list[Path]:
         """Every evaluation file of the study under `root`; returns their paths."""
         files = []
-        for suite, level in SUITE_LEVELS.items():
+        for suite, level in self.levels.items():
             base = logit(level) + rng.normal(0, self.task_sd, (self.tasks, 1))
             base = base + rng.normal(0, self.init_sd, (self.tasks, self.init_states))  # (tasks, init states)
             for exp, modes in ARMS.items():
                 for seed in range(self.seeds):
                     run = rng.normal(0, self.run_sd) + rng.normal(0, 2 * self.run_sd, (self.tasks, 1))
                     for mode in modes:
-                        shift = _logit_shift(base, self.effect.get((exp, mode), 0.0))
+                        shift = _logit_shift(base, self.effect.get((exp, mode), {}).get(suite, 0.0))
                         success = rng.random(base.shape) < expit(base + run + shift)
                         files.append(_write_eval(root, suite, exp, seed, mode, success))
         return files
@@ -79,9 +87,9 @@ def _write_eval(root: Path, suite: str, exp: str, seed: int, mode: str, success:
 def study_verdicts(study: PlantedStudy, root: Path, seed: int) -> dict[str, tuple[str, str]]:
     """One planted study written under `root` and run through the project's tables and verdicts:
     verdict id → (verdict, reason)."""
-    from wmvla.analysis.design import Design
     from wmvla.analysis.report import build_tables
     from wmvla.analysis.verdicts import verdicts
+    from wmvla.design import Design
 
     design = Design(baseline="E0", capacity="E1", world="E2")
     files = study.write(root, np.random.default_rng(seed))

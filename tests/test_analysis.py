@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from wmvla.analysis import collect
-from wmvla.analysis.design import Design
 from wmvla.analysis.figures import DRAWERS, FigureDataError, draw
 from wmvla.analysis.names import FIGURES
 from wmvla.analysis.report import build_tables, read_tables, write_tables
 from wmvla.analysis.stats import mcnemar_exact, wilson_interval
+from wmvla.design import Design
 
 # successes of init states 0..4 of tasks 0 and 1, per (suite, exp, mode, seed)
 OUTCOMES = {
@@ -157,13 +157,16 @@ def test_paired_comparison_counts_discordant_init_states(study):
     assert (spatial["only_arm"], spatial["only_ref"], spatial["n_pairs"]) == (6, 0, 20)
     assert spatial["p_mcnemar"] == pytest.approx(mcnemar_exact(6, 0)) == pytest.approx(2 / 2**6)
     assert (spatial["n_runs"], spatial["min_seeds"]) == (2, 2)  # two pairs of training runs: the unit
-    assert spatial["diff"] == pytest.approx(0.3) and spatial["diff_ci_low"] < 0.3 < spatial["diff_ci_high"]
+    assert spatial["diff"] == pytest.approx(0.3) and spatial["scope"] == "suite"
     assert spatial["family"] == "vs baseline" and spatial["unit"] == "training run (suite × seed)"
     pooled = _row(study["paired"], suite="all", exp="E2", mode="pred")
     assert (pooled["only_arm"], pooled["only_ref"], pooled["n_pairs"]) == (7, 0, 30)
-    # libero_goal has one seed: the between-run variance is not estimable there, nor pooled over suites
+    assert pooled["scope"] == "overall"
+    # libero_goal has one seed: its between-run variance is not estimable, and none is borrowed from the
+    # other suite — no run-level inference for the comparison, in any scope
     assert (pooled["n_runs"], pooled["min_seeds"]) == (3, 1) and np.isnan(pooled["p_runs"])
-    assert np.isnan(pooled["diff_ci_low"]) and np.isnan(pooled["mde"]) and np.isnan(pooled["p_holm"])
+    assert np.isnan(pooled["diff_ci_low"]) and np.isnan(pooled["mde"]) and np.isnan(pooled["p_adj"])
+    assert np.isnan(spatial["diff_ci_low"]) and np.isnan(spatial["p_runs"])
     # E2's zero-memory rollouts equal E0's outcomes here: no discordant pair, p = 1
     zero = _row(study["paired"], suite="libero_spatial", exp="E2", mode="zero")
     assert (zero["only_arm"], zero["only_ref"], zero["p_mcnemar"]) == (0, 0, 1.0)
@@ -245,43 +248,70 @@ def test_evaluations_from_different_simulators_are_not_compared(tmp_path):
     assert "mujoco 3.3.2, robosuite 1.4.0" in str(refused.value) and "mujoco 3.8.1" in str(refused.value)
 
 
-def test_every_statistic_of_a_paired_row_is_the_libraries(study, eval_files):
-    """The run-level effect, its interval, test, Holm and TOST, P(improvement) and the detectable difference
-    of one row, recomputed by direct library calls from its runs."""
+def test_every_statistic_of_a_paired_row_is_the_libraries(eval_files, tmp_path):
+    """The stratified effect, its interval, test, Holm and α split, TOST, P(improvement) and the detectable
+    difference of one suite's row, recomputed by direct library calls from its runs (a second seed of
+    libero_goal makes every suite's between-run variance estimable)."""
+    import statsmodels.api as sm
     from rliable import metrics
+    from scipy.optimize import brentq
     from scipy.stats import t
-    from statsmodels.stats.meta_analysis import combine_effects
     from statsmodels.stats.multitest import multipletests
     from statsmodels.stats.power import TTestPower
 
-    episodes = collect.episodes_frame(eval_files)  # the files the tables were built from
-    row = _row(study["paired"], suite="libero_spatial", exp="E2", mode="pred")
-    keys = ["seed", "task_id", "init_state_id"]
-    arm = episodes.query("suite == 'libero_spatial' and exp == 'E2' and mode == 'pred'").sort_values(keys)
-    ref = episodes.query("suite == 'libero_spatial' and exp == 'E0' and mode == 'pred'").sort_values(keys)
+    extra = {
+        ("libero_goal", "E0", "pred", 1): ([0, 1, 0, 0, 0], [1, 1, 1, 0, 1]),
+        ("libero_goal", "E2", "pred", 1): ([1, 1, 0, 0, 0], [1, 1, 1, 0, 1]),
+    }
+    files = [*eval_files, *(_write_eval(tmp_path / "results", *k, o) for k, o in extra.items())]
+    paired = build_tables(files, [], [], Design(baseline="E0", world="E2"))["paired"]
+    episodes = collect.episodes_frame(files)
+    keys = ["suite", "seed", "task_id", "init_state_id"]
+    arm = episodes.query("exp == 'E2' and mode == 'pred'").sort_values(keys)
+    ref = episodes.query("exp == 'E0' and mode == 'pred'").sort_values(keys)
     a, r = arm["success"].to_numpy(float), ref["success"].to_numpy(float)
-    seeds = arm["seed"].to_numpy()
-    d = np.array([(a - r)[seeds == s].mean() for s in (0, 1)])  # one difference per pair of runs
-    v = []
-    for s in (0, 1):  # its sampling variance, half a discordant pair added each way
-        b, c = ((a > r) & (seeds == s)).sum() + 0.5, ((a < r) & (seeds == s)).sum() + 0.5
-        n = (seeds == s).sum() + 1
-        v.append(((b + c) / n - ((b - c) / n) ** 2) / n)
-    direct = combine_effects(d, np.array(v), method_re="iterated", use_t=True)
-    se = max(direct.sd_eff_w_re_hksj, direct.sd_eff_w_re)
-    assert row["diff"] == pytest.approx(direct.mean_effect_re)
-    half = t.ppf(0.975, 1) * se
+    d, v, suites, levels = [], [], [], []
+    for suite, seed in arm[["suite", "seed"]].drop_duplicates().itertuples(index=False):
+        mask = ((arm["suite"] == suite) & (arm["seed"] == seed)).to_numpy()  # one pair of training runs
+        b, c, n = ((a > r) & mask).sum() + 0.5, ((a < r) & mask).sum() + 0.5, mask.sum() + 1
+        d.append((a - r)[mask].mean())
+        v.append(((b + c) / n - ((b - c) / n) ** 2) / n)  # half a discordant pair added each way
+        suites.append(suite)
+        levels.append((a[mask].mean() + r[mask].mean()) / 2)
+    d, v, suites, levels = map(np.array, (d, v, suites, levels))
+    names = sorted(set(suites))
+    design = np.array([[float(s == x) for x in names] for s in suites])
+    suite_level = design.T @ levels / design.sum(axis=0)
+    slope = design @ (suite_level * (1 - suite_level))
+
+    def fit(tau2):
+        return sm.WLS(d, design, weights=1 / (v + tau2 * slope**2)).fit()
+
+    tau2 = brentq(lambda x: fit(x).scale - 1.0, 0.0, 100.0) if fit(0.0).scale > 1 else 0.0  # Paule–Mandel
+    direct = fit(tau2)
+    se = np.sqrt(np.diag(direct.normalized_cov_params) * max(1.0, direct.scale))
+    row = _row(paired, suite="libero_spatial", exp="E2", mode="pred")
+    i = names.index("libero_spatial")
+    assert row["diff"] == pytest.approx(direct.params[i])
+    half = t.ppf(0.975, 2) * se[i]  # 4 runs − 2 suites
     assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
         (row["diff"] - half, row["diff"] + half)
     )
-    assert row["p_runs"] == pytest.approx(2 * t.sf(abs(row["diff"]) / se, 1))
-    family = study["paired"].query("suite == 'libero_spatial' and family == 'vs baseline'")
-    assert row["p_holm"] == pytest.approx(
-        multipletests(family["p_runs"], method="holm")[1][list(family.index).index(row.name)]
-    )
-    tost = max(t.sf((row["diff"] + 0.05) / se, 1), t.cdf((row["diff"] - 0.05) / se, 1))
+    assert row["p_runs"] == pytest.approx(2 * t.sf(abs(row["diff"]) / se[i], 2))
+    of_e2 = paired.query("exp == 'E2' and mode == 'pred' and scope == 'suite'")
+    holm = multipletests(of_e2["p_runs"], method="holm")[1][list(of_e2.index).index(row.name)]
+    assert row["p_holm"] == pytest.approx(holm) and row["p_adj"] == pytest.approx(min(1.0, holm / 0.6))
+    tost = max(t.sf((row["diff"] + 0.02) / se[i], 2), t.cdf((row["diff"] - 0.02) / se[i], 2))
     assert row["p_tost"] == pytest.approx(tost)
-    rates = lambda frame: frame.pivot_table(index="seed", columns="task_id", values="success").to_numpy()  # noqa: E731
+
+    def rates(frame):
+        spatial = frame.query("suite == 'libero_spatial'")
+        return spatial.pivot_table(index="seed", columns="task_id", values="success").to_numpy()
+
     assert row["p_improvement"] == pytest.approx(metrics.probability_of_improvement(rates(arm), rates(ref)))
     effect = TTestPower().solve_power(nobs=2, alpha=0.05, power=0.8)
-    assert row["mde"] == pytest.approx(effect * se * np.sqrt(2))
+    assert row["mde"] == pytest.approx(effect * se[i] * np.sqrt(2))
+    overall = _row(paired, suite="all", exp="E2", mode="pred")
+    weights = (1 / se**2) / (1 / se**2).sum()
+    assert overall["diff"] == pytest.approx(weights @ direct.params)
+    assert overall["p_adj"] == pytest.approx(min(1.0, overall["p_holm"] / 0.4))

@@ -145,3 +145,15 @@ def _smoke(repo):
     from wmvla.study.config import load_study_config
 
     return load_study_config(repo / "config/smoke.yaml")
+
+
+def test_an_equivalence_margin_above_the_target_difference_fails_the_dry_run(snakemake_bin, repo, tmp_path):
+    """A claim of no difference must rule out the differences the study looks for: the dry run says so."""
+    out = snakemake(
+        snakemake_bin, repo, "-n", "--directory", str(tmp_path), "--config",
+        "analysis={equivalence_margin: 0.05, target_difference: 0.02}",
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert (
+        "analysis.equivalence_margin 0.05 exceeds analysis.target_difference 0.02" in out.stdout + out.stderr
+    )

@@ -65,7 +65,7 @@ def test_what_the_snakefile_imports_loads_neither_torch_pandas_nor_lerobot(repo)
         "import sys\n"
         "from wmvla.study import artifacts, checks, commands, design, environment, paths, resources\n"
         "from wmvla.study import targets\n"
-        "import wmvla.analysis.names, wmvla.analysis.design, wmvla.models.names, wmvla.hub.lock\n"
+        "import wmvla.analysis.names, wmvla.design, wmvla.models.names, wmvla.hub.lock\n"
         "print(sorted(m for m in ('torch', 'pandas', 'lerobot', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

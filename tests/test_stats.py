@@ -94,55 +94,80 @@ def test_holm_matches_the_step_down_by_hand():
     assert holm([]) == [] and holm([0.7, 0.9]) == pytest.approx([1.0, 1.0])
 
 
-def _runs(k: int = 12, effect: float = 0.03, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+LEVELS = {"libero_spatial": 0.9, "libero_object": 0.96, "libero_goal": 0.92, "libero_10": 0.71}
+
+
+def _runs(seeds: int = 3, effect: float = 0.03, seed: int = 3) -> tuple[np.ndarray, ...]:
+    """Per-run differences, their sampling variances, suites and success levels: `seeds` run pairs in each of
+    4 suites, spread more where the level leaves room (libero_10)."""
     rng = np.random.default_rng(seed)
-    return effect + rng.normal(0, 0.02, k), rng.uniform(0.0002, 0.0006, k)
+    suites = np.repeat(SUITES, seeds)
+    levels = np.array([LEVELS[s] for s in suites])
+    spread = 0.1 * levels * (1 - levels)  # a logit sd of 0.1 between runs
+    d = effect + rng.normal(0, 1, len(suites)) * np.sqrt(levels * (1 - levels) * 2 / 500 + spread**2)
+    return d, 2 * levels * (1 - levels) / 500 * rng.uniform(0.8, 1.2, len(suites)), suites, levels
 
 
-def test_the_run_level_effect_is_statsmodels_random_effects_with_the_hksj_interval():
-    from statsmodels.stats.meta_analysis import combine_effects
+def test_the_stratified_effect_is_statsmodels_wls_with_a_paule_mandel_between_run_variance():
+    """Suite means by WLS with each run's variance = sampling variance + τ²·(p(1−p))², τ² where the weighted
+    residual mean square is 1, runs − suites df, the overall the precision-weighted mean of the suites:
+    recomputed by direct library calls."""
+    import statsmodels.api as sm
 
-    from wmvla.analysis.stats import run_level_effect
+    from wmvla.analysis.stats import stratified_effect
 
-    d, v = _runs()
-    effect = run_level_effect(d, v)
-    direct = combine_effects(d, v, method_re="iterated", use_t=True)
-    assert effect.estimate == pytest.approx(direct.mean_effect_re)
-    assert effect.se == pytest.approx(max(direct.sd_eff_w_re_hksj, direct.sd_eff_w_re)) and effect.df == 11
-    if direct.sd_eff_w_re_hksj >= direct.sd_eff_w_re:  # then the interval is statsmodels' own HKSJ one
-        assert effect.interval(0.95) == pytest.approx(tuple(direct.conf_int(alpha=0.05, use_t=True)[3]))
-    assert effect.between_run_sd == pytest.approx(np.sqrt(direct.tau2))
-    assert 0 < effect.p_value() < 0.05  # 3 points over 12 run pairs of sd 2 points
+    d, v, suites, levels = _runs(effect=0.03, seed=5)
+    effect = stratified_effect(d, v, suites, levels)
+    names = sorted(SUITES)
+    design = np.array([[float(s == n) for n in names] for s in suites])
+    slope = np.array([LEVELS[s] * (1 - LEVELS[s]) for s in suites])
+    assert effect.tau2 > 0
+    direct = sm.WLS(d, design, weights=1 / (v + effect.tau2 * slope**2)).fit()
+    assert direct.scale == pytest.approx(1.0, abs=1e-6)  # Paule–Mandel's equation
+    se = np.sqrt(np.diag(direct.normalized_cov_params))
+    for i, name in enumerate(names):
+        suite = effect.suites[name]
+        assert suite.estimate == pytest.approx(direct.params[i]) and suite.se == pytest.approx(se[i])
+        assert suite.df == 12 - 4
+    assert effect.suites["libero_10"].se > effect.suites["libero_object"].se  # headroom: more spread
+    weights = (1 / se**2) / (1 / se**2).sum()
+    assert [effect.weights[n] for n in names] == pytest.approx(weights)
+    assert effect.overall.estimate == pytest.approx(weights @ direct.params)
+    assert effect.overall.se == pytest.approx(np.sqrt(weights**2 @ se**2)) and effect.overall.df == 8
 
 
-def test_runs_that_happen_to_agree_keep_the_random_effects_standard_error():
-    from wmvla.analysis.stats import run_level_effect
+def test_runs_that_agree_more_than_their_episodes_allow_keep_the_sampling_variance():
+    """No between-run variance below zero, and no interval narrower than the episodes alone allow."""
+    from wmvla.analysis.stats import stratified_effect
 
-    agreeing = run_level_effect([0.3, 0.3], [0.01, 0.01])  # HKSJ alone: a zero-width interval
-    low, high = agreeing.interval()
-    assert agreeing.se == pytest.approx(np.sqrt(0.01 / 2)) and low < 0.3 < high
+    agreeing = stratified_effect([0.3, 0.3, 0.1, 0.1], [0.01] * 4, ["a", "a", "b", "b"], [0.5] * 4)
+    assert agreeing.tau2 == 0.0 and agreeing.suites["a"].se == pytest.approx(np.sqrt(0.01 / 2))
+    low, high = agreeing.suites["a"].interval()
+    assert low < 0.3 < high and agreeing.suites["a"].between_run_sd == 0.0
 
 
-def test_tost_agrees_with_the_interval_and_one_run_is_not_estimable():
-    from wmvla.analysis.stats import RunLevelEffect, run_level_effect
+def test_tost_agrees_with_the_interval_and_a_suite_with_one_run_is_not_estimable():
+    from wmvla.analysis.stats import stratified_effect
 
-    effect = run_level_effect(*_runs(effect=0.0))
+    effect = stratified_effect(*_runs(effect=0.0)).suites["libero_10"]
     low, high = effect.interval(0.90)  # TOST at α = 0.05 ⇔ the 90% interval inside ±margin
     for margin in (0.01, 0.02, 0.05):
         assert (effect.p_equivalent(margin) < 0.05) == (-margin < low and high < margin)
-    single = run_level_effect([0.05], [0.0004])
-    assert isinstance(single, RunLevelEffect) and not single.estimable
-    assert np.isnan(single.p_value()) and np.isnan(single.p_equivalent(0.05))
-    assert np.isnan(single.detectable_difference(0.05, 0.8)) and np.isnan(single.interval()[0])
+    one = stratified_effect([0.05, 0.04, 0.06], [0.0004] * 3, ["a", "a", "b"], [0.5] * 3)  # suite b: one run
+    for single in (one.overall, *one.suites.values()):
+        assert not single.estimable and np.isnan(single.p_value()) and np.isnan(single.p_equivalent(0.05))
+        assert np.isnan(single.detectable_difference(0.05, 0.8)) and np.isnan(single.interval()[0])
+    assert one.suites["a"].estimate == pytest.approx(0.045)  # still described
 
 
 def test_the_detectable_difference_and_the_seeds_needed_have_the_asked_power():
     """statsmodels' t-test power over run pairs, at the observed spread of a run pair's difference."""
     from statsmodels.stats.power import TTestPower
 
-    from wmvla.analysis.stats import run_level_effect
+    from wmvla.analysis.stats import stratified_effect
 
-    effect = run_level_effect(*_runs())
+    effect = stratified_effect(*_runs()).overall
     d = effect.detectable_difference(0.05, 0.8)
     power = TTestPower().power(effect_size=d / effect.run_sd, nobs=effect.n_runs, alpha=0.05)
     assert power == pytest.approx(0.8, abs=1e-4)

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wmvla.analysis.design import Design, Settings
 from wmvla.analysis.tables import COMPARISON_COLUMNS
 from wmvla.analysis.verdicts import verdicts
+from wmvla.design import Design, Settings
 
 DESIGN = Design(
     baseline="E0",
@@ -23,18 +23,30 @@ DESIGN = Design(
 
 
 def _cmp(exp, ref, diff, p_holm=1.0, p_tost=1.0, mode="pred", ref_mode="pred", mde=0.03) -> dict:
+    """One comparison of a one-suite study: its only row is its overall one (`p_adj` as given)."""
     row = dict.fromkeys(COMPARISON_COLUMNS, 0)
-    row |= {"family": "f", "suite": "all", "exp": exp, "mode": mode, "ref_exp": ref, "ref_mode": ref_mode}
+    row |= {"family": "f", "suite": "libero_spatial", "scope": "overall", "exp": exp, "mode": mode}
+    row |= {"ref_exp": ref, "ref_mode": ref_mode, "p_adj": p_holm}
     row |= {"n_pairs": 6000, "sr_arm": 0.6 + diff, "sr_ref": 0.6, "diff": diff, "p_mcnemar": p_holm}
     row |= {"diff_ci_low": diff - 0.02, "diff_ci_high": diff + 0.02, "p_holm": p_holm, "p_tost": p_tost}
     row |= {"n_runs": 12, "min_seeds": 3, "p_runs": p_holm, "between_run_sd": 0.01}
     return row | {
-        "margin": 0.05,
+        "margin": 0.02,
         "p_improvement": 0.5,
         "mde": mde,
         "target_difference": 0.02,
         "seeds_needed": 7,
     }
+
+
+def _by_suite(overall: dict, **suites: tuple[float, float, float]) -> list[dict]:
+    """The rows of a comparison over several suites: `overall` as suite `all`, then each suite's row from
+    its (difference, adjusted p, TOST p)."""
+    rows = [overall | {"suite": "all"}]
+    for suite, (diff, p_adj, p_tost) in suites.items():
+        scope = {"suite": suite, "scope": "suite", "diff": diff, "p_tost": p_tost, "n_runs": 3}
+        rows.append(overall | scope | {"p_adj": p_adj, "p_holm": p_adj, "p_runs": p_adj})
+    return rows
 
 
 def _training(exp, metric, first, tail) -> list[dict]:
@@ -89,7 +101,7 @@ def test_the_hoped_for_study_supports_every_criterion():
     frame = verdicts(_tables(), DESIGN)
     assert list(frame["id"]) == ["V0", "V1", "V2", "V3", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos"]
     assert set(frame["verdict"]) == {"supported"}, frame[["id", "verdict", "reason"]]
-    assert "Holm p = 0.001" in frame.set_index("id").loc["V4", "numbers"]
+    assert "adjusted p = 0.001" in frame.set_index("id").loc["V4", "numbers"]
 
 
 def test_a_baseline_that_never_succeeds_makes_everything_else_not_assessable():
@@ -108,7 +120,11 @@ def test_every_comparison_verdict_names_the_training_run_as_its_unit():
     frame = verdicts(_tables(), DESIGN).set_index("id")
     for vid in ("V1", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos"):
         assert frame.loc[vid, "unit"] == "training run (suite × seed)"
-        assert "random-effects meta-analysis of the per-run paired differences" in frame.loc[vid, "method"]
+        assert (
+            "suite-stratified weighted least squares of the per-run paired differences"
+            in frame.loc[vid, "method"]
+        )
+        assert "TOST for equivalence in every suite" in frame.loc[vid, "method"]
     assert frame.loc["V0", "unit"].startswith("episode") and frame.loc["V2", "unit"] == "training run"
 
 
@@ -121,7 +137,8 @@ def test_an_inconclusive_verdict_says_how_many_seeds_a_target_difference_needs()
 
 def test_one_run_per_suite_and_arm_is_not_assessable_whatever_the_episodes_say():
     """Thousands of paired episodes and a tiny McNemar p, but one seed: nothing about the method."""
-    one_seed = {"n_runs": 4, "min_seeds": 1, "p_runs": np.nan, "p_holm": np.nan, "p_tost": np.nan}
+    one_seed = {"n_runs": 4, "min_seeds": 1, "p_runs": np.nan, "p_holm": np.nan, "p_adj": np.nan}
+    one_seed |= {"p_tost": np.nan}
     one_seed |= {"diff_ci_low": np.nan, "diff_ci_high": np.nan, "mde": np.nan, "seeds_needed": np.nan}
     paired = pd.DataFrame(
         [_cmp("E1", "E0", 0.08, p_holm=1e-9) | one_seed, _cmp("E2", "E0", 0.1, p_holm=1e-12) | one_seed]
@@ -191,26 +208,46 @@ def test_v3_offline_ordering(offline, verdict, says):
 
 
 @pytest.mark.parametrize(
-    ("e2", "e2_vs_e1", "verdict", "says"),
+    ("e2", "e1", "e2_vs_e1", "verdict", "says"),
     [
-        (_cmp("E2", "E0", -0.06, p_holm=0.001), None, "contradicted", "lower success"),
-        (_cmp("E2", "E0", 0.005, p_holm=0.6, p_tost=0.001), None, "inconclusive", "equivalent by TOST"),
-        (_cmp("E2", "E0", 0.02, p_holm=0.2, p_tost=0.4, mde=0.041), None, "inconclusive", "0.041 or more"),
+        (_cmp("E2", "E0", -0.06, p_holm=0.001), None, None, "contradicted", "lower success"),
         (
+            _cmp("E2", "E0", 0.005, p_holm=0.6, p_tost=0.001),
+            None,
+            None,
+            "inconclusive",
+            "no difference beyond",
+        ),
+        (
+            _cmp("E2", "E0", 0.02, p_holm=0.2, p_tost=0.4, mde=0.041),
+            None,
+            None,
+            "inconclusive",
+            "0.041 or more",
+        ),
+        (  # E1 beats E0 as well, and E2 does not beat E1: the capacity, not the futures
             _cmp("E2", "E0", 0.06, p_holm=0.001),
+            _cmp("E1", "E0", 0.05, p_holm=0.001),
             _cmp("E2", "E1", 0.01, p_holm=0.4),
             "inconclusive",
             "confounded by capacity",
         ),
+        (  # E2 does not beat E1, but E1 does not beat E0 either: no sign of a capacity effect
+            _cmp("E2", "E0", 0.06, p_holm=0.001),
+            _cmp("E1", "E0", 0.02, p_holm=0.4),
+            _cmp("E2", "E1", 0.04, p_holm=0.2),
+            "supported",
+            "E1 does not beat E0 where it does",
+        ),
     ],
 )
-def test_v4_world_arm(e2, e2_vs_e1, verdict, says):
+def test_v4_world_arm(e2, e1, e2_vs_e1, verdict, says):
     vs_world = _tables()["vs_world"]
     if e2_vs_e1 is not None:
         vs_world = pd.concat([vs_world[vs_world["ref_exp"] != "E1"], pd.DataFrame([e2_vs_e1])])
-    tables = _tables(paired=pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), e2]), vs_world=vs_world)
-    v4 = _verdict(tables, "V4")
-    assert v4["verdict"] == verdict and says in v4["reason"]
+    e1 = e1 or _cmp("E1", "E0", 0.0, p_tost=0.001)
+    v4 = _verdict(_tables(paired=pd.DataFrame([e1, e2]), vs_world=vs_world), "V4")
+    assert v4["verdict"] == verdict and says in v4["reason"], v4["reason"]
 
 
 @pytest.mark.parametrize(
@@ -265,7 +302,7 @@ def test_v7_imagination_bank_needs_sharper_attention():
     [(_cmp("E2_cosmos", "E2", 0.04, 0.01), _cmp("E2_cosmos", "E0", 0.1, 0.001), "supported",
       "against E0: E2_cosmos vs E0: higher success"),
      (_cmp("E2_cosmos", "E2", -0.05, 0.01), _cmp("E2_cosmos", "E0", 0.0, 0.9, 0.01), "contradicted",
-      "against E0: no difference beyond ±0.05"),
+      "against E0: E2_cosmos vs E0: no difference beyond ±0.02"),
      (_cmp("E2_cosmos", "E2", 0.01, 0.4, 0.4), _cmp("E2_cosmos", "E0", 0.07, 0.01), "inconclusive",
       "against E0: E2_cosmos vs E0: higher success")],
 )  # fmt: skip
@@ -328,9 +365,91 @@ def test_a_full_size_study_finds_a_planted_effect_and_says_what_it_could_detect(
     tables = build_tables(_full_study(tmp_path, effect), [], [], design)
     frame = verdicts(tables, design).set_index("id")
     assert frame.loc["V0", "verdict"] == "supported"
-    assert frame.loc["V1", "verdict"] == "supported", frame.loc["V1", "reason"]  # E1 planted equal to E0
+    # E1 planted equal to E0, but 3 seeds cannot rule out ±2 points in every suite: no claim of equivalence
+    assert frame.loc["V1", "verdict"] == "inconclusive", frame.loc["V1", "reason"]
+    assert "too uncertain in libero_10 (Δ" in frame.loc["V1", "reason"]
     assert frame.loc["V4", "verdict"] == v4, frame.loc["V4", "reason"]
     if v4 == "inconclusive":
         assert "could detect differences of 0.0" in frame.loc["V4", "reason"]  # a few points at 6,000 pairs
     assert frame.loc["V5", "verdict"] in ("inconclusive", "supported")
     assert frame.loc["V2", "verdict"] == "not assessable"  # no training logs in this hand-made study
+
+
+def test_an_effect_in_one_suite_is_found_there_and_the_reason_names_it():
+    """No overall difference, but E2 clearly above E0 on libero_10: supported, naming the suite."""
+    e2 = _by_suite(
+        _cmp("E2", "E0", 0.02, p_holm=0.3),
+        libero_spatial=(0.0, 1.0, 0.01), libero_object=(0.0, 1.0, 0.01), libero_goal=(-0.01, 1.0, 0.02),
+        libero_10=(0.10, 0.004, 0.9),
+    )  # fmt: skip
+    v4 = _verdict(_tables(paired=pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), *e2])), "V4")
+    assert (
+        v4["verdict"] == "supported"
+        and "higher success over training runs in libero_10 (Δ +0.100" in v4["reason"]
+    )
+    assert (
+        "overall" not in v4["reason"].split(";")[0] and "by suite: libero_spatial Δ +0.000" in v4["numbers"]
+    )
+
+
+def test_no_difference_is_claimed_only_if_every_suite_is_within_the_margin():
+    equivalent = {
+        s: (0.0, 1.0, 0.01) for s in ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+    }
+    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_holm=0.9, p_tost=0.001), **equivalent)
+    tables = _tables(paired=pd.DataFrame([*e1, _cmp("E2", "E0", 0.06, p_holm=0.001)]))
+    assert _verdict(tables, "V1")["verdict"] == "supported"
+    uncertain = {**equivalent, "libero_10": (0.01, 1.0, 0.3)}  # overall TOST passes; libero_10's does not
+    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_holm=0.9, p_tost=0.001), **uncertain)
+    v1 = _verdict(_tables(paired=pd.DataFrame([*e1, _cmp("E2", "E0", 0.06, p_holm=0.001)])), "V1")
+    assert (
+        v1["verdict"] == "inconclusive"
+        and "too uncertain in libero_10 (Δ +0.010, TOST p 0.3)" in v1["reason"]
+    )
+
+
+def test_e2_beating_e0_is_not_supported_beside_a_memory_the_policy_ignores():
+    """V4 and V5 never contradict each other: with every ablation equal to E2's rollouts in every suite, the
+    gain over E0 is not its predicted futures'."""
+    ignored = pd.DataFrame(
+        [_cmp("E2", "E2", 0.0, 0.9, 0.001, mode="zero"), _cmp("E2", "E2", 0.0, 0.9, 0.01, mode="random")]
+    )
+    frame = verdicts(_tables(ablations=ignored), DESIGN).set_index("id")
+    assert frame.loc["V5", "verdict"] == "contradicted" and "ignores its memory" in frame.loc["V5", "reason"]
+    assert (
+        frame.loc["V4", "verdict"] == "inconclusive"
+        and "does not matter at rollout (V5)" in frame.loc["V4", "reason"]
+    )
+
+
+def test_a_margin_above_the_target_difference_is_refused():
+    from wmvla.design import DesignError
+
+    with pytest.raises(
+        DesignError, match=r"equivalence_margin 0\.05 exceeds analysis\.target_difference 0\.02"
+    ):
+        Settings(equivalence_margin=0.05, target_difference=0.02)
+
+
+def test_the_readme_and_the_report_state_the_method_the_code_computes(repo):
+    """The method a verdict names is the one README § "What a verdict claims" and the report's caption state:
+    stratified WLS, a logit-scale Paule–Mandel between-run variance, α's split, TOST in every suite."""
+    from wmvla.analysis.stats import RUN_METHOD
+    from wmvla.analysis.tables import OVERALL_SHARE
+
+    frame = verdicts(_tables(), DESIGN).set_index("id")
+    method = frame.loc["V4", "method"]
+    assert method.startswith(RUN_METHOD) and f"{OVERALL_SHARE:.0%} to the overall test" in method
+    readme = " ".join((repo / "README.md").read_text().split())
+    caption = " ".join((repo / "report/verdicts.rst").read_text().split())
+    for text in (readme, caption):
+        assert (
+            "Paule–Mandel" in text
+            and "logit scale" in text
+            and "precision-weighted mean of the suites" in text
+        )
+        assert (
+            f"{OVERALL_SHARE:.0%} to the overall tests" in text
+            and f"{1 - OVERALL_SHARE:.0%} to the suites" in text
+        )
+        assert "Hartung" not in text and "meta-analysis" not in text  # what is no longer computed

@@ -5,8 +5,8 @@ import re
 import pytest
 import yaml
 
-from wmvla.analysis.design import Design
 from wmvla.analysis.names import figure_names
+from wmvla.design import Design
 from wmvla.study import artifacts, commands, design, resources, targets
 from wmvla.study.config import StudyConfigError, baseline, train_steps
 

@@ -10,16 +10,35 @@ overrides) and hands them to every analysis step as JSON.
 import json
 from dataclasses import asdict, dataclass, field
 
+from wmvla.errors import WmvlaError
+
+
+class DesignError(WmvlaError, ValueError):
+    """The analysis design cannot answer its questions as configured (e.g. a margin above the target)."""
+
 
 @dataclass(frozen=True)
 class Settings:
     """Thresholds of the analysis (config section `analysis:`)."""
 
     alpha: float = 0.05  # family-wise error rate of each family of tests (Holm)
-    equivalence_margin: float = 0.05  # |SR difference| within which two arms count as equivalent (TOST)
+    equivalence_margin: float = 0.02  # |SR difference| within which two arms count as equivalent (TOST)
     power: float = 0.8  # for the smallest detectable difference of a comparison
     target_difference: float = 0.02  # an inconclusive comparison says the seeds per suite this would need
     gate_open_threshold: float = 0.05  # |tanh g| at the end of training above which a gate counts as open
+
+    def __post_init__(self) -> None:
+        if self.equivalence_margin > self.target_difference:
+            raise DesignError(margin_problem(self.equivalence_margin, self.target_difference))
+
+
+def margin_problem(margin: float, target: float) -> str:
+    """Why a margin above the target difference is refused (the DAG-time check says it too)."""
+    return (
+        f"analysis.equivalence_margin {margin} exceeds analysis.target_difference {target}: a claim of no "
+        "difference would call 'equivalent' the very differences the study sets out to detect; set the "
+        "margin at most to the target"
+    )
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,18 @@ def _suites(frame: pd.DataFrame) -> list[str]:
 
 
 def sr_by_experiment(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
+    """Success rates per suite (top) and, where the study has a baseline, each arm's run-level difference from
+    it in that suite (bottom): where an effect is, not only whether."""
     exps = _need(tables["experiments"].query("mode == 'pred'"), "success rates per experiment")
     runs = tables["runs"].query("mode == 'pred'")
+    paired = tables["paired"].query("mode == 'pred'") if not tables["paired"].empty else tables["paired"]
     suites = _suites(exps)
+    rows_of_panels = 2 if not paired.empty else 1
     fig, axes = plt.subplots(
-        1, len(suites), figsize=(1.6 + 1.3 * len(colours) * len(suites), 4), squeeze=False
+        rows_of_panels,
+        len(suites),
+        figsize=(1.6 + 1.3 * len(colours) * len(suites), 4 + 2.6 * (rows_of_panels - 1)),
+        squeeze=False,
     )
     for ax, suite in zip(axes[0], suites, strict=True):
         rows = (
@@ -98,10 +105,26 @@ def sr_by_experiment(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figu
             ax.annotate(f"n={int(rows.loc[exp, 'n_episodes'])}{spread}", (i, 1.02), ha="center", fontsize=8)
         ax.set(xticks=x, xticklabels=rows.index, ylim=(0, 1.1), title=suite, xlabel="experiment")
         ax.set_ylabel("success rate")
+    if not paired.empty:
+        reference = paired["ref_exp"].iloc[0]
+        for ax, suite in zip(axes[1], suites, strict=True):
+            rows = paired[paired["suite"] == suite]
+            if rows.empty:
+                ax.set_axis_off()
+                continue
+            _interval_plot(rows, _short_p, colours, ax, capsize=3)
+            ax.set(title=f"{suite}: Δ vs {reference}", xlabel="Δ success rate (95% CI, runs)")
+            if ax is not axes[1][0]:
+                ax.sharex(axes[1][0])  # one scale: the suites' differences compare at a glance
     fig.suptitle(
         "LIBERO success rate per experiment\n"
         "(bars: all episodes pooled, Wilson 95% CI; dots: single runs, one per suite × seed;\n"
-        "τ: between-run sd of the success rate beyond episode noise)"
+        "τ: between-run sd of the success rate beyond episode noise"
+        + (
+            "; bottom: paired difference from the baseline per suite, with its adjusted p)"
+            if not paired.empty
+            else ")"
+        )
     )
     fig.tight_layout()
     return fig
@@ -190,10 +213,16 @@ def rollout_ablations(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Fig
 
 
 def _run_p(row: pd.Series) -> str:
-    """The run-level p-value of a comparison, or why there is none."""
+    """The run-level adjusted p-value of a comparison, or why there is none."""
     if pd.isna(row["p_runs"]):
         return f"{int(row['n_runs'])} run pair(s): no run-level test"
-    return f"{int(row['n_runs'])} run pairs, Holm p={row['p_holm']:.2g}"
+    return f"{int(row['n_runs'])} run pairs, adjusted p={row['p_adj']:.2g}"
+
+
+def _short_p(row: pd.Series) -> str:
+    """An arm and its adjusted p, short enough for a narrow panel."""
+    p = "no test" if pd.isna(row["p_runs"]) else f"adj. p {row['p_adj']:.2g}"
+    return f"{row['exp']}\n{p}"
 
 
 def _arm_label(row: pd.Series) -> str:

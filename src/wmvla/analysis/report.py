@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from wmvla.analysis import collect, tables
-from wmvla.analysis.design import Design
 from wmvla.analysis.names import TABLES
+from wmvla.design import Design
 
 
 def build_tables(

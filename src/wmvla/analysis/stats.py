@@ -3,17 +3,22 @@
 Why a layer at all: each function names what the study needs and fixes the choices a reader must know. The
 arithmetic is the libraries'.
 
-**The training run is the unit of replication.** The study's claims are about a method (fine-tuning SmolVLA
-with a world branch), and two training runs of one arm differ in success rate by about a point per suite. An
-arm and its reference are evaluated on identical episodes (suite, seed, task, LIBERO init state), so each
-(suite, seed) gives one paired difference of success rates — one number per pair of training runs, with its
-own sampling variance from its episodes. These run-level differences are combined by a random-effects
-meta-analysis (statsmodels `combine_effects`): the between-run variance τ² (Paule–Mandel) enters every
-standard error, and the interval and test use the Hartung–Knapp–Sidik–Jonkman scale (never below the plain
-random-effects standard error) with a t distribution on runs − 1 degrees of freedom, which keeps the error
-rate near α with a handful of runs. Equivalence (TOST), the
-smallest detectable difference and the seeds a difference would need follow from the same standard error.
-A design with one run per suite and arm cannot estimate the between-run variance: no run-level inference.
+**The training run is the unit of replication, and suites are strata.** The study's claims are about a method
+(fine-tuning SmolVLA with a world branch), and two training runs of one arm differ in success rate by about a
+point per suite. An arm and its reference are evaluated on identical episodes (suite, seed, task, LIBERO init
+state), so each (suite, seed) gives one paired difference of success rates — one number per pair of training
+runs, with its own sampling variance from its episodes. LIBERO's suites ask different questions and sit at
+different success levels (three near the ceiling, `libero_10` with headroom), so the differences are modelled
+per suite: one mean per suite, and for each run pair the sampling variance of its episodes plus a between-run
+variance. A training seed shifts the logits of success, so the between-run variance is one number on the logit
+scale, common to the suites, and maps to each suite's success level p as τ² · (p(1 − p))² (the delta method):
+little near the ceiling, most where there is headroom. τ² is estimated as Paule–Mandel does (scipy's root
+finding: the weighted residuals' mean square equals 1), the suite means by statsmodels WLS with those
+variances, and every interval uses a t distribution on runs − suites degrees of freedom, never narrower than
+the episodes alone allow. Each suite gets its own estimate and interval; the overall estimate is the
+precision-weighted mean of the suites (a suite whose runs agree closely weighs more). Equivalence (TOST), the
+smallest detectable difference and the seeds a difference would need follow from the same standard errors. A
+design with one run per suite and arm cannot estimate the between-run variance: no run-level inference.
 
 Episode-level numbers stay as description of *these checkpoints*: Wilson intervals of pooled success rates,
 the exact McNemar test of the pooled discordant pairs.
@@ -30,8 +35,10 @@ import numpy as np
 
 RUN_UNIT = "training run (suite × seed)"
 RUN_METHOD = (
-    "random-effects meta-analysis of the per-run paired differences (statsmodels combine_effects: "
-    "Paule–Mandel between-run variance, modified Hartung–Knapp–Sidik–Jonkman t interval on runs − 1 df)"
+    "suite-stratified weighted least squares of the per-run paired differences (statsmodels WLS, one mean "
+    "per suite; each run's variance its episodes' sampling variance plus a between-run variance common to "
+    "the suites on the logit scale, Paule–Mandel, mapped to the suite's success level); per suite a t "
+    "interval, overall the precision-weighted mean of the suites; t on runs − suites degrees of freedom"
 )
 
 
@@ -110,8 +117,9 @@ def _combine(effects: np.ndarray, variances: np.ndarray):
 
 
 def between_run_sd(rates: Sequence[float], variances: Sequence[float]) -> float:
-    """The between-run standard deviation τ of one arm's success rate (Paule–Mandel), beyond what the runs'
-    episodes explain; NaN with fewer than two runs."""
+    """The between-run standard deviation τ of one arm's success rate in one suite (Paule–Mandel,
+    statsmodels), beyond what the runs' episodes explain; NaN with fewer than two runs. A description of the
+    arm, not a test."""
     if len(rates) < 2:
         return float("nan")
     return float(math.sqrt(max(0.0, _combine(np.asarray(rates, float), np.asarray(variances, float)).tau2)))
@@ -122,10 +130,10 @@ class RunLevelEffect:
     """A difference between two arms with the training run as the unit (NaN fields: not estimable)."""
 
     n_runs: int
-    estimate: float  # random-effects mean of the per-run differences
-    se: float  # (modified) Hartung–Knapp–Sidik–Jonkman standard error
-    df: int  # runs − 1
-    between_run_sd: float  # τ of the differences, beyond the episodes' sampling variance
+    estimate: float
+    se: float
+    df: int  # runs − suites of the comparison
+    between_run_sd: float  # sd of one run pair's difference beyond its episodes' sampling noise
 
     @property
     def estimable(self) -> bool:
@@ -203,23 +211,90 @@ def _detectable_effect(nobs: int, alpha: float, power: float) -> float:
     return float(np.asarray(effect).item())
 
 
-def run_level_effect(differences: Sequence[float], variances: Sequence[float]) -> RunLevelEffect:
-    """Combine per-run paired differences (and their sampling variances) into one run-level effect."""
-    d, v = np.asarray(differences, float), np.asarray(variances, float)
-    if len(d) != len(v) or len(d) == 0:
-        raise ValueError(f"need one variance per difference, got {len(d)} and {len(v)}")
-    if len(d) < 2:
-        return RunLevelEffect(len(d), float(d.mean()), float("nan"), 0, float("nan"))
-    result = _combine(d, v)
-    return RunLevelEffect(
+@dataclass(frozen=True)
+class StratifiedEffect:
+    """One comparison of two arms: overall, and in each suite."""
+
+    overall: RunLevelEffect
+    suites: dict[str, RunLevelEffect]
+    weights: dict[str, float]  # each suite's weight in the overall estimate (sum 1)
+    tau2: float = float("nan")  # the between-run variance on the logit scale (Paule–Mandel)
+
+
+def stratified_effect(
+    differences: Sequence[float], variances: Sequence[float], suites: Sequence[str], levels: Sequence[float]
+) -> StratifiedEffect:
+    """Per-run paired differences (their sampling variances, their suites, and the mean success rate of the
+    two runs) → the effect overall and per suite.
+
+    Each run's variance is its sampling variance plus τ² · (p_s(1 − p_s))², p_s its suite's mean success rate:
+    a between-run variance common to the suites on the logit scale. τ² solves Paule–Mandel's equation (the
+    weighted residual mean square of statsmodels' WLS on one indicator per suite is 1; scipy's brentq), 0 if
+    the runs vary no more than their episodes explain. Not estimable (NaN standard errors) unless every suite
+    has two runs: a suite's runs must show their own spread.
+    """
+    import statsmodels.api as sm
+    from scipy.optimize import brentq
+
+    d, v, labels = np.asarray(differences, float), np.asarray(variances, float), np.asarray(suites)
+    rate = np.asarray(levels, float)
+    if not (len(d) == len(v) == len(labels) == len(rate)) or len(d) == 0:
+        raise ValueError(
+            f"need a variance, suite and level per difference, got {len(d)}, {len(v)}, {len(labels)}"
+        )
+    names = sorted(set(labels.tolist()))
+    design = (labels[:, None] == np.array(names)[None, :]).astype(float)  # (runs, suites)
+    counts = design.sum(axis=0)
+    if counts.min() < 2:
+        return _not_estimable(d, labels, names, counts)
+    suite_rate = (design * rate[:, None]).sum(axis=0) / counts
+    slope = design @ (suite_rate * (1 - suite_rate))  # d SR / d logit at each run's suite level
+
+    def fit(tau2: float):
+        return sm.WLS(d, design, weights=1 / (v + tau2 * slope**2)).fit()
+
+    tau2 = 0.0
+    if fit(0.0).scale > 1.0 and slope.any():  # the runs vary more than their episodes explain
+        upper = 1.0
+        while fit(upper).scale > 1.0 and upper < 1e6:
+            upper *= 10
+        tau2 = brentq(lambda t: fit(t).scale - 1.0, 0.0, upper) if fit(upper).scale <= 1.0 else upper
+    result = fit(tau2)
+    cov = np.asarray(result.normalized_cov_params) * max(1.0, result.scale)  # known variances, never narrower
+    precision = 1 / np.diag(cov)
+    weights = precision / precision.sum()
+    spread = np.sqrt(tau2) * (suite_rate * (1 - suite_rate))  # between-run sd of a difference, per suite
+    df = len(d) - len(names)
+    overall = RunLevelEffect(
         n_runs=len(d),
-        estimate=float(result.mean_effect_re),
-        # Hartung–Knapp–Sidik–Jonkman, never below the plain random-effects standard error (the "modified"
-        # HKSJ: with few runs that happen to agree, the HKSJ scale alone can shrink the interval to nothing)
-        se=float(max(result.sd_eff_w_re_hksj, result.sd_eff_w_re)),
-        df=len(d) - 1,
-        between_run_sd=float(math.sqrt(max(0.0, result.tau2))),
+        estimate=float(weights @ result.params),
+        se=float(np.sqrt(weights @ cov @ weights)),
+        df=df,
+        between_run_sd=float(weights @ spread),
     )
+    per_suite = {
+        name: RunLevelEffect(
+            int(counts[i]), float(result.params[i]), float(np.sqrt(cov[i, i])), df, float(spread[i])
+        )
+        for i, name in enumerate(names)
+    }
+    return StratifiedEffect(
+        overall, per_suite, dict(zip(names, map(float, weights), strict=True)), float(tau2)
+    )
+
+
+def _not_estimable(
+    d: np.ndarray, labels: np.ndarray, names: list[str], counts: np.ndarray
+) -> StratifiedEffect:
+    """The differences described (suite means, run-weighted overall), nothing inferred."""
+    nan = float("nan")
+    means = {name: float(d[labels == name].mean()) for name in names}
+    weights = {name: float(c / counts.sum()) for name, c in zip(names, counts, strict=True)}
+    suites = {
+        name: RunLevelEffect(int(c), means[name], nan, 0, nan) for name, c in zip(names, counts, strict=True)
+    }
+    overall = RunLevelEffect(len(d), float(sum(weights[n] * means[n] for n in names)), nan, 0, nan)
+    return StratifiedEffect(overall, suites, weights)
 
 
 def probability_of_improvement(arm_scores: np.ndarray, ref_scores: np.ndarray) -> float:

@@ -1,14 +1,19 @@
 """What the evidence says: one verdict per criterion of the seed notes, from the study's tables.
 
-Each criterion (DESIGN.md §8, the notes' "what counts as evidence") gets a row: the question, the unit of
-replication and the method of its test, the numbers, a verdict — supported, contradicted, inconclusive, or
-not assessable — and a one-line reason. The order matters: if the baseline does not work (V0), no comparison
-with it means anything, and every other verdict is "not assessable". An arm "helps" when its run-level test
-(the training run the unit, `wmvla.analysis.stats`), Holm-adjusted within its family, rejects in its favour,
-and is contradicted when it rejects the other way; otherwise the verdict is inconclusive, and the reason says
-whether TOST shows the arms equivalent within the margin, the smallest difference the study's runs could have
-detected, and how many seeds per suite would detect `analysis.target_difference`. A study with one training
-run per suite and arm gets no comparison verdict: the between-run variance is not estimable.
+Each criterion (DESIGN.md §6) gets one row: the question, the unit of replication and the method of its test,
+the numbers, a verdict — supported, contradicted, inconclusive, or not assessable — and a one-line reason. The
+order matters: if the baseline does not work (V0), no comparison with it means anything, and every other
+verdict is "not assessable".
+
+A comparison of two arms is read in every scope the tables give it (`Evidence`): overall (the
+suite-stratified test) and each suite. An arm "differs" where an adjusted test rejects (`p_adj` < α: α split
+between the overall test, Holm over the arms of its family, and the suites of the comparison, Holm over
+suites; `wmvla.analysis.tables`), and the reason names those scopes with their differences. A claim of *no*
+difference (E1 equivalent to E0, "the policy ignores its memory") holds only if every suite's TOST rejects
+within `analysis.equivalence_margin`, which the config cannot set above `analysis.target_difference`;
+otherwise the verdict is inconclusive and names the suites that are too uncertain. Two verdicts of one report
+never contradict each other: "E2 beats E0" is not supported beside "the policy ignores its memory". A study
+whose suites have one training run each gets no comparison verdict: the between-run variance is not estimable.
 """
 
 from dataclasses import dataclass, replace
@@ -16,8 +21,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from wmvla.analysis.design import Design
 from wmvla.analysis.stats import RUN_METHOD, RUN_UNIT
+from wmvla.analysis.tables import OVERALL_SHARE
+from wmvla.design import Design
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_ASSESSABLE = (
     "supported",
@@ -28,8 +34,8 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_ASSESSABLE = (
 COLUMNS = ["id", "question", "unit", "method", "test", "numbers", "verdict", "reason"]
 PAIRED_TEST = (
     "per pair of training runs (suite, seed) the paired difference of success on identical episodes; "
-    "their random-effects mean with a t-test, Holm-adjusted within its family; TOST for equivalence "
-    "within ±{margin}"
+    "stratified by suite: a t-test overall and in each suite, α split between them (Holm over its family's "
+    "arms, Holm over the suites); equivalence: TOST within ±{margin} in every suite"
 )
 ONE_RUN = (
     "one training run per suite and arm: the between-run variance cannot be estimated, so nothing can be "
@@ -51,7 +57,11 @@ class Verdict:
     method: str = ""  # the statistics behind the verdict
 
 
-COMPARISON = (RUN_UNIT, RUN_METHOD + "; Holm within its family; TOST for equivalence")
+COMPARISON = (
+    RUN_UNIT,
+    RUN_METHOD + f"; α split: {OVERALL_SHARE:.0%} to the overall test (Holm over its family's arms), "
+    f"{1 - OVERALL_SHARE:.0%} to the suites (Holm over suites); TOST for equivalence in every suite",
+)
 UNITS = {  # criterion → (unit, method)
     "V0": ("episode, pooled per suite", "success rate with its Wilson 95% interval (statsmodels)"),
     "V1": COMPARISON,
@@ -69,20 +79,88 @@ UNITS = {  # criterion → (unit, method)
 }
 
 
-def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows pooled over suites (`all`), or the only suite's when the study has one."""
-    if frame.empty:
-        return frame
-    return frame[frame["suite"] == "all"] if (frame["suite"] == "all").any() else frame
+OVERALL = "overall"
 
 
-def _row(frame: pd.DataFrame, **where) -> pd.Series | None:
-    rows = _pooled(frame)
-    for key, value in where.items():
+@dataclass(frozen=True)
+class Evidence:
+    """One comparison of two arms in every scope of the tables: its overall row and each suite's row (a study
+    with one suite has one row, both at once)."""
+
+    overall: pd.Series
+    suites: tuple[pd.Series, ...]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, **where) -> "Evidence | None":
+        rows = frame
+        for key, value in where.items():
+            if rows.empty:
+                return None
+            rows = rows[rows[key] == value]
         if rows.empty:
             return None
-        rows = rows[rows[key] == value]
-    return None if rows.empty else rows.iloc[0]
+        overall = rows[rows["scope"] == OVERALL]
+        suites = rows[rows["scope"] != OVERALL]
+        first = overall.iloc[0]
+        return cls(first, tuple(r for _, r in suites.iterrows()) or (first,))
+
+    @property
+    def assessable(self) -> bool:
+        return not pd.isna(self.overall["p_runs"])
+
+    def _scopes(self) -> list[tuple[str, pd.Series]]:
+        several = len(self.suites) > 1 or self.suites[0]["scope"] != OVERALL
+        return [(OVERALL if several else self.overall["suite"], self.overall)] + (
+            [(r["suite"], r) for r in self.suites] if several else []
+        )
+
+    def differs(self, alpha: float, sign: int) -> list[str]:
+        """The scopes where the arm is significantly higher (`sign` 1) or lower (−1) than its reference."""
+        return [name for name, r in self._scopes() if r["p_adj"] < alpha and np.sign(r["diff"]) == sign]
+
+    def equivalent_everywhere(self, alpha: float) -> bool:
+        return all(r["p_tost"] < alpha for r in self.suites)
+
+    def too_uncertain(self, alpha: float) -> str:
+        """The suites whose 90% interval reaches beyond the margin, with that interval."""
+        return ", ".join(
+            f"{r['suite']} (Δ {r['diff']:+.3f}, TOST p {r['p_tost']:.2g})"
+            for r in self.suites
+            if r["p_tost"] >= alpha
+        )
+
+    def where(self, scopes: list[str]) -> str:
+        """Scopes as a reader reads them, each with its difference and adjusted p; an overall finding that no
+        suite shows alone names the suites that drive it."""
+        rows = dict(self._scopes())
+        text = ", ".join(
+            f"{'overall' if name == OVERALL else 'in ' + name} (Δ {rows[name]['diff']:+.3f}, adjusted p "
+            f"{rows[name]['p_adj']:.2g})"
+            for name in scopes
+        )
+        if scopes == [OVERALL]:
+            text += f", driven by {self.drivers()}"
+        return text
+
+    def drivers(self) -> str:
+        """The suites that carry the overall estimate: each contributing at least a quarter of it (its weight
+        times its difference, in the same direction), the largest first."""
+        total = self.overall["diff"]
+        shares = sorted(((r["weight"] * r["diff"], r) for r in self.suites), key=lambda x: -abs(x[0]))
+        named = [r for part, r in shares if total and part / total >= 0.25] or [shares[0][1]]
+        return ", ".join(f"{r['suite']} (Δ {r['diff']:+.3f})" for r in named)
+
+    def numbers(self) -> str:
+        """The overall comparison, then each suite's difference with its interval."""
+        text = _comparison_numbers(self.overall)
+        if len(self.suites) > 1 or self.suites[0]["scope"] != OVERALL:
+            per_suite = "; ".join(
+                f"{r['suite']} Δ {r['diff']:+.3f} [{_fmt(r['diff_ci_low'], '+.3f')}, "
+                f"{_fmt(r['diff_ci_high'], '+.3f')}] adj p {_fmt(r['p_adj'], '.2g')}"
+                for r in self.suites
+            )
+            text += f" | by suite: {per_suite}"
+        return text
 
 
 def _estimable(row: pd.Series) -> bool:
@@ -109,8 +187,8 @@ def _comparison_numbers(row: pd.Series) -> str:
     return (
         f"SR {arm} {row['sr_arm']:.3f} vs {ref} {row['sr_ref']:.3f}: Δ {row['diff']:+.3f} "
         f"(95% CI [{row['diff_ci_low']:+.3f}, {row['diff_ci_high']:+.3f}]) over {int(row['n_runs'])} "
-        f"run pairs, between-run sd of Δ {_fmt(row['between_run_sd'])}; p = {row['p_runs']:.3g}, Holm p = "
-        f"{row['p_holm']:.3g}; TOST p = {row['p_tost']:.3g}; "
+        f"run pairs, between-run sd of Δ {_fmt(row['between_run_sd'])}; p = {row['p_runs']:.3g}, "
+        f"adjusted p = {row['p_adj']:.3g}; TOST p = {row['p_tost']:.3g}; "
         f"P({arm} > {ref}) = {_fmt(row['p_improvement'], '.2f')}; detectable |Δ| ≥ {_fmt(row['mde'])}; "
         f"{episodes}"
     )
@@ -130,25 +208,41 @@ def _power(row: pd.Series) -> str:
     )
 
 
-def _helps(row: pd.Series, design: Design, what: str) -> tuple[str, str]:
-    """Verdict and reason for "the arm beats its reference" on one comparison row."""
+def _undecided(evidence: Evidence, design: Design) -> str:
+    """Why nothing was shown either way: equivalence in every suite, or the suites too uncertain to say."""
     s = design.settings
-    if not _estimable(row):
+    if evidence.equivalent_everywhere(s.alpha):
+        return (
+            f"no difference beyond ±{s.equivalence_margin} in any suite (TOST, α = {s.alpha}): any effect is "
+            f"smaller than the margin; {_power(evidence.overall)}"
+        )
+    return (
+        f"neither different nor equivalent within ±{s.equivalence_margin}: too uncertain in "
+        f"{evidence.too_uncertain(s.alpha)}; {_power(evidence.overall)}"
+    )
+
+
+def _helps(evidence: Evidence, design: Design, what: str) -> tuple[str, str]:
+    """Verdict and reason for "the arm beats its reference", read in every scope."""
+    s = design.settings
+    if not evidence.assessable:
         return NOT_ASSESSABLE, f"{what}: {ONE_RUN}"
-    significant = row["p_holm"] < s.alpha
-    if significant and row["diff"] > 0:
-        return SUPPORTED, f"{what}: higher success over training runs, significant after Holm (α = {s.alpha})"
-    if significant and row["diff"] < 0:
+    higher, lower = evidence.differs(s.alpha, 1), evidence.differs(s.alpha, -1)
+    if higher and lower:
+        return INCONCLUSIVE, (
+            f"{what}: mixed — higher success {evidence.where(higher)}, lower {evidence.where(lower)}"
+        )
+    if higher:
+        return (
+            SUPPORTED,
+            f"{what}: higher success over training runs {evidence.where(higher)} (α = {s.alpha})",
+        )
+    if lower:
         return (
             CONTRADICTED,
-            f"{what}: lower success over training runs, significant after Holm (α = {s.alpha})",
+            f"{what}: lower success over training runs {evidence.where(lower)} (α = {s.alpha})",
         )
-    if row["p_tost"] < s.alpha:
-        return INCONCLUSIVE, (
-            f"no difference beyond ±{s.equivalence_margin} (equivalent by TOST, α = {s.alpha}): any effect "
-            f"is smaller than the margin; {_power(row)}"
-        )
-    return INCONCLUSIVE, (f"neither different nor equivalent within ±{s.equivalence_margin}; {_power(row)}")
+    return INCONCLUSIVE, f"{what}: {_undecided(evidence, design)}"
 
 
 def _missing(vid: str, question: str, test: str, what: str) -> Verdict:
@@ -192,19 +286,24 @@ def capacity_equivalent(tables: dict[str, pd.DataFrame], design: Design) -> Verd
         f"scene) equivalent to {design.baseline}: no capacity or regularisation effect?"
     )
     test = PAIRED_TEST.format(margin=s.equivalence_margin)
-    row = _row(tables["paired"], exp=design.capacity, mode="pred")
-    if design.capacity is None or row is None:
+    evidence = Evidence.of(tables["paired"], exp=design.capacity, mode="pred") if design.capacity else None
+    if evidence is None:
         return _missing("V1", question, test, "the study has no capacity control (E1)")
-    numbers = _comparison_numbers(row)
-    if not _estimable(row):
+    numbers = evidence.numbers()
+    if not evidence.assessable:
         return Verdict("V1", question, test, numbers, NOT_ASSESSABLE, ONE_RUN)
-    if row["p_holm"] < s.alpha:
-        effect = "a capacity effect: extra parameters help" if row["diff"] > 0 else "the branch harms"
+    higher, lower = evidence.differs(s.alpha, 1), evidence.differs(s.alpha, -1)
+    if higher or lower:
+        effect = (
+            f"a capacity effect: extra parameters help {evidence.where(higher)}"
+            if higher
+            else f"the branch harms {evidence.where(lower)}"
+        )
         return Verdict("V1", question, test, numbers, CONTRADICTED, f"{design.capacity} differs: {effect}")
-    if row["p_tost"] < s.alpha:
-        return Verdict("V1", question, test, numbers, SUPPORTED, f"equivalent within ±{s.equivalence_margin}")
-    reason = f"neither equivalent within ±{s.equivalence_margin} nor different; {_power(row)}"
-    return Verdict("V1", question, test, numbers, INCONCLUSIVE, reason)
+    if evidence.equivalent_everywhere(s.alpha):
+        reason = f"equivalent within ±{s.equivalence_margin} in every suite (TOST, α = {s.alpha})"
+        return Verdict("V1", question, test, numbers, SUPPORTED, reason)
+    return Verdict("V1", question, test, numbers, INCONCLUSIVE, _undecided(evidence, design))
 
 
 def _runs(training: pd.DataFrame, exp: str, metric: str) -> pd.DataFrame:
@@ -271,67 +370,96 @@ def offline_ordering(tables: dict[str, pd.DataFrame], design: Design) -> Verdict
 
 
 def world_beats_baseline(tables: dict[str, pd.DataFrame], design: Design) -> Verdict:
+    """E2 against E0, in every scope; a gain that the capacity control shares where it is found (E1 beats E0
+    there too, and E2 does not beat E1) is "confounded by capacity", not support."""
     s = design.settings
     question = f"V4 — Does {design.world} (predicted futures) beat {design.baseline}?"
     test = PAIRED_TEST.format(margin=s.equivalence_margin) + f"; then {design.world} vs {design.capacity}"
-    row = _row(tables["paired"], exp=design.world, mode="pred")
-    if design.world is None or row is None:
+    evidence = Evidence.of(tables["paired"], exp=design.world, mode="pred") if design.world else None
+    if evidence is None:
         return _missing("V4", question, test, "the study has no world arm (E2)")
-    numbers = _comparison_numbers(row)
-    verdict, reason = _helps(row, design, f"{design.world} vs {design.baseline}")
-    control = _row(tables["vs_world"], exp=design.world, ref_exp=design.capacity) if design.capacity else None
-    if verdict == SUPPORTED and control is not None:
-        numbers += f" || {_comparison_numbers(control)}"
-        if not (control["p_holm"] < s.alpha and control["diff"] > 0):
-            reason = (
-                f"confounded by capacity: {design.world} does not beat {design.capacity} (the branch without "
-                "scene information) over training runs"
-            )
-            return Verdict("V4", question, test, numbers, INCONCLUSIVE, reason)
-    return Verdict("V4", question, test, numbers, verdict, reason)
+    numbers = evidence.numbers()
+    verdict, reason = _helps(evidence, design, f"{design.world} vs {design.baseline}")
+    capacity = Evidence.of(tables["paired"], exp=design.capacity, mode="pred") if design.capacity else None
+    control = (
+        Evidence.of(tables["vs_world"], exp=design.world, ref_exp=design.capacity)
+        if design.capacity
+        else None
+    )
+    if verdict != SUPPORTED or capacity is None or control is None:
+        return Verdict("V4", question, test, numbers, verdict, reason)
+    numbers += f" || {control.numbers()}"
+    found = evidence.differs(s.alpha, 1)
+    shared = set(capacity.differs(s.alpha, 1)) - set(control.differs(s.alpha, 1))
+    if all(scope in shared for scope in found):
+        reason = (
+            f"confounded by capacity: {design.capacity} (the branch without scene information) beats "
+            f"{design.baseline} as well {capacity.where(found)}, and {design.world} does not beat "
+            f"{design.capacity} there"
+        )
+        return Verdict("V4", question, test, numbers, INCONCLUSIVE, reason)
+    beyond = control.differs(s.alpha, 1)
+    reason += (
+        f"; beyond capacity: it beats {design.capacity} {control.where(beyond)}"
+        if beyond
+        else f"; {design.capacity} does not beat {design.baseline} where it does"
+    )
+    return Verdict("V4", question, test, numbers, SUPPORTED, reason)
 
 
 def rollout_ablations_hurt(tables: dict[str, pd.DataFrame], design: Design) -> Verdict:
     s = design.settings
     question = f"V5 — Does zeroing or randomising {design.world}'s memory at rollout lower its success?"
     test = PAIRED_TEST.format(margin=s.equivalence_margin).replace(
-        "its family", "the rollout-ablation family"
+        "its family's arms", "the rollout ablations"
     )
-    ablations = _pooled(tables["ablations"])
-    rows = ablations[ablations["exp"] == design.world] if not ablations.empty else ablations
-    if design.world is None or rows.empty:
+    ablations = tables["ablations"]
+    modes = (
+        sorted(set(ablations.loc[ablations["exp"] == design.world, "mode"]))
+        if design.world and not ablations.empty
+        else []
+    )
+    found = {m: Evidence.of(ablations, exp=design.world, mode=m) for m in modes}
+    if not found:
         return _missing("V5", question, test, "no rollout ablation of the world arm (zero/random memory)")
-    numbers = " || ".join(_comparison_numbers(r) for _, r in rows.iterrows())
-    if not rows.apply(_estimable, axis=1).all():
+    numbers = " || ".join(e.numbers() for e in found.values())
+    if not all(e.assessable for e in found.values()):
         return Verdict("V5", question, test, numbers, NOT_ASSESSABLE, ONE_RUN)
-    lower = rows[(rows["p_holm"] < s.alpha) & (rows["diff"] < 0)]
-    higher = rows[(rows["p_holm"] < s.alpha) & (rows["diff"] > 0)]
-    if len(higher):
-        return Verdict("V5", question, test, numbers, CONTRADICTED, "an ablated memory does better")
-    if len(lower) == len(rows):
-        return Verdict(
-            "V5", question, test, numbers, SUPPORTED, "every ablation lowers success: the memory is used"
+    better = {m: e.differs(s.alpha, 1) for m, e in found.items()}
+    worse = {m: e.differs(s.alpha, -1) for m, e in found.items()}
+    if any(better.values()):
+        where = "; ".join(f"{m} {found[m].where(scopes)}" for m, scopes in better.items() if scopes)
+        return Verdict("V5", question, test, numbers, CONTRADICTED, f"an ablated memory does better: {where}")
+    if all(worse.values()):
+        where = "; ".join(f"{m} {found[m].where(scopes)}" for m, scopes in worse.items())
+        reason = f"every ablation lowers success, the memory is used: {where}"
+        return Verdict("V5", question, test, numbers, SUPPORTED, reason)
+    if all(e.equivalent_everywhere(s.alpha) for e in found.values()):
+        reason = (
+            f"no ablation matters: every ablation within ±{s.equivalence_margin} of {design.world} in every "
+            "suite (TOST): the policy ignores its memory"
         )
-    if (rows["p_tost"] < s.alpha).all():
-        return Verdict(
-            "V5", question, test, numbers, CONTRADICTED, "no ablation matters: the policy ignores its memory"
-        )
-    return Verdict(
-        "V5", question, test, numbers, INCONCLUSIVE, "some ablations lower success, or none clearly"
+        return Verdict("V5", question, test, numbers, CONTRADICTED, reason)
+    lowering = "; ".join(f"{m} {found[m].where(scopes)}" for m, scopes in worse.items() if scopes)
+    unsettled = "; ".join(f"{m}: {e.too_uncertain(s.alpha)}" for m, e in found.items() if not worse[m])
+    shown = (
+        f"some ablations lower success ({lowering}), not all" if lowering else "none clearly lowers success"
     )
+    reason = f"{shown}; too uncertain to call equal in {unsettled}" if unsettled else shown
+    return Verdict("V5", question, test, numbers, INCONCLUSIVE, reason)
 
 
 def arm_vs_world(tables: dict[str, pd.DataFrame], design: Design, exp: str, vid: str, what: str) -> Verdict:
     s = design.settings
     question = f"{vid} — Does {exp} ({what}) beat {design.world}?"
     test = PAIRED_TEST.format(margin=s.equivalence_margin).replace(
-        "its family", f"the vs-{design.world} family"
+        "its family's arms", f"the arms compared with {design.world}"
     )
-    row = _row(tables["vs_world"], exp=exp, ref_exp=design.world)
-    if row is None:
+    evidence = Evidence.of(tables["vs_world"], exp=exp, ref_exp=design.world)
+    if evidence is None:
         return _missing(vid, question, test, f"{exp} or {design.world} has no evaluation")
-    verdict, reason = _helps(row, design, f"{exp} vs {design.world}")
-    return Verdict(vid, question, test, _comparison_numbers(row), verdict, reason)
+    verdict, reason = _helps(evidence, design, f"{exp} vs {design.world}")
+    return Verdict(vid, question, test, evidence.numbers(), verdict, reason)
 
 
 def bank_vs_world(tables: dict[str, pd.DataFrame], design: Design, exp: str) -> Verdict:
@@ -363,34 +491,47 @@ def encoder_vs_world(tables: dict[str, pd.DataFrame], design: Design, exp: str) 
     world arm (the verdict), with its comparison against the baseline alongside."""
     what = design.changes.get(exp, "another encoder's latents")
     base = arm_vs_world(tables, design, exp, f"V8.{exp}", what)
-    row = _row(tables["paired"], exp=exp, mode="pred")
-    if base.verdict == NOT_ASSESSABLE or row is None:
+    evidence = Evidence.of(tables["paired"], exp=exp, mode="pred")
+    if base.verdict == NOT_ASSESSABLE or evidence is None:
         return base
-    against_baseline = _helps(row, design, f"{exp} vs {design.baseline}")[1]
+    against_baseline = _helps(evidence, design, f"{exp} vs {design.baseline}")[1]
     return replace(
         base,
         test=base.test + f"; and {exp} vs {design.baseline} in the baseline family",
-        numbers=f"{base.numbers} || {_comparison_numbers(row)}",
+        numbers=f"{base.numbers} || {evidence.numbers()}",
         reason=f"{base.reason}; against {design.baseline}: {against_baseline}",
     )
+
+
+def consistent(found: list[Verdict]) -> list[Verdict]:
+    """Two verdicts of one report never contradict each other: "E2 beats E0" (V4) beside "the policy ignores
+    its memory" (V5) would credit predicted futures the policy does not use — V4 is then inconclusive."""
+    by_id = {v.id: v for v in found}
+    v4, v5 = by_id.get("V4"), by_id.get("V5")
+    if v4 and v5 and v4.verdict == SUPPORTED and "ignores its memory" in v5.reason:
+        why = "but its memory does not matter at rollout (V5): the gain is not its predicted futures'"
+        by_id["V4"] = replace(v4, verdict=INCONCLUSIVE, reason=f"{v4.reason}; {why}")
+    return [by_id[v.id] for v in found]
 
 
 def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
     """Every criterion's verdict, in the notes' order (a failed V0 makes the rest not assessable)."""
     rows = [baseline_works(tables, design)]
-    later = [
-        capacity_equivalent(tables, design),
-        gate_opens(tables, design),
-        offline_ordering(tables, design),
-        world_beats_baseline(tables, design),
-        rollout_ablations_hurt(tables, design),
-        *(
-            arm_vs_world(tables, design, e, f"V6.{e}", design.changes.get(e, "a fusion ablation"))
-            for e in design.fusion
-        ),
-        *(bank_vs_world(tables, design, e) for e in design.imagination),
-        *(encoder_vs_world(tables, design, e) for e in design.encoders),
-    ]
+    later = consistent(
+        [
+            capacity_equivalent(tables, design),
+            gate_opens(tables, design),
+            offline_ordering(tables, design),
+            world_beats_baseline(tables, design),
+            rollout_ablations_hurt(tables, design),
+            *(
+                arm_vs_world(tables, design, e, f"V6.{e}", design.changes.get(e, "a fusion ablation"))
+                for e in design.fusion
+            ),
+            *(bank_vs_world(tables, design, e) for e in design.imagination),
+            *(encoder_vs_world(tables, design, e) for e in design.encoders),
+        ]
+    )
     if rows[0].verdict != SUPPORTED:
         why = f"{design.baseline} does not work here (V0): no comparison with it is evidence"
         later = [

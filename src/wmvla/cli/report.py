@@ -10,8 +10,8 @@ log = logging.getLogger("wmvla")
 
 
 def _tables(args: argparse.Namespace) -> None:
-    from wmvla.analysis.design import Design
     from wmvla.analysis.report import build_tables, write_tables
+    from wmvla.design import Design
     from wmvla.study.ownership import check_report_inputs
 
     if args.study is not None:
@@ -23,9 +23,9 @@ def _tables(args: argparse.Namespace) -> None:
 
 
 def _verdicts(args: argparse.Namespace) -> None:
-    from wmvla.analysis.design import Design
     from wmvla.analysis.report import read_tables
     from wmvla.analysis.verdicts import verdicts
+    from wmvla.design import Design
 
     frame = verdicts(read_tables(args.tables), Design.from_json(args.design))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -53,12 +53,12 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--evals", type=Path, nargs="+", required=True, help="eval/<mode>.json files")
     p.add_argument("--offline", type=Path, nargs="*", default=[], help="offline.json files")
     p.add_argument("--metrics", type=Path, nargs="*", default=[], help="train/metrics.jsonl files")
-    p.add_argument("--design", default="{}", help="JSON of wmvla.analysis.design.Design (roles, thresholds)")
+    p.add_argument("--design", default="{}", help="JSON of wmvla.design.Design (roles, thresholds)")
     p.add_argument("--out", type=Path, required=True)
 
     p = command(report, "verdicts", _verdicts, "one verdict per criterion of the seed notes")
     p.add_argument("--tables", type=Path, required=True)
-    p.add_argument("--design", required=True, help="JSON of wmvla.analysis.design.Design")
+    p.add_argument("--design", required=True, help="JSON of wmvla.design.Design")
     p.add_argument("--out", type=Path, required=True, help="results/<study>/tables/verdicts.csv")
 
     p = command(report, "figures", _figures, "draw results/<study>/figures/*.png|svg from the tables")

@@ -7,6 +7,7 @@ that differs from the baseline in more than the world branch would make every co
 
 import difflib
 
+from wmvla.design import margin_problem
 from wmvla.study.config import StudyConfigError
 from wmvla.study.fields import cli_value, parse_error, policy_fields, world_only_fields
 
@@ -100,10 +101,18 @@ def check_encoders(config: dict) -> None:
             )
 
 
+def check_analysis(config: dict) -> None:
+    """A claim of no difference must rule out the differences the study looks for (DESIGN.md §6)."""
+    analysis = config["analysis"]
+    if analysis["equivalence_margin"] > analysis["target_difference"]:
+        raise StudyConfigError(margin_problem(analysis["equivalence_margin"], analysis["target_difference"]))
+
+
 def check_study_config(config: dict, baseline: str | None) -> None:
     """Override keys and values of the shared `policy.args` and of every experiment, encoders, arm
-    parity, and the evaluation protocol against the chunk size."""
+    parity, the evaluation protocol against the chunk size, and the analysis's margin."""
     check_protocol(config)
+    check_analysis(config)
     check_encoders(config)
     experiments = config["experiments"]
     for policy_type in sorted({spec["policy_type"] for spec in experiments.values()}):

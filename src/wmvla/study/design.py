@@ -2,7 +2,7 @@
 
 Why from the config, at DAG time: the roles (baseline E0, capacity control E1, world arm E2, fusion ablations,
 imagination banks, encoder arms) follow from `analysis:` and each experiment's overrides; every analysis step
-gets them as one JSON argument, which `wmvla.analysis.design.Design.from_json` reads (the same fields).
+gets them as one JSON argument, which `wmvla.design.Design.from_json` reads (the same fields).
 """
 
 import json
