@@ -62,6 +62,9 @@ def test_every_memory_mode_on_the_same_frames_and_noise(tiny_smolvlm, data, tmp_
             row["action_loss"] - by_mode["pred"]["action_loss"], rel=1e-4
         )
         assert row["action_loss_minus_pred_ci95"] is None  # one demonstration: no interval over them
+    assert (
+        opened["shuffle"]["other_demonstration"] == 0.0
+    )  # one held out: only its other moments, and said so
     assert by_mode["oracle"]["world_loss"] == by_mode["pred"]["world_loss"]  # the Prophet ignores the mode
     assert -1 <= by_mode["pred"]["world_cos"] <= 1
     assert _check(checkpoint, root)["modes"] == opened["modes"]  # reproducible, shuffle/random included
@@ -103,3 +106,22 @@ def test_the_frames_span_every_task_of_the_held_out_demonstrations(tiny_smolvlm,
     assert all(m["n_frames"] == 5 for m in check["modes"])
     low, high = next(m for m in check["modes"] if m["mode"] == "oracle")["action_loss_minus_pred_ci95"]
     assert low <= high  # an interval over the five demonstrations
+    assert check["shuffle"]["other_task"] == 1.0 and "another demonstration" in check["shuffle"]["rule"]
+
+
+def test_a_shuffled_memory_comes_from_another_demonstration_of_another_task():
+    """Held-out frames sorted by demonstration (as the check reads them): a shuffle within a batch would give
+    most frames another moment of their own demonstration; the donors never do, and cross tasks when the
+    held-out demonstrations have several — the same pairs for every arm (a fixed seed)."""
+    from wmvla.eval.offline import shuffle_donors
+
+    episodes = [3] * 20 + [7] * 20 + [11] * 20  # 3 and 7: task A; 11: task B
+    tasks = {3: ("A",), 7: ("A",), 11: ("B",)}
+    donors, shares = shuffle_donors(episodes, tasks)
+    donor_episode = [episodes[d] for d in donors]
+    assert all(d != e for d, e in zip(donor_episode, episodes, strict=True))
+    assert all(d == 11 for d, e in zip(donor_episode, episodes, strict=True) if e in (3, 7))  # task B
+    assert shares == {"other_demonstration": 1.0, "other_task": 1.0}
+    assert (shuffle_donors(episodes, tasks)[0] == donors).all()
+    one_task = shuffle_donors([3] * 5 + [7] * 5, {3: ("A",), 7: ("A",)})
+    assert one_task[1] == {"other_demonstration": 1.0, "other_task": 0.0}

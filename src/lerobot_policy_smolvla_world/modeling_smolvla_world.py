@@ -272,12 +272,19 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
         self._capture_grads = (self._step + 1) % freq == 0  # for the next step's report
         return self._step % freq == 0
 
-    def _training_memory(self, batch: dict[str, Tensor], mode: str, generator=None):
-        """Latent windows of the batch, the Prophet's predictions and the memory of `mode`."""
+    def _training_memory(self, batch: dict[str, Tensor], mode: str, generator=None, donors=None):
+        """Latent windows of the batch, the Prophet's predictions and the memory of `mode` (`donors`: dataset
+        indices whose predictions a `shuffle` memory takes, one per sample)."""
         w = self._training_windows(batch)
         z_pred = self.model.world.bank(w["z_hist"], w["hist_mask"])  # (B, N, K, D)
         tokens = self.model.world.memory_tokens
-        mem, mem_mask = build_memory(mode, z_pred, w["z_future"], w["future_mask"], generator, tokens)
+        donated = None
+        if donors is not None:
+            d = self._training_windows({"index": donors.to(batch["index"].device)})
+            donated = self.model.world.bank(d["z_hist"], d["hist_mask"])
+        mem, mem_mask = build_memory(
+            mode, z_pred, w["z_future"], w["future_mask"], generator, tokens, donated
+        )
         return w, z_pred, mem, mem_mask
 
     def _world_losses(self, w: dict[str, Tensor], z_pred: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -314,15 +321,16 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
 
     @torch.no_grad()
     def offline_losses(
-        self, batch: dict[str, Tensor], mode: str, noise: Tensor, time: Tensor, generator=None
+        self, batch: dict[str, Tensor], mode: str, noise: Tensor, time: Tensor, generator=None, donors=None
     ) -> dict[str, Tensor]:
         """Per-sample losses of one batch with the memory of `mode` (the offline check; DESIGN.md §5).
 
         `noise` and `time` are given so that every mode sees the same flow-matching draw: differences
-        between modes are then the memory's doing, not the sampler's. Returns (B,) tensors:
-        `action_loss`, and `world_loss`/`world_cos` (NaN where a sample has no future in its episode).
+        between modes are then the memory's doing, not the sampler's. `donors` (B,): the dataset indices
+        whose predictions a `shuffle` memory takes. Returns (B,) tensors: `action_loss`, and
+        `world_loss`/`world_cos` (NaN where a sample has no future in its episode).
         """
-        w, z_pred, mem, mem_mask = self._training_memory(batch, mode, generator)
+        w, z_pred, mem, mem_mask = self._training_memory(batch, mode, generator, donors)
         with self.model.world_memory(mem, mem_mask):
             action_loss, _ = SmolVLAPolicy.forward(self, batch, noise=noise, time=time, reduction="none")
         per_hypothesis, cos, valid = self._world_losses(w, z_pred)

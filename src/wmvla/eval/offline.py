@@ -10,10 +10,14 @@ Which frames: the demonstrations held out of fine-tuning (the init checkpoint ma
 contributing the same number of frames, drawn with a fixed seed — so a frame budget covers every task and
 demonstration of the suite (the dataset stores demonstrations by task: reading them in order would see two
 or three tasks), and every arm and mode reads the same frames. Frames of one demonstration are strongly
-alike, so intervals resample demonstrations, not frames.
+alike, so intervals resample demonstrations, not frames — and a `shuffle` memory that came from another moment
+of the same demonstration would be nearly the right one: each frame's shuffled memory is the Prophet's
+prediction for a frame of another held-out demonstration, of another task where the suite has one
+(`shuffle_donors`, a fixed seed: the same pairs for every arm).
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,36 @@ def held_out_frames(
             rng = np.random.default_rng([seed, episode])
             chosen[episode] = sorted(int(f) for f in rng.choice(length, share, replace=False))
     return chosen
+
+
+SHUFFLE_RULE = (
+    "each frame's memory is the Prophet's prediction for a held-out frame of another demonstration, of "
+    "another task where the held-out demonstrations cover several (uniform, fixed seed: the same pairs for "
+    "every arm)"
+)
+
+
+def shuffle_donors(
+    episodes: Sequence[int], tasks: dict[int, tuple[str, ...]], seed: int = SELECTION_SEED
+) -> tuple[np.ndarray, dict[str, float]]:
+    """For each frame (its demonstration in `episodes`), the position of the frame whose prediction its
+    shuffled memory takes: another demonstration's, of another task where there is one. Also the shares of
+    pairs that cross demonstrations and tasks (recorded with the result)."""
+    episodes = np.asarray(episodes)
+    task_of = [tasks.get(int(e), ()) for e in episodes]
+    other_task_of = {t: np.array([u != t for u in task_of]) for t in set(task_of)}
+    rng = np.random.default_rng(seed)
+    donors = np.empty(len(episodes), dtype=np.int64)
+    for i, episode in enumerate(episodes):
+        other_demonstration = episodes != episode
+        other_task = np.flatnonzero(other_demonstration & other_task_of[task_of[i]])
+        pool = other_task if len(other_task) else np.flatnonzero(other_demonstration)
+        if not len(pool):  # one demonstration held out: another of its moments (recorded in the shares)
+            pool = np.flatnonzero(np.arange(len(episodes)) != i)
+        donors[i] = rng.choice(pool) if len(pool) else i
+    crosses = episodes[donors] != episodes
+    tasks_differ = np.array([task_of[d] != task_of[i] for i, d in enumerate(donors)], dtype=bool)
+    return donors, {"other_demonstration": float(crosses.mean()), "other_task": float(tasks_differ.mean())}
 
 
 def demonstration_bootstrap_ci(
@@ -143,17 +177,25 @@ def _loader(request: OfflineRequest, policy) -> tuple[torch.utils.data.DataLoade
     tasks = {
         int(e): list(t) for e, t in zip(meta.episodes["episode_index"], meta.episodes["tasks"], strict=True)
     }
+    frame_episodes = [e for e, frames in chosen.items() for _ in frames]
+    donors, shares = shuffle_donors(frame_episodes, {e: tuple(t) for e, t in tasks.items()})
+    index_of = np.asarray(dataset.hf_dataset["index"])
     coverage = {
         "frames_per_episode": {str(e): len(f) for e, f in chosen.items()},
         "tasks": sorted({t for e in chosen for t in tasks.get(e, [])}),
+        "shuffle": {"rule": SHUFFLE_RULE, **shares},
+        "donor_index": index_of[np.asarray(selected)[donors]].tolist(),
     }
     subset = torch.utils.data.Subset(dataset, selected)
     loader = torch.utils.data.DataLoader(subset, batch_size=request.batch_size, shuffle=False, num_workers=0)
     return loader, coverage
 
 
-def _batch_losses(policy, batch: dict, modes: tuple[str, ...], seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """Per-sample losses of one batch under every mode, all from the same noise and time draw."""
+def _batch_losses(
+    policy, batch: dict, modes: tuple[str, ...], seed: int, donors: torch.Tensor | None = None
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per-sample losses of one batch under every mode, all from the same noise and time draw (`donors`: the
+    dataset indices whose predictions the `shuffle` memory takes)."""
     from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy
 
     torch.manual_seed(seed)
@@ -166,8 +208,10 @@ def _batch_losses(policy, batch: dict, modes: tuple[str, ...], seed: int) -> dic
             loss, _ = SmolVLAPolicy.forward(policy, batch, noise=noise, time=time, reduction="none")
             return {PLAIN_MODE: {"action_loss": loss.float().cpu().numpy()}}
         for mode in modes:
-            generator = torch.Generator().manual_seed(seed)  # shuffle/random: same draw for every batch rerun
-            losses = policy.offline_losses(batch, mode, noise, time, generator)
+            generator = torch.Generator().manual_seed(seed)  # random: the same draw for every batch rerun
+            losses = policy.offline_losses(
+                batch, mode, noise, time, generator, donors if mode == "shuffle" else None
+            )
             out[mode] = {k: v.float().cpu().numpy() for k, v in losses.items()}
     return out
 
@@ -202,11 +246,14 @@ def run_offline_check(request: OfflineRequest) -> dict[str, Any]:
     world = hasattr(policy, "offline_losses")
     modes = policy.memory_modes() if world else (PLAIN_MODE,)
     loader, coverage = _loader(request, policy)
+    donors = torch.as_tensor(coverage.pop("donor_index"))
     collected: dict[str, dict[str, list[np.ndarray]]] = {}
     episodes = []
     for i, batch in enumerate(tqdm(loader, desc="offline check", unit="batch")):
         episodes.append(np.asarray(batch["episode_index"]))
-        for mode, losses in _batch_losses(policy, preprocessor(batch), modes, request.seed + i).items():
+        batch_donors = donors[i * request.batch_size : i * request.batch_size + len(episodes[-1])]
+        per_mode = _batch_losses(policy, preprocessor(batch), modes, request.seed + i, batch_donors)
+        for mode, losses in per_mode.items():
             for key, values in losses.items():
                 collected.setdefault(mode, {}).setdefault(key, []).append(values)
     per_mode = {m: {k: np.concatenate(v) for k, v in losses.items()} for m, losses in collected.items()}

@@ -7,7 +7,9 @@ Training modes (`world_memory_mode_train`):
   zero     zeros of the same shape — the branch carries nothing; through a bias-free memory path it adds
            exactly 0 and gets no gradient at all, so it is a rollout ablation, not a control
   oracle   the true future latents z_future — upper bound (offline check)
-  shuffle  ẑ of another sample of the batch — right statistics, wrong situation
+  shuffle  ẑ of another situation — right statistics, wrong scene: the donors' predictions when the caller
+           names donors (the offline check: frames of another held-out demonstration, of another task where
+           the suite has one), else another sample of the batch
   random   Gaussian noise with ẑ's per-sample scale — no information at all
 Rollout modes (`world_memory_mode_rollout`): pred, learned, zero, random (no future is known at rollout).
 """
@@ -25,8 +27,10 @@ def build_memory(
     future_mask: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     tokens: torch.Tensor | None = None,
+    donors: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """z_pred (B, N, K, D) [+ z_future (B, K, D), future_mask (B, K); tokens (N·K, D) for `learned`]
+    """z_pred (B, N, K, D) [+ z_future (B, K, D), future_mask (B, K); tokens (N·K, D) for `learned`;
+    donors (B, N, K, D) for `shuffle`: another situation's predictions per sample]
     → mem (B, M, D), mem_mask (B, M)."""
     b, n, k, d = z_pred.shape
     flat = z_pred.reshape(b, n * k, d)  # (B, N·K, D)
@@ -45,6 +49,10 @@ def build_memory(
             raise ValueError("memory mode 'oracle' needs z_future and future_mask (training only)")
         return z_future.to(flat.dtype), future_mask
     if mode == "shuffle":
+        if donors is not None:
+            if donors.shape != z_pred.shape:
+                raise ValueError(f"shuffle donors must have the predictions' shape {tuple(z_pred.shape)}")
+            return donors.reshape(b, n * k, d).to(flat.dtype), everything
         perm = _derangement(b, z_pred.device, generator)
         return flat[perm], everything
     if mode == "random":
