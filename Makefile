@@ -65,7 +65,7 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/snakefmt --check Snakefile rules
-	$(BIN)/snakemake --lint
+	SNAKEMAKE=$(BIN)/snakemake scripts/lint-workflow
 
 lock: $(STAMPS)/system
 	rm -rf .lock-venv

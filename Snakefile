@@ -44,6 +44,7 @@ localrules:
     init_checkpoint,  # links and two small JSON files, next to the hub stage's cache
     gates,
     study_gates,
+    experiment_cleared,
     tables,
     verdicts,
     figure,

@@ -33,13 +33,27 @@ prepare_job_environment(config)
 check_owned(targets.owned_outputs(config), config["study"])
 FIGURES = figure_names(config["experiments"], baseline(config))
 
-# Every job's command starts so: its log appended per attempt, its Hub inputs checked, its GPU given.
-JOB = "wmvla job --log {log} --hub {params.hub} --gpus {resources.gpu} --"
-LOCAL_JOB = "wmvla job --log {log} --"
-# Whether a failed gate stops the study. A gate job reads it from here, not from its params: it decides whether
-# the job fails, never what its record says, and as a param every passed gate would rerun when one failed gate
-# is overridden — and every finished training after them. The gate summaries, which record it, take it as a
-# param (rules/gates.smk).
+
+def job(command: str) -> str:
+    """A job's shell command: its log appended per attempt, its Hub inputs checked, its GPU given."""
+    return f"wmvla job --log {{log}} --hub {{params.hub}} --gpus {{resources.gpu}} -- {command}"
+
+
+def local_job(command: str, env: str = "") -> str:
+    """A local job's shell command (no Hub inputs, no GPU): its log appended per attempt; `env`: VAR=value
+    assignments it runs with."""
+    return f"{env} wmvla job --log {{log}} -- {command}".lstrip()
+
+
+def gates_summary(options: str = "") -> str:
+    """`wmvla gates summary` of a rule's records, failing when a failed gate is enforced; `options` added."""
+    return local_job(
+        f"wmvla gates summary {{input.records}} --enforce {{params.enforce}} {options} --out {{output.summary}}"
+    )
+
+
+# Whether a failed gate stops the study, as the gate summaries record it (a param of theirs). The gate jobs
+# read it from the environment (wmvla.study.environment says why).
 GATES_ENFORCE = "true" if config["gates"]["enforce"] else "false"
 
 
@@ -136,22 +150,27 @@ def after_preflight(wildcards):
 
 
 def after_latent_gate(wildcards):
-    """An experiment reading a latent cache is gated once that cache passed its own gate. A checkpoint: a
-    rerun of the cache's gate (a new threshold, an override) then reruns no experiment gate nor anything
-    after it; a rebuilt cache still does (it is among the experiment gate's inputs)."""
+    """An experiment's gate waits until the latent cache it reads passed its own gate. A checkpoint: a rerun
+    of the cache's gate (a new threshold, an override) reruns no experiment gate; a rebuilt cache still does
+    (it is among the experiment gate's inputs)."""
     for encoder in targets.latent_gate_encoders(config, wildcards.exp):
         checkpoints.gate_latents.get(study=config["study"], encoder=encoder)
     return []
 
 
 def after_gates(wildcards):
-    """Nothing to read, but the study-wide gates and the experiment's latent-cache gate must have passed:
-    trainings, evaluations and offline checks wait for these checkpoints. Each of them, not the trainings
-    alone: while a checkpoint is to run again, Snakemake takes every job after it as out of date and looks
-    again, once it ran, only at the jobs that wait for it (an evaluation of a training that was not rerun
-    would have rerun). A dry run cannot look again: it lists them all."""
-    checkpoints.study_gates.get(study=config["study"])
-    return after_latent_gate(wildcards)
+    """Nothing to read, but the experiment must be cleared: every gate its runs wait for passed (the
+    study-wide ones, its latent cache's, its own) or is overridden, with `enforce` as it is now. Trainings,
+    evaluations and offline checks wait for that checkpoint; its summary reads the records (so they are all
+    planned at once, and an override ends with `enforce` back on, before any of them starts). A checkpoint,
+    not an input: a gate decides whether the study may train, never what a training is built from, so a gate
+    rerun (a new gate setting, a protocol knob in its plan, a gate re-measured) reruns no training, evaluation
+    or offline check. Each of them waits, not the trainings alone: while a checkpoint is to run again,
+    Snakemake takes every job after it as out of date and looks again, once it ran, only at the jobs that
+    wait for it. What changes a run (its arguments, init, data) still reruns it. A dry run cannot look past a
+    checkpoint that is to run: it lists every job after it."""
+    checkpoints.experiment_cleared.get(study=config["study"], exp=wildcards.exp)
+    return []
 
 
 def cluster_problems(workflow):

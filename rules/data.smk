@@ -13,4 +13,4 @@ rule dataset:
         command=get_dataset_command,
         hub="",
     shell:
-        JOB + " wmvla data {params.command} --out {output.dataset}"
+        job("wmvla data {params.command} --out {output.dataset}")

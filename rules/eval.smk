@@ -16,4 +16,4 @@ rule eval:
         args=get_eval_args,
         hub=get_hub_manifests,
     shell:
-        JOB + " lerobot-wm-eval {params.args}"
+        job("lerobot-wm-eval {params.args}")

@@ -1,9 +1,3 @@
-GATES_SUMMARY = (
-    LOCAL_JOB + " wmvla gates summary {input.records} --skipped {params.skipped}"
-    " --enforce {params.enforce} --out {output.summary}"
-)
-
-
 rule gate_experiment:
     input:
         loads=lambda w: artifacts.train_inputs(config, w.exp),
@@ -27,10 +21,11 @@ rule gate_experiment:
         configs=paths.fill(paths.GATE_CONFIGS, config),
         hub=get_hub_manifests,
     shell:
-        JOB
-        + " wmvla gates experiment --plan {params.plan} --train-steps {params.steps}"
-        " --configs-dir {params.configs} --processors {output.processors}"
-        " --baseline-processors {input.baseline_processors} --enforce {GATES_ENFORCE} --out {output.record}"
+        job(
+            "wmvla gates experiment --plan {params.plan} --train-steps {params.steps}"
+            " --configs-dir {params.configs} --processors {output.processors}"
+            " --baseline-processors {input.baseline_processors} --enforce $WMVLA_GATES_ENFORCE --out {output.record}"
+        )
 
 
 checkpoint gate_latents:  # a checkpoint: the jobs reading its cache wait for it (see common.smk)
@@ -48,10 +43,12 @@ checkpoint gate_latents:  # a checkpoint: the jobs reading its cache wait for it
     params:
         limits=config["gates"]["latents"],
     shell:
-        LOCAL_JOB + " wmvla gates latents --cache {input.cache}"
-        " --max-consecutive-cos {params.limits[max_consecutive_cos]}"
-        " --min-relative-std {params.limits[min_relative_std]} --enforce {GATES_ENFORCE}"
-        " --out {output.record}"
+        local_job(
+            "wmvla gates latents --cache {input.cache}"
+            " --max-consecutive-cos {params.limits[max_consecutive_cos]}"
+            " --min-relative-std {params.limits[min_relative_std]} --enforce $WMVLA_GATES_ENFORCE"
+            " --out {output.record}"
+        )
 
 
 rule gate_init_policy:  # the init checkpoint evaluated unchanged, then its success rate gated
@@ -73,9 +70,10 @@ rule gate_init_policy:  # the init checkpoint evaluated unchanged, then its succ
         min_sr=config["gates"]["min_init_sr"],
         hub=get_hub_manifests,
     shell:
-        JOB
-        + " wmvla gates init-policy --result {output.result} --min-sr {params.min_sr}"
-        " --enforce {GATES_ENFORCE} --out {output.record} -- {params.args}"
+        job(
+            "wmvla gates init-policy --result {output.result} --min-sr {params.min_sr}"
+            " --enforce $WMVLA_GATES_ENFORCE --out {output.record} -- {params.args}"
+        )
 
 
 rule gate_scene:
@@ -95,11 +93,13 @@ rule gate_scene:
         args=lambda w: shlex.join(commands.scene_check_args(config, w.suite)),
         hub=get_hub_manifests,
     shell:
-        JOB + " wmvla sim check {params.args} --report {output.report}"
-        " --gate-out {output.record} --enforce {GATES_ENFORCE}"
+        job(
+            "wmvla sim check {params.args} --report {output.report}"
+            " --gate-out {output.record} --enforce $WMVLA_GATES_ENFORCE"
+        )
 
 
-checkpoint study_gates:  # the gates every training, evaluation and offline check waits for (common.smk)
+rule study_gates:  # the study-wide gates, once (every experiment's clearance reads them)
     input:
         records=targets.study_gate_records(config),
     output:
@@ -110,7 +110,20 @@ checkpoint study_gates:  # the gates every training, evaluation and offline chec
         enforce=GATES_ENFORCE,
         skipped=shlex.join(commands.skipped_gates(config)),
     shell:
-        GATES_SUMMARY
+        gates_summary("--skipped {params.skipped}")
+
+
+checkpoint experiment_cleared:  # what an experiment's jobs wait for, never read (common.smk)
+    input:
+        records=lambda w: targets.clearance_records(config, w.exp),
+    output:
+        summary=paths.GATE_CLEARED,
+    log:
+        paths.log("experiment_cleared"),
+    params:
+        enforce=GATES_ENFORCE,
+    shell:
+        gates_summary()
 
 
 rule gates:  # every gate, for the report, with the runtime limits the gates' rates say do not fit
@@ -125,4 +138,4 @@ rule gates:  # every gate, for the report, with the runtime limits the gates' ra
         skipped=shlex.join(commands.skipped_gates(config)),
         config=get_config_json(),
     shell:
-        GATES_SUMMARY + " --study-config {params.config}"
+        gates_summary("--skipped {params.skipped} --study-config {params.config}")

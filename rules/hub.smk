@@ -10,8 +10,11 @@ rule hub:
         entry=get_hub_entry,
         cache=artifacts.hub_dir(config),
     shell:  # the one job with network: it lifts the offline mode every other job runs in
-        "HF_HUB_OFFLINE=0 " + LOCAL_JOB + " wmvla hub fetch --entry {params.entry}"
-        " --cache {params.cache} --out {output.manifest}"
+        local_job(
+            "wmvla hub fetch --entry {params.entry}"
+            " --cache {params.cache} --out {output.manifest}",
+            env="HF_HUB_OFFLINE=0",
+        )
 
 
 rule init_checkpoint:  # the init checkpoint as every job loads it: its Hub names point at the locked snapshots
@@ -23,7 +26,9 @@ rule init_checkpoint:  # the init checkpoint as every job loads it: its Hub name
         paths.log("init_checkpoint"),
     params:
         source=lambda w: artifacts.init_origin(config)[0],
-        names=lambda w: shlex.quote(json.dumps(artifacts.locked_names(config), sort_keys=True)),
+        names=lambda w: shlex.quote(
+            json.dumps(artifacts.locked_names(config), sort_keys=True)
+        ),
         hub=get_hub_manifests,
     shell:
         "wmvla job --log {log} --hub {params.hub} -- wmvla hub localize --source {params.source}"

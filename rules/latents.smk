@@ -16,4 +16,4 @@ rule latents:
         args=get_latents_args,
         hub=get_hub_manifests,
     shell:
-        JOB + " wmvla latents build {params.args} --out {output.cache}"
+        job("wmvla latents build {params.args} --out {output.cache}")

@@ -16,4 +16,4 @@ rule offline_check:
         args=get_offline_args,
         hub=get_hub_manifests,
     shell:
-        JOB + " wmvla eval offline {params.args} --out {output.result}"
+        job("wmvla eval offline {params.args} --out {output.result}")

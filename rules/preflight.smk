@@ -15,4 +15,4 @@ checkpoint preflight:  # a checkpoint: GPU jobs wait for it without a file depen
         manifests=get_hub_manifests,
         hub="",  # the preflight checks the Hub cache itself (one record among its checks)
     shell:
-        JOB + " wmvla preflight {params.manifests} {params.args} --out {output.checks}"
+        job("wmvla preflight {params.manifests} {params.args} --out {output.checks}")

@@ -10,7 +10,7 @@ rule cost:  # what the study cost (benchmark files) beside what the gates' rates
     params:
         config=get_config_json(),
     shell:
-        LOCAL_JOB + " wmvla cost --config-json {params.config} --csv {output.cost}"
+        local_job("wmvla cost --config-json {params.config} --csv {output.cost}")
 
 
 rule tables:
@@ -31,10 +31,11 @@ rule tables:
         design=get_design_arg(),
         out=paths.fill(paths.TABLES_DIR, config),
     shell:
-        LOCAL_JOB
-        + " wmvla report tables --study {wildcards.study} --gates {input.gates}"
-        " --evals {input.evals} --offline {input.offline} --cost {input.cost}"
-        " --metrics {params.metrics} --design {params.design} --out {params.out}"
+        local_job(
+            "wmvla report tables --study {wildcards.study} --gates {input.gates}"
+            " --evals {input.evals} --offline {input.offline} --cost {input.cost}"
+            " --metrics {params.metrics} --design {params.design} --out {params.out}"
+        )
 
 
 rule verdicts:
@@ -52,9 +53,10 @@ rule verdicts:
         tables=paths.fill(paths.TABLES_DIR, config),
         design=get_design_arg(),
     shell:
-        LOCAL_JOB
-        + " wmvla report verdicts --tables {params.tables} --design {params.design}"
-        " --out {output.verdicts}"
+        local_job(
+            "wmvla report verdicts --tables {params.tables} --design {params.design}"
+            " --out {output.verdicts}"
+        )
 
 
 rule figure:
@@ -76,6 +78,7 @@ rule figure:
         tables=paths.fill(paths.TABLES_DIR, config),
         out=paths.fill(paths.FIGURES_DIR, config),
     shell:
-        LOCAL_JOB
-        + " wmvla report figures --tables {params.tables} --figures {wildcards.figure}"
-        " --experiments {params.experiments} --out {params.out}"
+        local_job(
+            "wmvla report figures --tables {params.tables} --figures {wildcards.figure}"
+            " --experiments {params.experiments} --out {params.out}"
+        )

@@ -1,7 +1,6 @@
 rule train:
     input:
         loads=lambda w: artifacts.train_inputs(config, w.exp),
-        gate=lambda w: targets.experiment_gate(config, w.exp),
         gates=after_gates,
     output:
         train=directory(paths.TRAIN),
@@ -18,5 +17,6 @@ rule train:
         episodes=get_train_run_args,
         hub=get_hub_manifests,
     shell:
-        JOB
-        + " wmvla train run {params.episodes} --run {params.run} --out {output.train} -- {params.args}"
+        job(
+            "wmvla train run {params.episodes} --run {params.run} --out {output.train} -- {params.args}"
+        )

@@ -49,6 +49,7 @@ class SmokeStudy:
     home: Path | None = (
         None  # the HOME the build ran with: empty before, and nothing of the study's in it after
     )
+    plans_after_build: dict[str, subprocess.CompletedProcess] | None = None  # dry runs before any test ran
 
     def slurm_cmd(self, *args: str) -> list[str]:
         """`snakemake` through the mi300x profile as shipped, with the smoke config; the first status check
@@ -111,6 +112,13 @@ class StudyBuild:
         self.study.queue_after_build = self.study.cluster.run(
             ["squeue", "--states=all", "--noheader", SLURM_JOB_FORMAT]
         ).stdout
+        if returncode == 0:  # before any test can touch the study: what `make smoke` would find left to do
+            self.study.plans_after_build = {
+                "make smoke": self.study.local(
+                    "--configfile", "config/smoke.yaml", "--rerun-incomplete", "-n"
+                ),
+                "local profile": self.study.local("--profile", str(self.study.repo / "profiles/local"), "-n"),
+            }
         self.study.built = subprocess.CompletedProcess(
             self.process.args, returncode, self.output.read_text(), self.errors.read_text()
         )

@@ -98,7 +98,7 @@ def test_the_full_study_before_a_pilot_prints_its_upper_bound(repo):
         cwd=repo, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "study full: 651 jobs" in out.stdout and re.search(
+    assert "study full: 667 jobs" in out.stdout and re.search(
         r"^train\s+192\s+1\s+16\s+24.0 h limit", out.stdout, re.M
     )
     assert "'limit': the config's runtime, an upper bound" in out.stdout and "GPU-hours" in out.stdout

@@ -64,6 +64,7 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
         "gate_latents",
         "gates",
         "study_gates",
+        "experiment_cleared",  # each experiment cleared again: the override is what clears it now
         "cost",
         "tables",
         "verdicts",
@@ -76,3 +77,36 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
         "latents_change_between_frames[cosmos-tiny]",
     ]
     _ran_as_the_study_ran(_status(summary))
+
+    # `enforce` back on, thresholds still failing: the override ends with the clearances, before any run
+    enforced = smoke_study.local("--config", STRICT_LATENTS, cwd=study)
+    ran = _ran(enforced)
+    assert enforced.returncode != 0 and "experiment_cleared" in ran, enforced.stdout[-3000:]
+    assert ran <= {"experiment_cleared", "study_gates", "gates"}, ran
+    cleared = [(study / f"logs/smoke/gates/cleared_{e}.log") for e in WORLD]
+    assert any("sanity gate(s) failed; no training starts" in p.read_text() for p in cleared if p.exists())
+
+
+def test_a_gate_run_again_reruns_no_training_evaluation_or_offline_check(smoke_study, tmp_path):
+    """A gate decides whether the study may train; no run is built from it. Forcing an experiment's gate to
+    run again (as a changed gate setting or protocol knob in its plan does) reruns the gate and what
+    summarises the gates, nothing of the experiment's runs."""
+    study = tmp_path / "study"
+    shutil.copytree(smoke_study.root, study, symlinks=True)
+    runs = study / "results/smoke/libero_spatial/E2_cosmos/seed0"
+    before = {path: path.stat().st_mtime_ns for path in runs.rglob("*") if path.is_file()}
+
+    rerun = smoke_study.local("--forcerun", "results/smoke/gates/experiments/E2_cosmos.json", cwd=study)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    ran = _ran(rerun)
+    assert "gate_experiment" in ran and ran <= {
+        "gate_experiment",
+        "experiment_cleared",
+        "gates",
+        "cost",
+        "tables",
+        "verdicts",
+        "figure",
+        "all",
+    }
+    assert {path: path.stat().st_mtime_ns for path in runs.rglob("*") if path.is_file()} == before

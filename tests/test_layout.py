@@ -2,6 +2,7 @@
 function sizes, and a DAG-time package that loads nothing heavy."""
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -79,3 +80,40 @@ def test_one_list_of_tiny_models_names_every_builder_and_registry_entry():
 
     assert set(BUILDERS) == set(TINY_KINDS)
     assert {name for name, spec in ENCODERS.items() if spec.is_tiny} <= set(TINY_MODELS)
+
+
+def _lint_workflow(repo: Path, snakemake_bin: str, snakefile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(repo / "scripts/lint-workflow"), "--snakefile", str(snakefile)], cwd=snakefile.parent,
+        env={**os.environ, "SNAKEMAKE": snakemake_bin}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+RULE = (
+    'rule a:\n    output:\n        "a.txt",\n    log:\n        "a.log",\n'
+    '    shell:\n        "echo {params.x} > {output}"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("snakefile", "passes", "said"),
+    [
+        (RULE.replace("    shell", '    params:\n        x="1",\n    shell'), True, "no findings but"),
+        ('X = "1"\n\n\n' + RULE.replace("params.x", "X"), False, "directly uses variable X"),
+        ('OUT = "b"\n\n\n' + RULE.replace('"a.txt"', 'OUT + "x/a.txt"'), False, "Path composition with '+'"),
+        ("rule a\n", False, "did not lint the workflow"),
+    ],
+)
+def test_workflow_lint_leaves_out_the_conda_advice_alone(
+    repo, snakemake_bin, tmp_path, snakefile, passes, said
+):
+    """`make lint`'s Snakemake lint: every rule of these gets the conda/container advice; that alone passes,
+    any other finding (or a Snakefile it cannot read) fails, named."""
+    (tmp_path / "Snakefile").write_text(snakefile)
+    out = _lint_workflow(repo, snakemake_bin, tmp_path / "Snakefile")
+    assert (out.returncode == 0) is passes and said in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_the_workflow_has_no_lint_finding_but_the_conda_advice(repo, snakemake_bin):
+    out = _lint_workflow(repo, snakemake_bin, repo / "Snakefile")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

@@ -59,6 +59,7 @@ SMOKE_JOBS = {
     "gate_experiment": 4,
     "gate_latents": 2,
     "study_gates": 1,
+    "experiment_cleared": 4,  # each experiment's runs wait for its clearance (every gate they need)
     "gates": 1,
     "train": 4,
     "eval": 5,
@@ -89,6 +90,7 @@ FULL_JOBS = {
     "gate_latents": 2,
     "gate_init_policy": 4,
     "study_gates": 1,
+    "experiment_cleared": 16,
     "gates": 1,
     "train": 192,
     "eval": 216,
@@ -136,6 +138,7 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "gate_latents": 2,
         "gate_init_policy": 1,
         "study_gates": 1,
+        "experiment_cleared": 16,
         "gates": 1,
         "train": 16,
         "eval": 18,
@@ -329,7 +332,10 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
     # the study-wide gates (the preflight checks every Hub artifact: all are fetched) and the experiment's
     # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache, and
     # E0's gate (its saved processors, which the arm's must equal)
-    gates = {"preflight": 1, "gate_scene": 4, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1}
+    gates = {
+        "preflight": 1, "gate_scene": 4, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1,
+        "experiment_cleared": 1,
+    }  # fmt: skip
     hub = {"hub": 6, "init_checkpoint": 1}  # every artifact (the preflight checks all), the init localized
     world = {**hub, **gates, "gate_experiment": 2, "latents": 1, "gate_latents": 1, "train": 1}
     for exp in ("F3b", "E2_cosmos"):

@@ -24,7 +24,14 @@ def _run(args: argparse.Namespace) -> None:
     episodes_arg = "--dataset.episodes=[" + ",".join(map(str, episodes)) + "]"
     trained = train([*train_args, episodes_arg, f"--output_dir={args.out}"])
     if trained or not (args.out / PROVENANCE_FILE).is_file():  # the job that trained it records it
-        write_provenance(args.out, description, started)
+        record = {
+            **description,
+            "args": train_args,
+            "suite": args.suite,
+            "split": args.split,
+            "episodes": episodes,
+        }
+        write_provenance(args.out, record, started)
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -36,6 +43,6 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", required=True, help="the LIBERO suite whose episodes it trains on")
     p.add_argument("--split", choices=("all", "train"), default="train")
     p.add_argument("--holdout-every", type=int, help="every n-th episode is held out of training")
-    p.add_argument("--run", required=True, help="JSON describing the run, for its provenance")
+    p.add_argument("--run", required=True, help="JSON naming the run (study, wildcards), for its provenance")
     p.add_argument("--out", type=Path, required=True, help="the finished run (lerobot-wm-train's output_dir)")
     p.add_argument("train", nargs=argparse.REMAINDER, help="-- then lerobot-wm-train's arguments")

@@ -14,10 +14,7 @@ from wmvla.latents.registry import encoder_spec
 from wmvla.study.artifacts import (
     dataset_dir,
     encoder_source,
-    hub_entries,
     init_source,
-    locked_sha,
-    study_artifacts,
     vlm_source,
 )
 from wmvla.study.config import (
@@ -247,22 +244,11 @@ def preflight_args(config: dict) -> list[str]:
 
 
 def run_description(config: dict, wildcards: dict[str, str]) -> str:
-    """JSON identifying one job for its provenance: wildcards, experiment spec, shared settings."""
-    exp = wildcards.get("exp")
-    entries = hub_entries(config)
-    return json.dumps(
-        {
-            "study": config["study"],
-            **wildcards,
-            "experiment": experiment(config, exp) if exp else None,
-            "policy": config["policy"],
-            "train": config["train"],
-            "holdout_every": config["offline_check"]["holdout_every"],
-            "dataset": config["dataset"],
-            "hub": {a.key: locked_sha(entries, a) for a in study_artifacts(config)},
-        },
-        sort_keys=True,
-    )
+    """JSON naming one training run for its provenance: the study and the wildcards. Nothing more, because a
+    rule's params are rerun triggers: what defines the run (its `lerobot-wm-train` arguments, its episodes)
+    is in the other params, and `wmvla train run` records them beside this; a config key that changes no
+    argument (a new setting's default, an evaluation-only knob) must retrain nothing."""
+    return json.dumps({"study": config["study"], **wildcards}, sort_keys=True)
 
 
 def gate_eval_args(config: dict, suite: str) -> list[str]:

@@ -6,7 +6,9 @@ hub stage alone, which lifts HF_HUB_OFFLINE itself, fetches what the others load
 every artifact's provenance — and write nothing outside the study: every library cache a job would put in
 the home directory (kernels, fonts, shaders, LeRobot's and the Hub client's) goes to the study's tool cache,
 `results/<study>/.cache/` (not versioned), and what belongs to one job alone (the datasets library's Arrow
-copies, ROCm's kernel database) to the job's scratch (`wmvla.cluster.scratch`).
+copies, ROCm's kernel database) to the job's scratch (`wmvla.cluster.scratch`). Whether a failed gate stops
+the study reaches the gate commands here too (GATES_ENFORCE_ENV), not as a rule's param: a param is a rerun
+trigger, and overriding one failed gate must rerun no gate that passed.
 """
 
 import os
@@ -19,6 +21,7 @@ from wmvla.sim.setup import apply_environment_defaults
 from wmvla.study.artifacts import hub_dir
 from wmvla.study.paths import TOOL_CACHE, fill
 
+GATES_ENFORCE_ENV = "WMVLA_GATES_ENFORCE"  # `true`/`false`: gates.enforce, read by `wmvla gates … --enforce`
 TOOL_CACHES = {  # variable → folder of the study's tool cache
     "HF_LEROBOT_HOME": "lerobot",
     "HF_XET_CACHE": "xet",  # the Hub client's chunk cache while the hub stage downloads
@@ -38,9 +41,11 @@ def tool_cache_environment(env: dict[str, str] | os._Environ, config: dict) -> N
 
 
 def prepare_job_environment(config: dict) -> None:
-    """The venv's tools first on PATH, LIBERO's config, offline mode, the study's caches and name."""
+    """The venv's tools first on PATH, LIBERO's config, offline mode, the study's caches and name, and
+    whether failed gates stop it."""
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     apply_environment_defaults()
     os.environ[STUDY_ENV] = config["study"]
     offline_environment(os.environ, hub_dir(config))
     tool_cache_environment(os.environ, config)
+    os.environ[GATES_ENFORCE_ENV] = "true" if config["gates"]["enforce"] else "false"

@@ -34,6 +34,7 @@ GATE_INIT_RESULT = GATES_DIR + "/init_policy/{suite}/pred.json"
 GATE_SCENE = GATES_DIR + "/scene/{suite}.json"
 GATE_SCENE_REPORT = GATES_DIR + "/scene/{suite}.report.json"
 STUDY_GATES = GATES_DIR + "/study.json"
+GATE_CLEARED = GATES_DIR + "/cleared/{exp}.json"  # every gate one experiment's runs wait for, passed
 GATES = GATES_DIR + "/gates.json"
 RUN = STUDY + "/{suite}/{exp}/seed{seed}"
 TRAIN = RUN + "/train"
@@ -62,6 +63,7 @@ JOB_LOGS = {
     "gate_init_policy": "gates/init_policy_{suite}",
     "gate_scene": "gates/scene_{suite}",
     "study_gates": "gates/study",
+    "experiment_cleared": "gates/cleared_{exp}",
     "gates": "gates/gates",
     "train": "{suite}/{exp}/seed{seed}/train",
     "eval": "{suite}/{exp}/seed{seed}/eval_{mode}",

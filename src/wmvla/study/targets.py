@@ -23,6 +23,7 @@ from wmvla.study.paths import (
     GATE_SCENE,
     GATES,
     PREFLIGHT,
+    STUDY_GATES,
     VERDICTS,
     eval_result,
     fill,
@@ -71,7 +72,7 @@ def figure_files(config: dict, names: list[str]) -> list[str]:
 
 
 def experiment_gate(config: dict, exp: str) -> str:
-    """The gates of one experiment, which its trainings take as input (rerun when its overrides change)."""
+    """The record of one experiment's own gate (parity with the baseline, a few training steps)."""
     return fill(GATE_EXPERIMENT, config, exp=exp)
 
 
@@ -100,6 +101,13 @@ def study_gate_records(config: dict) -> list[str]:
     if config["policy"]["init"]:
         records += [fill(GATE_INIT_POLICY, config, suite=s) for s in config["suites"]]
     return records
+
+
+def clearance_records(config: dict, exp: str) -> list[str]:
+    """Every gate an experiment's trainings, evaluations and offline checks wait for: the study-wide ones,
+    its latent cache's and its own."""
+    latents = [latent_gate(config, name) for name in latent_gate_encoders(config, exp)]
+    return [fill(STUDY_GATES, config), *latents, experiment_gate(config, exp)]
 
 
 def gate_records(config: dict) -> list[str]:
