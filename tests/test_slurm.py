@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -36,11 +37,11 @@ def _slurm_jobs(cluster: SlurmCluster, listing: str | None = None) -> dict[str, 
 def test_the_smoke_study_runs_as_slurm_jobs_through_the_mi300x_profile(smoke_study):
     output = smoke_study.built.stdout + smoke_study.built.stderr
     planned = job_counts(output)
-    local = ("all", "gates", "study_gates", "tables", "verdicts", "figure", "cost")  # the localrules
+    local = ("all", "gates", "study_gates", "experiment_cleared", "tables", "verdicts", "figure", "cost")
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
     assert len(submitted) == sum(n for rule, n in planned.items() if rule not in local)
     assert sum(n for rule, n in planned.items() if rule in local) == len(
-        re.findall(r"^local(?:rule|checkpoint) ", output, re.M)  # study_gates is a checkpoint
+        re.findall(r"^local(?:rule|checkpoint) ", output, re.M)  # experiment_cleared is a checkpoint
     )
     jobs = _slurm_jobs(smoke_study.cluster, smoke_study.queue_after_build)  # those ended within MinJobAge
     recent = [jobs[j] for j in submitted if j in jobs]
@@ -246,3 +247,66 @@ def test_the_start_check_refuses_a_cluster_the_executor_would_hang_on(smoke_stud
     run = smoke_study.slurm("--slurm-status-command=sacct", "--forcerun", "figure")
     assert run.returncode != 0 and set(_slurm_jobs(smoke_study.cluster)) == known
     assert "cannot read (sacct: " in run.stderr and "set `slurm-status-command: squeue`" in run.stderr
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from wmvla.lease import lease
+with lease(Path(sys.argv[1]), "held holder"):
+    Path(sys.argv[2]).write_text("holding")
+    time.sleep(600)
+"""
+CONTENDER = """
+import sys, time
+from pathlib import Path
+from wmvla.errors import WmvlaError
+from wmvla.lease import lease
+started = time.monotonic()
+try:
+    with lease(Path(sys.argv[1]), "contender"):
+        outcome = "held the lease"
+except WmvlaError as err:
+    outcome = str(err)
+Path(sys.argv[2]).write_text(f"{time.monotonic() - started:.1f}\\n{outcome}")
+"""
+CONTENDER_BOUND_S = 30  # the contender's whole time on its GPU: its lease check, squeue's retries included
+
+
+def test_a_held_lease_holder_stops_a_contending_gpu_job_at_once(smoke_study, tmp_path):
+    """A Slurm job holding a lease is requeued and held (`scontrol requeuehold`: it resumes only when
+    released); a GPU job for the same output stops at once, naming the held job and `scontrol release`,
+    instead of sitting on its GPU until the holder's end or its own time limit."""
+    cluster = smoke_study.cluster
+    guarded, state, outcome = tmp_path / "run", tmp_path / "state", tmp_path / "outcome"
+    scripts = {name: tmp_path / f"{name}.py" for name in ("holder", "contender")}
+    scripts["holder"].write_text(HOLDER)
+    scripts["contender"].write_text(CONTENDER)
+    lease_file = guarded.with_name("run.lease")
+
+    def sbatch(script: Path, *args: Path) -> str:
+        wrap = " ".join([sys.executable, str(script), *map(str, args)])
+        log = f"--output={tmp_path}/slurm-%j.out"
+        out = cluster.run(
+            ["sbatch", "--parsable", "--gpus=1", f"--partition={PARTITION}", log, "--wrap", wrap]
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip().split(";")[0]
+
+    holder = sbatch(scripts["holder"], lease_file, state)
+    try:
+        _wait(lambda: state.is_file(), 300, "the holder to take the lease")
+        assert cluster.run(["scontrol", "requeuehold", holder]).returncode == 0
+        _wait(lambda: _job(cluster, holder).get("JobState") in ("PENDING", "REQUEUE_HOLD"), 120, "the hold")
+        contender = sbatch(scripts["contender"], lease_file, outcome)
+        _wait(lambda: outcome.is_file(), 300, "the contender to end")
+        seconds, message = outcome.read_text().split("\n", 1)
+        print(f"\ncontender vs a held holder (job {holder}): stopped after {seconds} s on its GPU: {message}")
+        assert float(seconds) < CONTENDER_BOUND_S
+        assert f"held by Slurm job {holder}" in message and f"scontrol release {holder}" in message
+        assert json.loads(lease_file.read_text())["slurm_job"] == holder  # the held job keeps its lease
+        _wait(
+            lambda: _job(cluster, contender).get("JobState") == "COMPLETED", 60, "the contender's job to end"
+        )
+    finally:
+        cluster.run(["scancel", holder])

@@ -254,11 +254,7 @@ def build_cache(
     if batch_size < 1 or shard_size < batch_size:
         raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
     out_dir = Path(out_dir)
-    with lease(lease_path(out_dir), f"latent cache {out_dir}") as held:
-        if held.waited_s and (out_dir / META_FILE).is_file():  # the writer we waited for finished it
-            check_request(read_meta(out_dir), request, out_dir, dataset_root)
-            log.warning("%s was completed by the job this one waited for: nothing to do", out_dir)
-            return BuildReport(out_dir, 0, 0, 0.0)
+    with lease(lease_path(out_dir), f"latent cache {out_dir}"):
         return _build(dataset_root, request, encoder, out_dir, batch_size, shard_size, allow_nonfinite,
                       dataset_revision)  # fmt: skip
 
