@@ -53,6 +53,31 @@ def test_a_rerun_resumes_from_the_newest_checkpoint_and_forgets_later_metrics(tm
     ]
 
 
+def test_a_kill_while_the_metrics_are_cut_back_loses_no_record(tmp_path, monkeypatch):
+    """The cut-back is written beside the log and renamed over it: killed before the rename (here: the rename
+    itself interrupted), the log is whole, and the next attempt cuts it back again."""
+    import wmvla.files
+
+    run = TrainRun(tmp_path / "train")
+    run.plan(identity(ARGS, None), start_over=False)
+    _checkpoint(run, 50)
+    _last(run, 50)
+    metrics = run.run_dir / "metrics.jsonl"
+    logged = "".join(json.dumps({"step": s}) + "\n" for s in range(10, 90, 10))
+    metrics.write_text(logged)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # SIGINT/SIGTERM arriving mid-rewrite
+
+    with monkeypatch.context() as patch:
+        patch.setattr(wmvla.files.Path, "replace", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run.plan(identity(ARGS, None), start_over=False)
+    assert metrics.read_text() == logged  # nothing lost
+    assert run.plan(identity(ARGS, None), start_over=False) == ("resume", 50)
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [10, 20, 30, 40, 50]
+
+
 def test_a_last_metrics_line_cut_off_by_the_kill_is_dropped_a_damaged_one_before_it_refused(tmp_path, caplog):
     run = TrainRun(tmp_path / "train")
     run.plan(identity(ARGS, None), start_over=False)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wmvla.errors import WmvlaError
-from wmvla.files import checkpoint_step
+from wmvla.files import checkpoint_step, write_text
 from wmvla.lease import lease_path
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class TrainRun:
                     ) from None
                 log.warning("metrics.jsonl: dropped its last line, cut off when the run was killed: %r", line)
         kept = [line for line, record in records if record["step"] <= step]
-        metrics.write_text("".join(f"{line}\n" for line in kept))
+        write_text(metrics, "".join(f"{line}\n" for line in kept))  # atomic: a kill now loses no record
         if len(kept) != len(records):
             log.info("metrics.jsonl: dropped %d record(s) after step %d", len(records) - len(kept), step)
 
