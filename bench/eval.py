@@ -1,5 +1,7 @@
 """Evaluation cost with LeRobot's rollout() (both cameras rendered at every step) against the rollout that
-renders only the frames something reads, side by side, on the smoke study's E0 and E2 checkpoints.
+renders only the frames something reads, side by side, on the smoke study's checkpoints: E0, E1 (learned
+memory), E2 with its predicted memory and E2 with its memory zeroed, as the study evaluates them; E1 and
+E2/zero, whose memory reads nothing of the scene, beside E0 (no world camera, no online encoder).
 
 The same checkpoint, episodes (LIBERO init states), seeds and protocol both ways, runs interleaved; prints env
 steps per second while stepping (policy + simulator + rendering; resets excluded: a hard reset rebuilds the
@@ -31,10 +33,18 @@ from wmvla.eval.runner import Evaluation  # noqa: E402
 
 CHECKPOINT = "results/smoke/libero_spatial/{arm}/seed0/train/checkpoints/000200/pretrained_model"
 MODES = {"every step": True, "frames read": False}
+ARMS = {
+    "E0": ("E0", None),
+    "E1": ("E1", None),
+    "E2": ("E2", "pred"),
+    "E2/zero": ("E2", "zero"),
+}  # memory mode
 RATES = ("stepping", "with resets")
 
 
-def evaluate(checkpoint: Path, result: Path, every_step: bool, args: argparse.Namespace) -> dict:
+def evaluate(
+    checkpoint: Path, memory: str | None, result: Path, every_step: bool, args: argparse.Namespace
+) -> dict:
     """One lerobot-wm-eval run in this process: its per-episode records and rollout cost."""
     argv = [
         f"--policy.path={checkpoint}",
@@ -52,8 +62,8 @@ def evaluate(checkpoint: Path, result: Path, every_step: bool, args: argparse.Na
         f"--render_every_step={str(every_step).lower()}",
         f"--result={result}",
     ]
-    if "world" in json.loads((checkpoint / "config.json").read_text())["type"]:
-        argv.append("--policy.world_memory_mode_rollout=pred")
+    if memory is not None:  # None: as trained
+        argv.append(f"--policy.world_memory_mode_rollout={memory}")
     sys.argv = ["lerobot-wm-eval", *argv]
     evaluation = Evaluation(parse_eval_config())
     records = json.loads(evaluation.run().read_text())["episodes"]
@@ -78,17 +88,22 @@ def main() -> None:
     args = parser.parse_args()
     os.chdir(args.study)  # the checkpoints name their tiny VLM and encoder relative to it
     register_third_party_plugins()
-    arms = {arm: Path(CHECKPOINT.format(arm=arm)) for arm in ("E0", "E2")}
-    if missing := [str(p) for p in arms.values() if not (p / "model.safetensors").is_file()]:
+    arms = {name: (Path(CHECKPOINT.format(arm=arm)), memory) for name, (arm, memory) in ARMS.items()}
+    if missing := [str(p) for p, _ in arms.values() if not (p / "model.safetensors").is_file()]:
         raise SystemExit(f"no smoke checkpoint at {missing}: run `make smoke` first (or give --study)")
 
     runs: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="wmvla-bench-eval-") as tmp:
         for r in range(args.repeats):
-            for arm, checkpoint in arms.items():
+            for arm, (checkpoint, memory) in arms.items():
                 for mode, every_step in MODES.items():
-                    result = Path(tmp, f"{arm}-{r}-{every_step}", "eval", "pred.json")
-                    runs.setdefault((arm, mode), []).append(evaluate(checkpoint, result, every_step, args))
+                    name = (
+                        "pred" if memory in (None, "pred") else memory
+                    )  # the result is named after the mode
+                    result = Path(tmp, f"{arm.replace('/', '-')}-{r}-{every_step}", "eval", f"{name}.json")
+                    runs.setdefault((arm, mode), []).append(
+                        evaluate(checkpoint, memory, result, every_step, args)
+                    )
 
     print(
         f"LIBERO libero_spatial task 0, {args.size} px, {args.episodes} episode(s) of <= {args.length} "
@@ -113,6 +128,13 @@ def main() -> None:
             f"  {arm} speed-up {ratios[0]:.2f}x stepping, {ratios[1]:.2f}x with resets; "
             f"per-episode records identical: {same}"
         )
+        records = runs[(arm, "frames read")][0]["records"]
+        print(f"  {arm} records (task, init state, success, steps): {records}")
+    e0 = statistics.median(r["stepping"] for r in runs[("E0", "frames read")])
+    for arm in arms:
+        if arm != "E0":
+            ratio = statistics.median(r["stepping"] for r in runs[(arm, "frames read")]) / e0
+            print(f"  {arm} rendering the frames read: {ratio:.2f}x E0's env steps/s while stepping")
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ def test_checkpoint_is_evaluated_with_its_own_processors_and_overrides(checkpoin
     need the init checkpoint at all (it is moved away here)."""
     moved = checkpoints["init"].rename(checkpoints["init"].with_name("init-moved"))
     try:
-        memories = {}
+        memories, encoders = {}, {}
         for mode in ("pred", "zero"):
             cfg = _parse(
                 monkeypatch,
@@ -196,7 +196,9 @@ def test_checkpoint_is_evaluated_with_its_own_processors_and_overrides(checkpoin
             torch.manual_seed(0)
             policy.select_action(pre(_observation()))
             memories[mode] = captured[0]
+            encoders[mode] = policy._online  # a zeroed memory reads no scene: no online encoder is built
         assert memories["zero"].abs().max() == 0 and memories["pred"].abs().max() > 0
+        assert encoders["zero"] is None and encoders["pred"] is not None
     finally:
         moved.rename(checkpoints["init"])
 

@@ -4,6 +4,7 @@ and actions as LeRobot's rollout() (which renders both cameras at every step), f
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -16,7 +17,7 @@ from lerobot.utils import io_utils
 from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from wmvla.eval import runner
 from wmvla.eval.config import parse_eval_config
-from wmvla.eval.rollout import FrameNeeds
+from wmvla.eval.rollout import FrameNeeds, frame_needs
 
 from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs, tiny_eval_args
 
@@ -48,6 +49,33 @@ def test_frame_needs_follow_the_chunk_the_world_window_and_the_videos():
         "agentview_image",
     )
     assert needs.cameras(2) == () and needs.cameras(2, filmed=True) == ("agentview_image",)
+
+
+class _Env:
+    """The two attributes of LeRobot's LIBERO vector env that frame_needs reads."""
+
+    def get_attr(self, name: str) -> list:
+        mapping = {"agentview_image": "image", "robot0_eye_in_hand_image": "image2"}
+        return [mapping if name == "camera_name_mapping" else list(mapping)]
+
+
+@pytest.mark.parametrize(
+    ("mode", "world"), [("pred", True), ("random", True), ("zero", False), ("learned", False)]
+)
+def test_a_memory_that_reads_no_scene_renders_no_world_camera(mode, world):
+    """E1's learned tokens and the zeroed memory need neither the world camera nor its encoder; `random`
+    takes ẑ's scale, so it still reads the scene."""
+    config = SimpleNamespace(
+        n_action_steps=CHUNK,
+        image_features=["observation.images.image", "observation.images.image2"],
+        world_camera="observation.images.image",
+        world_temporal_window=4,
+        world_t_ctx=4,
+        world_memory_mode_rollout=mode,
+    )
+    needs = frame_needs(config, _Env(), videos=False)
+    assert (needs.world_camera == "agentview_image") is world
+    assert [t for t in range(CHUNK) if needs.cameras(t)] == ([0, 4, 5, 6, 7, 8, 9] if world else [0])
 
 
 def _stats(scale: float) -> dict:

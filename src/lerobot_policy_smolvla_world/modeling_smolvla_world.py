@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching
+from lerobot.utils.constants import OBS_STATE
 from torch import Tensor, nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
@@ -28,7 +29,7 @@ from wmvla.latents.reader import WorldLatents
 from wmvla.world.fusion import GatedCrossAttention
 from wmvla.world.imagination import ImaginationBank
 from wmvla.world.loss import combine_hypotheses, hypothesis_losses, world_loss
-from wmvla.world.memory import TRAIN_MODES, build_memory
+from wmvla.world.memory import TRAIN_MODES, build_memory, reads_scene
 from wmvla.world.metrics import MetricBatch, MetricsLog
 from wmvla.world.prefix_tokens import PrefixWorldTokens
 from wmvla.world.prophet import ProphetConfig
@@ -380,37 +381,38 @@ class SmolVLAWorldPolicy(SmolVLAPolicy):
 
     def _observe(self, batch: dict[str, Tensor]) -> None:
         """Feed this step's frame of the world camera to the online encoder. A step whose observation nothing
-        reads may come without it (a rollout rendering only what is read): the encoder's clock still moves."""
-        from wmvla.latents.encoders import load_encoder
+        reads may come without it (a rollout rendering only what is read): the encoder's clock still moves. A
+        memory that reads nothing of the scene (`learned`, `zero`) needs no frame and no encoder at all."""
+        if not reads_scene(self.config.world_memory_mode_rollout):
+            return
         from wmvla.latents.online import OnlineWorldEncoder
 
-        frames = batch.get(self.config.world_camera)  # (B, 3, H, W) in [0, 1]
+        c, frames = self.config, batch.get(self.config.world_camera)  # (B, 3, H, W) in [0, 1]
         if frames is None:
             if self._online is None:
-                raise ValueError(f"the first observation of an episode lacks {self.config.world_camera}")
+                raise ValueError(f"the first observation of an episode lacks {c.world_camera}")
             self._online.skip()
             return
         if self._online is None or self._online.n_envs != frames.shape[0]:
-            encoder = load_encoder(self.config.world_encoder, self.config.world_encoder_path, frames.device)
-            if encoder.dim != self.config.world_dim:
-                raise ValueError(
-                    f"encoder {encoder.spec.name} has D={encoder.dim}, world_dim={self.config.world_dim}"
-                )
-            self._online = OnlineWorldEncoder(
-                encoder, self.config.world_temporal_window, self.config.world_t_ctx, frames.shape[0]
-            )
+            self._online = OnlineWorldEncoder.load(
+                c.world_encoder, c.world_encoder_path, frames.device, c.world_dim, c.world_temporal_window,
+                c.world_t_ctx, frames.shape[0],
+            )  # fmt: skip
         uint8 = (frames * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
         self._online.observe(uint8)
 
-    def _rollout_memory(self, device: torch.device) -> tuple[Tensor, Tensor]:
-        z_hist, hist_mask = self._online.history()
-        z_pred = self.model.world.bank(z_hist.to(device), hist_mask.to(device))
-        return build_memory(
-            self.config.world_memory_mode_rollout, z_pred, tokens=self.model.world.memory_tokens
-        )
+    def _rollout_memory(self, batch_size: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        c, mode = self.config, self.config.world_memory_mode_rollout
+        if reads_scene(mode):
+            z_hist, hist_mask = self._online.history()
+            z_pred = self.model.world.bank(z_hist.to(device), hist_mask.to(device))
+        else:  # the memory's shape is all it takes of the predictions
+            z_pred = torch.zeros(batch_size, c.world_num_hypotheses, c.world_k, c.world_dim, device=device)
+        return build_memory(mode, z_pred, tokens=self.model.world.memory_tokens)
 
     def _get_action_chunk(self, batch: dict[str, Tensor], noise: Tensor | None = None, **kwargs) -> Tensor:
-        mem, mem_mask = self._rollout_memory(batch[self.config.world_camera].device)
+        state = batch[OBS_STATE]
+        mem, mem_mask = self._rollout_memory(state.shape[0], state.device)
         with self.model.world_memory(mem, mem_mask):
             return super()._get_action_chunk(batch, noise, **kwargs)
 

@@ -17,6 +17,8 @@ import torch
 from lerobot.envs.utils import NEW_ROLLOUT_OPTION, preprocess_observation
 from lerobot.utils.constants import ACTION, OBS_IMAGES
 
+from wmvla.world.memory import reads_scene
+
 
 @dataclass(frozen=True)
 class FrameNeeds:
@@ -49,8 +51,9 @@ class FrameNeeds:
 
 
 def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
-    """What the policy config (`n_action_steps`, image features, world camera, window and T_ctx) and the
-    env's cameras (their names and mapping) say must be rendered; nothing per arm is written by hand."""
+    """What the policy config (`n_action_steps`, image features, world camera, window and T_ctx, and whether
+    its rollout memory reads the scene at all) and the env's cameras (their names and mapping) say must be
+    rendered; nothing per arm is written by hand."""
     mapping, cameras = env.get_attr("camera_name_mapping")[0], env.get_attr("camera_name")[0]
     to_env = {f"{OBS_IMAGES}.{key}": camera for camera, key in mapping.items()}
     unknown = [key for key in policy_config.image_features if key not in to_env]
@@ -59,6 +62,8 @@ def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
             f"the policy reads {unknown}, which no camera of the env provides ({sorted(to_env)})"
         )
     world = getattr(policy_config, "world_camera", None)
+    if not reads_scene(getattr(policy_config, "world_memory_mode_rollout", None) or "pred"):
+        world = None  # learned or zeroed memory: nothing reads the world camera
     if world is not None and world not in to_env:
         raise ValueError(f"the world camera {world} is no camera of the env ({sorted(to_env)})")
     window, t_ctx = (

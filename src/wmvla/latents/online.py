@@ -10,7 +10,7 @@ nothing reads may come without one (`skip`): a rollout that renders only what is
 import numpy as np
 import torch
 
-from wmvla.latents.encoders import VideoEncoder
+from wmvla.latents.encoders import VideoEncoder, load_encoder
 from wmvla.latents.windows import clip_frame_rows, history_rows
 
 
@@ -21,6 +21,16 @@ class OnlineWorldEncoder:
         self.span = t_ctx + temporal_window - 1  # frames the clips of one history cover
         self._frames: list[dict[int, torch.Tensor]] = [{} for _ in range(n_envs)]  # episode time → frame
         self._steps = np.zeros(n_envs, dtype=np.int64)  # steps seen in the current episode
+
+    @classmethod
+    def load(
+        cls, name: str, path: str, device: torch.device, dim: int, window: int, t_ctx: int, n_envs: int
+    ) -> "OnlineWorldEncoder":
+        """The encoder a policy was trained with (`name`, `path`), checked against the policy's `dim`."""
+        encoder = load_encoder(name, path, device)
+        if encoder.dim != dim:
+            raise ValueError(f"encoder {encoder.spec.name} has D={encoder.dim}, world_dim={dim}")
+        return cls(encoder, window, t_ctx, n_envs)
 
     def reset(self, env_ids: list[int] | None = None) -> None:
         """Forget the history of the given envs (all by default): a new episode starts."""

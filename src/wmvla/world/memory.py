@@ -18,6 +18,13 @@ import torch
 
 TRAIN_MODES = ("pred", "zero", "oracle", "shuffle", "random", "learned")
 ROLLOUT_MODES = ("pred", "zero", "random", "learned")
+SCENELESS_MODES = ("learned", "zero")  # memories that read nothing of the scene: no camera, no encoder needed
+
+
+def reads_scene(mode: str) -> bool:
+    """Whether a rollout memory of `mode` depends on what the cameras see (`random` does: it takes ẑ's
+    scale), i.e. whether the world camera must be rendered and encoded for it."""
+    return mode not in SCENELESS_MODES
 
 
 def build_memory(
