@@ -4,15 +4,15 @@ import argparse
 from pathlib import Path
 
 from wmvla.cli.parsing import command, subgroup
-from wmvla.models.names import TINY_KINDS
+from wmvla.study.tiny_models import TINY_KINDS, tiny_builder
 
 
 def _tiny(args: argparse.Namespace) -> None:
-    from wmvla.models.tiny import BUILDERS
+    from wmvla.models import tiny
     from wmvla.provenance import provenance
 
     with provenance(args.out, {"kind": args.kind}):
-        BUILDERS[args.kind](args.out)
+        getattr(tiny, tiny_builder(args.kind))(args.out)
 
 
 def register(groups: argparse._SubParsersAction) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from wmvla.errors import WmvlaError
-from wmvla.latents.registry import EncoderSpec, encoder_spec
+from wmvla.latents.registry import FAMILIES, EncoderSpec, encoder_spec
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +178,6 @@ def latent_statistics(config, channels: int) -> tuple[torch.Tensor, torch.Tensor
     return at_index_1(mean, 0.0), at_index_1(std, 1.0), how
 
 
-FAMILIES: dict[str, type[VideoEncoder]] = {"vjepa2": VJEPA2Encoder, "cosmos": CosmosEncoder}
-
-
 def load_encoder(
     name: str,
     path: Path | str | None = None,
@@ -200,4 +197,5 @@ def load_encoder(
     source = str(path) if path is not None else spec.repo_id
     if path is not None and not Path(source).is_dir():
         raise WmvlaError(f"encoder {name!r} expects a model directory at {source}; build or fetch it first")
-    return FAMILIES[spec.family](spec, source, device, dtype, revision)
+    implementation = globals()[FAMILIES[spec.family].encoder_class]  # the DAG checked it is defined here
+    return implementation(spec, source, device, dtype, revision)

@@ -3,7 +3,7 @@
 Why: no weights can be downloaded on CPU/offline machines, yet the pipeline must run through the
 real loading code (`AutoConfig/AutoModel/AutoProcessor.from_pretrained(<dir>)`). These builders write
 directories laid out exactly like the Hub repositories, so SmolVLA's `vlm_model_name` and the
-encoder registry can point at them (their names: `wmvla.models.names`). Output is a pure function of
+encoder registry can point at them (their names: `wmvla.study.tiny_models`). Output is a pure function of
 the arguments (fixed seeds), so two builds produce identical files.
 """
 
@@ -259,10 +259,3 @@ def build_tiny_cosmos(out_dir: Path, spec: TinyCosmosSpec = TinyCosmosSpec()) ->
         "wrote tiny Cosmos tokenizer (%d params) to %s", sum(p.numel() for p in model.parameters()), out_dir
     )
     return out_dir
-
-
-BUILDERS = {
-    "smolvlm": build_tiny_smolvlm,
-    "vjepa2": build_tiny_vjepa2,
-    "cosmos": build_tiny_cosmos,
-}  # by kind

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from wmvla.hub.lock import Artifact, is_hub_id, lock_problems, locked_sha, read_lock, snapshot_dir
 from wmvla.latents.registry import encoder_spec
-from wmvla.models.names import TINY_MODELS, tiny_kind
 from wmvla.study.config import experiment_encoder, study_encoders, uses_world
 from wmvla.study.paths import (
     DATASET,
@@ -23,6 +22,7 @@ from wmvla.study.paths import (
     fill,
     latent_cache_dir,
 )
+from wmvla.study.tiny_models import TINY_MODELS, tiny_kind
 
 # What each kind of artifact must have on disk for the jobs that load it.
 POLICY_FILES = ("*.json", "*.safetensors")  # config, weights, saved processors and their statistics

@@ -17,12 +17,12 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from wmvla.models.names import TINY_MODELS
 from wmvla.study.artifacts import study_artifacts
 from wmvla.study.config import experiment, runs, study_encoders, train_steps
 from wmvla.study.paths import JOB_LOGS, benchmark, latent_cache_dir
 from wmvla.study.resources import LIBERO_MAX_STEPS, LIBERO_TASKS
 from wmvla.study.targets import experiment_gate, latent_gate
+from wmvla.study.tiny_models import TINY_MODELS
 
 # The config's `resources` section each rule asks Slurm for (rules absent here run on the submitting host).
 RULE_STAGE = {

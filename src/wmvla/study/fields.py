@@ -11,10 +11,11 @@ import ast
 import contextlib
 import dataclasses
 import functools
-import importlib.util
 import io
 from pathlib import Path
 from typing import Any
+
+from wmvla.study.sources import module_file, parse_module
 
 POLICY_CONFIGS = {  # policy type → (module, class)
     "smolvla": ("lerobot.policies.smolvla.configuration_smolvla", "SmolVLAConfig"),
@@ -28,25 +29,15 @@ class PolicyField:
     name: str
     annotation: str  # as written in the source, e.g. "tuple[int, int]"
     owner: str  # the class that declares it
+    default: str | None = None  # its default as written in the source (None: no default)
 
-
-def _module_file(module: str) -> Path | None:
-    """Source file of `module` without executing any package `__init__` (only the top-level lookup)."""
-    top, *rest = module.split(".")
-    spec = importlib.util.find_spec(top)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    base = Path(next(iter(spec.submodule_search_locations)), *rest)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-@functools.cache
-def _parse(module: str) -> ast.Module | None:
-    path = _module_file(module)
-    return ast.parse(path.read_text(), str(path)) if path else None
+    def default_value(self) -> Any:
+        """The default, where the source writes it as a literal (`8`, `"pred"`, `None`); KeyError otherwise
+        (`field(default_factory=…)`, an expression): then only the job that builds the config knows it."""
+        try:
+            return ast.literal_eval(self.default)
+        except (ValueError, SyntaxError, TypeError):
+            raise KeyError(self.name) from None
 
 
 def _absolute(module: str, node: ast.ImportFrom, is_package: bool) -> str:
@@ -61,13 +52,13 @@ def _find_class(module: str, name: str) -> tuple[str, ast.ClassDef] | None:
     """The class `name` as seen from `module`: defined there, or imported (re-exports followed)."""
     if not module.startswith(FOLLOWED_PACKAGES):
         return None
-    tree = _parse(module)
+    tree = parse_module(module)
     if tree is None:
         return None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == name:
             return module, node
-    is_package = _module_file(module).name == "__init__.py"
+    is_package = module_file(module).name == "__init__.py"
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
             for alias in node.names:
@@ -86,7 +77,8 @@ def _class_fields(module: str, node: ast.ClassDef) -> dict[str, PolicyField]:
         if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
             annotation = ast.unparse(item.annotation)
             if not item.target.id.startswith("_") and "ClassVar" not in annotation:
-                fields[item.target.id] = PolicyField(item.target.id, annotation, node.name)
+                default = ast.unparse(item.value) if item.value is not None else None
+                fields[item.target.id] = PolicyField(item.target.id, annotation, node.name, default)
     return fields
 
 
@@ -134,18 +126,24 @@ def cli_value(value) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def parse_error(field: PolicyField, text: str) -> str | None:
-    """Why LeRobot's CLI parser would reject `--policy.<field>=<text>`, or None if it parses (cached: the
-    experiments of a study share most of their overrides)."""
+def parsed(field: PolicyField, text: str) -> tuple[Any, str | None]:
+    """`--policy.<field>=<text>` as LeRobot's CLI parser reads it: (value, None), or (None, why it is
+    rejected); (KeyError, None) where the annotation names project types the parse is left to the job for.
+    Cached: the experiments of a study share most of their overrides."""
     kind = _annotation_type(field.annotation)
     if kind is None:
-        return None  # e.g. dict[str, NormalizationMode]: checked when the job builds its config
+        return KeyError, None  # e.g. dict[str, NormalizationMode]: checked when the job builds its config
     import draccus
 
     probe = dataclasses.make_dataclass("Probe", [(field.name, kind, dataclasses.field(default=None))])
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            draccus.parse(probe, args=[f"--{field.name}={text}"])
+            value = getattr(draccus.parse(probe, args=[f"--{field.name}={text}"]), field.name)
     except (Exception, SystemExit) as err:  # draccus exits on some malformed values
-        return str(err) or f"cannot parse {text!r} as {field.annotation}"
-    return None
+        return None, str(err) or f"cannot parse {text!r} as {field.annotation}"
+    return value, None
+
+
+def parse_error(field: PolicyField, text: str) -> str | None:
+    """Why LeRobot's CLI parser would reject `--policy.<field>=<text>`, or None if it parses."""
+    return parsed(field, text)[1]
