@@ -19,7 +19,7 @@ from wmvla.latents.frames import EpisodeFrames
 from wmvla.latents.online import OnlineWorldEncoder
 from wmvla.latents.reader import WorldLatents
 from wmvla.latents.registry import encoder_spec
-from wmvla.world.memory import TRAIN_MODES
+from wmvla.world.settings import TRAIN_MODES
 
 from .datasets import synthetic_dataset
 from .policies import TINY_WORLD, libero_batch, save_checkpoint, smolvla_kwargs

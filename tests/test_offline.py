@@ -9,7 +9,7 @@ from lerobot_policy_smolvla_world import SmolVLAWorldConfig, SmolVLAWorldPolicy
 from wmvla.eval.offline import OfflineCheckError, OfflineRequest, run_offline_check
 from wmvla.latents.cache import CacheRequest, build_cache
 from wmvla.latents.encoders import load_encoder
-from wmvla.world.memory import TRAIN_MODES
+from wmvla.world.settings import TRAIN_MODES
 
 from .datasets import synthetic_dataset
 from .policies import TINY_WORLD, save_checkpoint, smolvla_kwargs

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from wmvla.world.fusion import GatedCrossAttention
-from wmvla.world.imagination import METHODS, ImaginationBank
+from wmvla.world.imagination import ImaginationBank
 from wmvla.world.loss import hypothesis_losses, world_loss
 from wmvla.world.memory import build_memory
 from wmvla.world.prophet import Prophet, ProphetConfig
+from wmvla.world.settings import HYPOTHESIS_METHODS
 
 D, T, K = 32, 4, 6
 SMALL = ProphetConfig(dim=D, t_ctx=T, k=K, width=16, layers=1, heads=2, dropout=0.1)
@@ -167,7 +168,7 @@ def test_unknown_memory_mode_is_named():
 # --- imagination bank -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", HYPOTHESIS_METHODS)
 def test_every_method_yields_n_distinct_hypotheses(method):
     torch.manual_seed(0)
     bank = ImaginationBank(SMALL, n=3, method=method, noise_std=0.5)

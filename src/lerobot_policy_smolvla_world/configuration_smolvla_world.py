@@ -5,10 +5,7 @@ from dataclasses import dataclass
 from lerobot.configs import PreTrainedConfig
 from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
 
-from wmvla.world.imagination import METHODS
-from wmvla.world.memory import ROLLOUT_MODES, TRAIN_MODES
-
-PREFIX_BLOCKS = ("prefix", "state")
+from wmvla.world.settings import default_rollout_mode, world_settings_problem
 
 
 @PreTrainedConfig.register_subclass("smolvla_world")
@@ -52,8 +49,8 @@ class SmolVLAWorldConfig(SmolVLAConfig):
     world_best_of_n: bool = False  # world loss = min over hypotheses (soft-min if temperature > 0)
     world_best_of_n_temperature: float = 0.0
 
-    # Memory modes (wmvla.world.memory). At rollout, None means as trained: the training mode where a rollout
-    # can build it (pred, learned, zero), else the Prophet's predictions.
+    # Memory modes (wmvla.world.memory). At rollout, None means as trained (wmvla.world.settings'
+    # default_rollout_mode). What every value must satisfy: wmvla.world.settings, checked at DAG time too.
     world_memory_mode_train: str = "pred"
     world_memory_mode_rollout: str | None = None
 
@@ -68,49 +65,6 @@ class SmolVLAWorldConfig(SmolVLAConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.world_memory_mode_rollout is None:
-            trained = self.world_memory_mode_train
-            self.world_memory_mode_rollout = trained if trained in ROLLOUT_MODES else "pred"
-        checks = [
-            (self.world_memory_mode_train in TRAIN_MODES, "world_memory_mode_train", TRAIN_MODES),
-            (self.world_memory_mode_rollout in ROLLOUT_MODES, "world_memory_mode_rollout", ROLLOUT_MODES),
-            (self.world_prefix_block in PREFIX_BLOCKS, "world_prefix_block", PREFIX_BLOCKS),
-            (self.world_hypothesis_method in METHODS, "world_hypothesis_method", METHODS),
-        ]
-        for ok, name, allowed in checks:
-            if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        positive = ("world_dim", "world_t_ctx", "world_k", "world_temporal_window", "world_num_hypotheses")
-        for name in (
-            *positive,
-            "world_prophet_width",
-            "world_prophet_layers",
-            "world_fusion_heads",
-            "world_log_freq",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if "learned" in (self.world_memory_mode_rollout, self.world_memory_mode_train) and (
-            self.world_memory_mode_train != "learned"
-        ):
-            raise ValueError(
-                "world_memory_mode_rollout=learned needs a policy trained with learned memory tokens "
-                "(world_memory_mode_train=learned)"
-            )
-        if self.world_prefix_tokens < 0:
-            raise ValueError(f"world_prefix_tokens must be >= 0, got {self.world_prefix_tokens}")
-        if self.world_prefix_tokens and self.prefix_length > 0:
-            raise ValueError("world_prefix_tokens needs an unpadded prefix (prefix_length <= 0)")
-        if self.lambda_world < 0:
-            raise ValueError(f"lambda_world must be >= 0, got {self.lambda_world}")
-        if self.world_best_of_n_temperature < 0:
-            raise ValueError("world_best_of_n_temperature must be >= 0")
-        if not (
-            self.enable_world_injection
-            or self.world_inject_suffix_in
-            or self.world_prefix_tokens
-            or self.world_prefix_cross_attn
-        ):
-            raise ValueError(
-                "no fusion point is enabled: set enable_world_injection, world_inject_suffix_in, "
-                "world_prefix_tokens or world_prefix_cross_attn"
-            )
+            self.world_memory_mode_rollout = default_rollout_mode(self.world_memory_mode_train)
+        if problem := world_settings_problem(vars(self)):
+            raise ValueError(problem)

@@ -29,10 +29,11 @@ from wmvla.latents.reader import WorldLatents
 from wmvla.world.fusion import GatedCrossAttention
 from wmvla.world.imagination import ImaginationBank
 from wmvla.world.loss import combine_hypotheses, hypothesis_losses, world_loss
-from wmvla.world.memory import TRAIN_MODES, build_memory, reads_scene
+from wmvla.world.memory import build_memory, reads_scene
 from wmvla.world.metrics import MetricBatch, MetricsLog
 from wmvla.world.prefix_tokens import PrefixWorldTokens
 from wmvla.world.prophet import ProphetConfig
+from wmvla.world.settings import TRAIN_MODES
 
 from .configuration_smolvla_world import SmolVLAWorldConfig
 

@@ -70,13 +70,13 @@ def rollout_mode(policy_cfg: Any) -> str:
     """The evaluation mode a result is named after: `pred`, the policy as trained — the Prophet's predictions
     for E2, the learned memory tokens for E1, no memory for plain SmolVLA — or the ablation that replaced
     its memory at rollout (`zero`, `random`)."""
-    from wmvla.world.memory import ROLLOUT_MODES
+    from wmvla.world.settings import default_rollout_mode
 
     rollout = getattr(policy_cfg, "world_memory_mode_rollout", None)
     if rollout is None:
         return AS_TRAINED
     trained = policy_cfg.world_memory_mode_train
-    if rollout == (trained if trained in ROLLOUT_MODES else "pred"):
+    if rollout == default_rollout_mode(trained):
         return AS_TRAINED
     if rollout == "pred":
         raise EvalConfigError(

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from wmvla.world.prophet import Prophet, ProphetConfig
-
-METHODS = ("dropout", "noise", "ensemble", "mixture")
+from wmvla.world.settings import HYPOTHESIS_METHODS
 
 
 class ImaginationBank(nn.Module):
@@ -23,8 +22,9 @@ class ImaginationBank(nn.Module):
         super().__init__()
         if n < 1:
             raise ValueError(f"world_num_hypotheses must be >= 1, got {n}")
-        if method not in METHODS:
-            raise ValueError(f"world_hypothesis_method {method!r} is not one of {', '.join(METHODS)}")
+        if method not in HYPOTHESIS_METHODS:
+            allowed = ", ".join(HYPOTHESIS_METHODS)
+            raise ValueError(f"world_hypothesis_method {method!r} is not one of {allowed}")
         if method == "dropout" and n > 1 and prophet.dropout == 0.0:
             raise ValueError("dropout hypotheses need a Prophet dropout > 0")
         self.n, self.method, self.noise_std = n, method, noise_std

@@ -16,9 +16,7 @@ Rollout modes (`world_memory_mode_rollout`): pred, learned, zero, random (no fut
 
 import torch
 
-TRAIN_MODES = ("pred", "zero", "oracle", "shuffle", "random", "learned")
-ROLLOUT_MODES = ("pred", "zero", "random", "learned")
-SCENELESS_MODES = ("learned", "zero")  # memories that read nothing of the scene: no camera, no encoder needed
+from wmvla.world.settings import SCENELESS_MODES, TRAIN_MODES
 
 
 def reads_scene(mode: str) -> bool:
