@@ -11,12 +11,13 @@ from snakemake.utils import validate
 from wmvla.analysis.names import REPORTED_TABLES, TABLES, figure_names
 from wmvla.cluster.slurm_check import SlurmSetupError, orphaned_jobs, slurm_problems
 from wmvla.hub.lock import HubError
-from wmvla.models.names import TINY_KINDS
+from wmvla.latents.registry import ENCODERS
 from wmvla.study import artifacts, commands, design, paths, resources, targets
 from wmvla.study.checks import check_study_config
 from wmvla.study.config import baseline, coerce_cli_strings
 from wmvla.study.environment import prepare_job_environment
 from wmvla.study.ownership import check_owned
+from wmvla.study.tiny_models import TINY_KINDS
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
 
@@ -26,6 +27,8 @@ coerce_cli_strings(
 validate(config, schema=str(SCHEMA))
 config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
 check_study_config(config, baseline(config))
+for warning in design.uncovered_warnings(config):
+    logger.warning(warning)
 HUB_LOCK_PROBLEMS = artifacts.hub_lock_problems(config)
 for problem in HUB_LOCK_PROBLEMS:
     logger.warning(f"hub lock: {problem}")
@@ -64,7 +67,7 @@ wildcard_constraints:
     seed=r"\d+",
     mode="pred|zero|random",
     window=r"\d+",
-    encoder="[a-z0-9.-]+",
+    encoder="|".join(re.escape(name) for name in ENCODERS),
     artifact=r"[A-Za-z0-9_.-]+",
     figure="|".join(FIGURES),
     kind="|".join(TINY_KINDS),

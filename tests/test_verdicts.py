@@ -18,7 +18,12 @@ DESIGN = Design(
     fusion=("F2",),
     imagination=("IB4",),
     encoders=("E2_cosmos",),
-    changes={"F2": "earlier injection (F2)", "E2_cosmos": "latents of cosmos-cv8x8x8 instead of vjepa2-vitg"},
+    variants=("E2_k4",),
+    changes={
+        "F2": "earlier injection (F2)",
+        "E2_cosmos": "latents of cosmos-cv8x8x8 instead of vjepa2-vitg",
+        "E2_k4": "world_k 4 instead of its default",
+    },
 )
 
 
@@ -74,7 +79,7 @@ def _tables(**overrides) -> dict[str, pd.DataFrame]:
     )
     vs_world = pd.DataFrame(
         [_cmp("F2", "E2", 0.05, 0.01), _cmp("IB4", "E2", 0.05, 0.01), _cmp("E2_cosmos", "E2", 0.04, 0.01),
-         _cmp("E2", "E1", 0.06, 0.001)]
+         _cmp("E2", "E1", 0.06, 0.001), _cmp("E2_k4", "E2", 0.05, 0.01)]
     )  # fmt: skip
     training = pd.DataFrame(
         _training("E2", "world_gate", [0.0] * 3, [0.2, 0.3, -0.25])
@@ -99,7 +104,13 @@ def _verdict(tables, vid, design=DESIGN) -> pd.Series:
 
 def test_the_hoped_for_study_supports_every_criterion():
     frame = verdicts(_tables(), DESIGN)
-    assert list(frame["id"]) == ["V0", "V1", "V2", "V3", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos"]
+    assert list(frame["id"]) == [
+        "V0", "V1", "V2", "V3", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos", "V9.E2_k4"
+    ]  # fmt: skip
+    assert (
+        "Does E2_k4 (world_k 4 instead of its default) beat E2?"
+        in frame.set_index("id").loc["V9.E2_k4", "question"]
+    )
     assert set(frame["verdict"]) == {"supported"}, frame[["id", "verdict", "reason"]]
     assert "adjusted p = 0.001" in frame.set_index("id").loc["V4", "numbers"]
 
@@ -118,7 +129,7 @@ def test_a_baseline_that_never_succeeds_makes_everything_else_not_assessable():
 
 def test_every_comparison_verdict_names_the_training_run_as_its_unit():
     frame = verdicts(_tables(), DESIGN).set_index("id")
-    for vid in ("V1", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos"):
+    for vid in ("V1", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos", "V9.E2_k4"):
         assert frame.loc[vid, "unit"] == "training run (suite × seed)"
         assert (
             "suite-stratified weighted least squares of the per-run paired differences"

@@ -1,14 +1,17 @@
-"""The study's design as the analysis needs it: which experiment plays which part, and the thresholds.
+"""The study's design as the analysis needs it: which experiment plays which part, and the thresholds — the
+one definition of the roles (DESIGN.md §6 "Roles").
 
 Why explicit: the seed notes' criteria name roles — the baseline (E0), the capacity control (E1), the
-world arm (E2), the fusion ablations, the imagination banks, and the world arm on another encoder's
-latents (E2_cosmos: which world representation helps) — and the verdicts, tables and figures
-must agree on them. The workflow derives them from the study config (`analysis:` and each experiment's
-overrides) and hands them to every analysis step as JSON.
+world arm (E2), the fusion ablations, the imagination banks, the world arm on another encoder's latents
+(E2_cosmos: which world representation helps), and any other variant of the world arm — and the verdicts,
+tables and figures must agree on them. The workflow fills a `Design` from the study config
+(`wmvla.study.design`, while the DAG is built: a role it does not know fails the dry run) and hands it to
+every analysis step as JSON, read back here field by field.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
 
 from wmvla.errors import WmvlaError
 
@@ -49,6 +52,8 @@ class Design:
     fusion: tuple[str, ...] = ()  # F2, F3a, F3b: compared with the world arm
     imagination: tuple[str, ...] = ()  # imagination banks: compared with the world arm
     encoders: tuple[str, ...] = ()  # the world arm on another encoder's latents: compared with it and E0
+    variants: tuple[str, ...] = ()  # any other world arm on the world arm's latents: compared with it
+    uncovered: tuple[str, ...] = ()  # arms no verdict reads (named when the DAG is built)
     changes: dict[str, str] = field(default_factory=dict)  # arm → what it changes relative to the world arm
     settings: Settings = field(default_factory=Settings)
 
@@ -61,19 +66,26 @@ class Design:
     @property
     def versus_world(self) -> list[str]:
         """The arms compared with the world arm, as one family of tests."""
-        return [*self.fusion, *self.encoders, *self.imagination]
+        return [*self.fusion, *self.encoders, *self.imagination, *self.variants]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Design":
+        """The design `to_json` wrote: every field by its declared type (a role list is a tuple)."""
         data = json.loads(text)
-        return cls(
-            **{
-                k: tuple(v) if k in ("fusion", "imagination", "encoders") else v
-                for k, v in data.items()
-                if k != "settings"
-            },
-            settings=Settings(**data.get("settings", {})),
-        )
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if hints[f.name] is Settings:
+                value = Settings(**value)
+            elif typing.get_origin(hints[f.name]) is tuple:
+                value = tuple(value)
+            values[f.name] = value
+        if unknown := sorted(set(data) - set(values)):
+            raise DesignError(f"the design names {unknown}, which are no fields of wmvla.design.Design")
+        return cls(**values)

@@ -76,6 +76,7 @@ UNITS = {  # criterion → (unit, method)
     "V6": COMPARISON,
     "V7": COMPARISON,
     "V8": COMPARISON,
+    "V9": COMPARISON,
 }
 
 
@@ -401,6 +402,10 @@ def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
             ),
             *(bank_vs_world(tables, design, e) for e in design.imagination),
             *(encoder_vs_world(tables, design, e) for e in design.encoders),
+            *(
+                arm_vs_world(tables, design, e, f"V9.{e}", design.changes.get(e, "a variant of E2"))
+                for e in design.variants
+            ),
         ]
     )
     if rows[0].verdict != SUPPORTED:

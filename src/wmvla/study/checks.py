@@ -5,11 +5,18 @@ pass `snakemake -n` and fail hours into the study, when that training starts on 
 that differs from the baseline in more than the world branch would make every comparison confounded.
 """
 
+import contextlib
 import difflib
 
 from wmvla.design import margin_problem
+from wmvla.latents.registry import ENCODERS, FAMILIES
+from wmvla.models.names import VLM_TINY_BUILDER
 from wmvla.study.config import StudyConfigError
-from wmvla.study.fields import cli_value, parse_error, policy_fields, world_only_fields
+from wmvla.study.fields import cli_value, parse_error, parsed, policy_fields, world_only_fields
+from wmvla.study.sources import top_level_names
+from wmvla.world.settings import world_settings_problem
+
+ENCODER_CLASSES, TINY_BUILDERS = "wmvla.latents.encoders", "wmvla.models.tiny"  # where the registry points
 
 
 def check_overrides(where: str, policy_type: str, args: dict) -> None:
@@ -84,8 +91,44 @@ DAG_WORLD_FIELDS = (
 )
 
 
+def check_implementations() -> None:
+    """Every encoder family the registry names has its class, and its tiny builder where it has one (read
+    from the sources, not imported): a registry entry added alone fails here, not in a job."""
+    classes, builders = top_level_names(ENCODER_CLASSES), top_level_names(TINY_BUILDERS)
+    for family in FAMILIES.values():
+        if family.encoder_class not in classes:
+            raise StudyConfigError(
+                f"encoder family {family.name!r} names class {family.encoder_class}, which {ENCODER_CLASSES} "
+                "does not define (wmvla.latents.registry)"
+            )
+        if family.tiny_builder is not None and family.tiny_builder not in builders:
+            raise StudyConfigError(
+                f"encoder family {family.name!r} names tiny builder {family.tiny_builder}, which "
+                f"{TINY_BUILDERS} does not define (wmvla.latents.registry)"
+            )
+    if VLM_TINY_BUILDER not in builders:
+        raise StudyConfigError(f"{TINY_BUILDERS} defines no {VLM_TINY_BUILDER} (wmvla.models.names)")
+
+
+def _named_encoders(config: dict) -> dict[str, str]:
+    """Every encoder name the config writes → where it writes it."""
+    named = {config["world"]["encoder"]: "world.encoder"}
+    named |= {name: "world.encoder_revisions" for name in config["world"].get("encoder_revisions") or {}}
+    for exp, spec in config["experiments"].items():
+        if "encoder" in spec:
+            named.setdefault(spec["encoder"], f"experiment {exp}'s encoder")
+    return named
+
+
 def check_encoders(config: dict) -> None:
-    """Only world experiments name an encoder, and no override sets what the DAG derives from it."""
+    """Every encoder named is registered, only world experiments name one, and no override sets what the DAG
+    derives from it."""
+    for name, where in _named_encoders(config).items():
+        if name not in ENCODERS:
+            raise StudyConfigError(
+                f"{where} names encoder {name!r}, which wmvla.latents.registry does not register "
+                f"(registered: {', '.join(ENCODERS)})"
+            )
     overrides = {"policy.args": config["policy"]["args"]}
     for exp, spec in config["experiments"].items():
         overrides[f"experiment {exp}"] = spec.get("policy_args", {})
@@ -101,6 +144,25 @@ def check_encoders(config: dict) -> None:
             )
 
 
+def check_world_settings(exp: str, args: list[dict]) -> None:
+    """A world arm's settings — the policy's defaults, then each of `args` (shared, then the arm's) — obey
+    the rules its config checks when a job builds it (`wmvla.world.settings`), named in one line."""
+    fields = policy_fields("smolvla_world")
+    values = {}
+    for name, field in fields.items():
+        with contextlib.suppress(KeyError):  # not a literal in the source: only the job knows it
+            values[name] = field.default_value()
+    for overrides in args:
+        for key, value in overrides.items():
+            parsed_value, error = parsed(fields[key], cli_value(value))
+            if parsed_value is KeyError or error:  # a type the DAG does not parse (or checked elsewhere)
+                values.pop(key, None)
+            else:
+                values[key] = parsed_value
+    if problem := world_settings_problem(values):
+        raise StudyConfigError(f"experiment {exp}: {problem}")
+
+
 def check_analysis(config: dict) -> None:
     """A claim of no difference must rule out the differences the study looks for (DESIGN.md §6)."""
     analysis = config["analysis"]
@@ -109,15 +171,19 @@ def check_analysis(config: dict) -> None:
 
 
 def check_study_config(config: dict, baseline: str | None) -> None:
-    """Override keys and values of the shared `policy.args` and of every experiment, encoders, arm
-    parity, the evaluation protocol against the chunk size, and the analysis's margin."""
+    """Override keys and values of the shared `policy.args` and of every experiment, the world arms'
+    settings, encoders and their implementations, arm parity, the evaluation protocol against the chunk
+    size, and the analysis's margin."""
     check_protocol(config)
     check_analysis(config)
+    check_implementations()
     check_encoders(config)
     experiments = config["experiments"]
     for policy_type in sorted({spec["policy_type"] for spec in experiments.values()}):
         check_overrides(f"policy.args (for {policy_type})", policy_type, config["policy"]["args"])
     for exp, spec in experiments.items():
         check_overrides(f"experiment {exp}", spec["policy_type"], spec.get("policy_args", {}))
+        if spec["policy_type"] == "smolvla_world":
+            check_world_settings(exp, [config["policy"]["args"], spec.get("policy_args", {})])
     if baseline is not None:
         check_parity(experiments, baseline)
