@@ -108,6 +108,7 @@ STUDIES = ("hub_study", "smoke_study")  # built in the background; their readers
 SELECTED = pytest.StashKey[set]()
 
 
+@pytest.hookimpl(trylast=True)  # after `-m`/`-k` deselection: a study no selected test reads is not built
 def pytest_collection_modifyitems(config, items):
     """The tests that read a study run last, in their order: each study builds in the background while the
     others run (the builds mostly wait on Slurm and on single-threaded jobs; 2 cores have room for them)."""
