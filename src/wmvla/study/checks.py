@@ -7,6 +7,7 @@ that differs from the baseline in more than the world branch would make every co
 
 import contextlib
 import difflib
+import functools
 
 from wmvla.design import margin_problem
 from wmvla.latents.registry import ENCODERS, FAMILIES
@@ -144,14 +145,21 @@ def check_encoders(config: dict) -> None:
             )
 
 
+@functools.cache
+def _world_defaults() -> dict:
+    """The world policy's defaults written as literals in its source (read once per DAG, not per arm)."""
+    values = {}
+    for name, field in policy_fields("smolvla_world").items():
+        with contextlib.suppress(KeyError):  # not a literal in the source: only the job knows it
+            values[name] = field.default_value()
+    return values
+
+
 def check_world_settings(exp: str, args: list[dict]) -> None:
     """A world arm's settings — the policy's defaults, then each of `args` (shared, then the arm's) — obey
     the rules its config checks when a job builds it (`wmvla.world.settings`), named in one line."""
     fields = policy_fields("smolvla_world")
-    values = {}
-    for name, field in fields.items():
-        with contextlib.suppress(KeyError):  # not a literal in the source: only the job knows it
-            values[name] = field.default_value()
+    values = dict(_world_defaults())
     for overrides in args:
         for key, value in overrides.items():
             parsed_value, error = parsed(fields[key], cli_value(value))
