@@ -186,6 +186,7 @@ def test_interrupted_build_resumes_to_identical_bytes(cache, dataset, encoder, t
     resumed = _Interrupting(encoder)
     report = build_cache(dataset, _request(), resumed, out, batch_size=3, shard_size=6)
     assert report.clips_encoded == 10 and resumed.calls == 4  # shards 1 and 2 only
+    assert not list(tmp_path.glob("c.lease*"))  # two leases taken and ended in one process: none left
     for i in range(3):
         name = f"shard_{i:05d}.npy"
         assert (out / name).read_bytes() == (cache.path / name).read_bytes()

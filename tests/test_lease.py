@@ -1,18 +1,24 @@
 """A lease on a resumable directory: one writer under any interleaving; a live holder stops the other job at
-once (never a GPU held while waiting), an ended one is taken over, a holder releases only its own lease."""
+once (never a GPU held while waiting), an ended one is taken over, a holder releases only its own lease; a job
+killed at any step of taking or ending a lease, or one process taking it twice, leaves nothing the next job
+cannot take; a holder or a lease this job cannot judge (another user's job squeue hides, an unreadable file)
+is never taken over."""
 
+import getpass
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
-import wmvla.lease
-from wmvla.lease import Holder, LeaseError, lease, lease_path
+import wmvla.lease.holder
+from wmvla.lease import STEPS, LeaseError, lease, lease_path
+from wmvla.lease.holder import Holder
 
 HOLD = """
 import sys, time
@@ -96,7 +102,7 @@ def test_a_holder_on_another_host_is_not_guessed_at(tmp_path):
 
 
 def _fake_squeue(tmp_path: Path, monkeypatch, body: str) -> None:
-    """An `squeue` that runs the shell `body` (it prints `STATE|user|submit time`, or fails)."""
+    """An `squeue` that runs the shell `body` (it prints `STATE|user|job name|reason`, or fails)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     squeue = bin_dir / "squeue"
@@ -104,10 +110,11 @@ def _fake_squeue(tmp_path: Path, monkeypatch, body: str) -> None:
     squeue.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    monkeypatch.setattr(wmvla.lease, "SQUEUE_TRIES", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(wmvla.lease.holder, "SQUEUE_TRIES", (0.0, 0.0, 0.0))
 
 
 SLURM_HOLDER = Holder("node1", 4321, "7", slurm_job="77", user="alice", slurm_name="run-3f2a")
+MY_SLURM_HOLDER = replace(SLURM_HOLDER, user=getpass.getuser())
 
 
 @pytest.mark.parametrize(
@@ -118,7 +125,6 @@ SLURM_HOLDER = Holder("node1", 4321, "7", slurm_job="77", user="alice", slurm_na
         ("REQUEUE_HOLD|alice|run-3f2a", "held .*scontrol release 77"),  # resumes when released
         ("PENDING|alice|run-3f2a|job requeued in held state", "held \\(job requeued in held state\\)"),
         ("PENDING|alice|run-3f2a|BeginTime", "its job is PENDING"),  # requeued, to run again: alive
-        ("", None),  # left the queue
         ("CANCELLED|alice|run-3f2a", None),
         ("RUNNING|bob|run-9c1d", None),  # job id 77 given to another job (ids wrapped): not the holder
     ],
@@ -143,6 +149,41 @@ def test_a_slurm_holder_stops_the_job_while_listed_alive_and_is_taken_over_once_
     assert "squeue --jobs 77" in str(error.value) and "\n" not in str(error.value)
 
 
+def test_a_job_of_this_user_that_left_the_queue_is_taken_over(tmp_path, monkeypatch):
+    path = lease_path(tmp_path / "run")
+    _fake_squeue(tmp_path, monkeypatch, "echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1")
+    _write(path, MY_SLURM_HOLDER)
+    with lease(path, "test run") as me:
+        assert json.loads(path.read_text())["pid"] == me.pid
+
+
+@pytest.mark.parametrize(
+    "squeue",
+    [
+        "exit 0",  # PrivateData=jobs: another user's job is not listed
+        "echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1",  # or said to be no job
+    ],
+)
+def test_another_users_job_squeue_does_not_show_is_unknown_never_taken_over(tmp_path, monkeypatch, squeue):
+    """On a cluster that hides other users' jobs, not listed is no proof of an end: the contender stops at
+    once naming the holder, how to check it (its owner or an administrator) and how to release it."""
+    path = lease_path(tmp_path / "run")
+    _fake_squeue(tmp_path, monkeypatch, squeue)
+    monkeypatch.setattr(wmvla.lease.holder, "SQUEUE_TRIES", (0.0, 2.0, 8.0))  # as shipped
+    _write(path, SLURM_HOLDER)
+    before = path.read_text()
+    started = time.monotonic()
+    with pytest.raises(LeaseError) as error, lease(path, "test run"):
+        pass
+    seconds, message = time.monotonic() - started, str(error.value)
+    print(f"\nhidden holder: stopped after {seconds:.2f} s: {message}")
+    assert seconds < 30 and "\n" not in message
+    assert "held by Slurm job 77 on node1 (user alice), whose state cannot be read" in message
+    assert "may be hidden" in message and "ask alice or an administrator: squeue --jobs 77" in message
+    assert f"remove {path}" in message
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["bin", "run.lease"]
+
+
 def test_squeue_failing_is_retried_then_the_job_stops_without_guessing(tmp_path, monkeypatch):
     path = lease_path(tmp_path / "run")
     calls = tmp_path / "calls"
@@ -155,7 +196,7 @@ def test_squeue_failing_is_retried_then_the_job_stops_without_guessing(tmp_path,
         lease(path, "test run"),
     ):
         pass
-    assert len(calls.read_text().splitlines()) == len(wmvla.lease.SQUEUE_TRIES) and path.exists()
+    assert len(calls.read_text().splitlines()) == len(wmvla.lease.holder.SQUEUE_TRIES) and path.exists()
 
 
 def test_a_requeued_job_takes_over_its_own_earlier_incarnation(tmp_path, monkeypatch):
@@ -168,22 +209,167 @@ def test_a_requeued_job_takes_over_its_own_earlier_incarnation(tmp_path, monkeyp
         assert me.slurm_restart == 2
 
 
-def test_a_holder_whose_lease_was_taken_over_does_not_remove_the_takers(tmp_path):
-    """Release only your own: a job judged dead (e.g. it hung) that ends after all leaves the new lease."""
+@pytest.mark.parametrize("claimed", [True, False], ids=["taker-claiming", "taker-done"])
+def test_a_holder_whose_lease_was_taken_over_does_not_remove_the_takers(tmp_path, claimed):
+    """Release only your own: a job judged dead (e.g. it hung) that ends after all leaves the new lease,
+    whether the taker is still between its claim and its lease or has swept its claim away."""
     path = lease_path(tmp_path / "run")
+    taker = replace(Holder.me(), pid=os.getppid(), started=None)  # a process that runs
     with lease(path, "test run") as me:
-        taker = Holder("node9", 1, "1", slurm_job="99")
-        text = path.read_text()
-        tombstone = path.with_name(f"{path.name}.ended-{wmvla.lease._key(text)}")
-        tombstone.touch()  # what a taker creates first, then it replaces the lease
+        if claimed:  # what a taker links first, then it replaces the lease
+            _write(_claim(path), taker)
         _write(path, taker)
     assert Holder(**json.loads(path.read_text())) == taker and me != taker
+    assert len(list(tmp_path.glob("run.lease.ended-*"))) == claimed  # its own claim, if any, removed
+
+
+def _claim(path: Path, n: int = 1) -> Path:
+    """The n-th claim to end the lease `path` as it is now."""
+    return path.with_name(f"{path.name}.ended-{wmvla.lease._key(path.read_text())}.{n}")
+
+
+def _left(root: Path) -> list[str]:
+    """What is left beside the lease in `root`: the lease, its claims (.ended), private files (.new)."""
+    return sorted(p.name.split(".lease", 1)[1].split("-", 1)[0] or "lease" for p in root.glob("*.lease*"))
+
+
+TWICE = """
+import sys
+from pathlib import Path
+from wmvla.lease import lease
+for _ in range(2):  # as a latent-cache build interrupted and resumed in the same process
+    with lease(Path(sys.argv[1]), "twice"):
+        pass
+"""
+
+
+def test_one_process_taking_a_lease_twice_leaves_nothing_the_next_job_cannot_take(tmp_path):
+    path = lease_path(tmp_path / "run")
+    subprocess.run([sys.executable, "-c", TWICE, str(path)], check=True, timeout=60)
+    print(f"\nleft after acquire, release, acquire, release: {_left(tmp_path)}")
+    assert not path.exists() and sum(n == ".ended" for n in _left(tmp_path)) <= 1
+    with lease(path, "next job") as me:
+        assert Holder(**json.loads(path.read_text())) == me
+    assert _left(tmp_path) == []
+
+
+def test_a_link_reported_failed_after_it_succeeded_is_this_jobs_own(tmp_path, monkeypatch):
+    """NFS may answer EEXIST to a link it made (a lost reply, the request retried): the lease and the claim
+    are this job's if they hold its text (its nonce), both when it publishes and when it takes over."""
+    real_link = os.link
+
+    def retried_link(src, dst):
+        real_link(src, dst)
+        raise FileExistsError(17, "File exists", str(dst))
+
+    monkeypatch.setattr(os, "link", retried_link)
+    fresh, ended = lease_path(tmp_path / "fresh"), lease_path(tmp_path / "ended")
+    _write(ended, replace(Holder.me(), pid=_ended_pid(), started="1"))
+    for path in (fresh, ended):
+        with lease(path, "test run") as me:
+            assert Holder(**json.loads(path.read_text())) == me
+        assert not path.exists()
+    assert _left(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{", b'{"host": "n1", "pid": 1, "started": "1", "lease_v3": "x"}', b"\xff\xfe", b"[1, 2]"],
+    ids=["empty", "cut", "another-version", "not-utf8", "not-an-object"],
+)
+def test_an_unreadable_lease_is_refused_in_one_line_never_taken_over(tmp_path, content):
+    path = lease_path(tmp_path / "run")
+    path.write_bytes(content)
+    with pytest.raises(LeaseError) as error, lease(path, "test run"):
+        pass
+    message = str(error.value)
+    assert f"{path} cannot be read as a lease" in message and "nothing is taken over" in message
+    assert f"remove {path} and run the job again" in message and "\n" not in message
+    assert path.read_bytes() == content and _left(tmp_path) == ["lease"]
+
+
+def test_an_unreadable_claim_to_end_a_lease_is_refused_naming_it(tmp_path):
+    path = lease_path(tmp_path / "run")
+    _write(path, replace(Holder.me(), pid=_ended_pid(), started="1"))
+    claim = _claim(path)
+    claim.write_text("{")
+    with pytest.raises(LeaseError, match=f"being ended by a job.*remove {claim} and run"), lease(path, "t"):
+        pass
+    assert claim.read_text() == "{"
+
+
+def _ended_pid() -> int:
+    """The PID of a process that has ended."""
+    child = subprocess.run([sys.executable, "-c", "print(__import__('os').getpid())"], capture_output=True)
+    return int(child.stdout)
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+from wmvla.lease import lease
+
+def step(name):
+    if name == sys.argv[2]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+with lease(Path(sys.argv[1]), "killed job", step=step):
+    pass
+"""
+
+
+def _killed_at(path: Path, step: str) -> None:
+    """A job that takes and ends the lease `path`, SIGKILLed at `step` (it must get there)."""
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(path), step], timeout=60)
+    assert killed.returncode == -signal.SIGKILL, f"the job never reached {step}"
+
+
+def test_a_job_killed_at_any_step_of_taking_or_ending_a_lease_leaves_it_to_the_next_job(tmp_path, caplog):
+    """For each step boundary (wmvla.lease.STEPS): a job killed there — taking an ended holder's lease for the
+    `take:` steps, a free one otherwise — and then a new job takes the lease in one attempt, and leaves
+    nothing behind once it releases it."""
+    rows, failures = [], []
+    for step in STEPS:
+        root = tmp_path / step.replace(":", "_")
+        root.mkdir()
+        path = lease_path(root / "run")
+        if step.startswith("take:"):
+            _write(path, replace(Holder.me(), pid=_ended_pid(), started="1", nonce="ended"))
+        _killed_at(path, step)
+        left = _left(root)
+        caplog.clear()
+        try:
+            with lease(path, "next job") as me:
+                assert Holder(**json.loads(path.read_text())) == me
+            how = "took it over" if "took over" in caplog.text else "took it"
+            outcome = f"{how}; left after its release: {_left(root) or 'nothing'}"
+            if _left(root):
+                failures.append(step)
+        except LeaseError as err:
+            outcome, _ = f"REFUSED: {err}", failures.append(step)
+        rows.append((step, ", ".join(left), outcome))
+    rows.insert(0, ("killed at", "left by the killed job", "the next job, in one attempt"))
+    width = [max(len(row[i]) for row in rows) for i in (0, 1)]
+    print("", *(f"{step:{width[0]}}  {left:{width[1]}}  {outcome}" for step, left, outcome in rows), sep="\n")
+    assert not failures, failures
+
+
+def test_enders_killed_one_after_another_are_each_superseded(tmp_path):
+    """Two takers killed in turn between claiming the end of an ended holder's lease and replacing it: the
+    third takes it, and the claims are swept."""
+    path = lease_path(tmp_path / "run")
+    _write(path, replace(Holder.me(), pid=_ended_pid(), started="1", nonce="ended"))
+    _killed_at(path, "take:claimed")
+    _killed_at(path, "take:checked")
+    assert len(list(tmp_path.glob("run.lease.ended-*.[12]"))) == 2
+    with lease(path, "third job") as me:
+        assert Holder(**json.loads(path.read_text())) == me and _left(tmp_path) == ["lease"]
+    assert _left(tmp_path) == []
 
 
 RACE = """
 import os, random, sys, time
 from pathlib import Path
-import wmvla.lease
 from wmvla.lease import LeaseError, lease
 path, log, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 while time.time() < start:
@@ -203,18 +389,22 @@ except LeaseError:
 TRIALS, TAKERS = 15, 4
 
 
-def test_takers_racing_for_an_ended_holders_lease_never_hold_it_together(tmp_path, monkeypatch):
-    """Several jobs find the lease of a Slurm job that has left the queue; each liveness check is slowed by up
-    to 0.8 s (a busy controller) and they start, hold and release at random moments: in every trial, at most
-    one holds the lease at any time, and one of them does."""
+@pytest.mark.parametrize("stale_claim", [False, True], ids=["ended-holder", "and-its-ender-killed"])
+def test_takers_racing_for_an_ended_holders_lease_never_hold_it_together(tmp_path, monkeypatch, stale_claim):
+    """Several jobs find the lease of a Slurm job that has left the queue (and, in the second case, the claim
+    of a Slurm job that died ending it); each liveness check is slowed by up to 0.8 s (a busy controller) and
+    they start, hold and release at random moments: in every trial, at most one holds the lease at any time,
+    one of them does, and nothing is left once they are done."""
     _fake_squeue(
         tmp_path, monkeypatch, 'sleep "$(python3 -c "import random; print(random.uniform(0, 0.8))")"'
     )
-    for trial in range(TRIALS):
+    for trial in range(TRIALS if not stale_claim else TRIALS // 3):
         root = tmp_path / f"trial{trial}"
         root.mkdir()
         path, log = lease_path(root / "run"), root / "log"
-        _write(path, SLURM_HOLDER)
+        _write(path, MY_SLURM_HOLDER)
+        if stale_claim:
+            _write(_claim(path), replace(MY_SLURM_HOLDER, slurm_job="78"))
         start = time.time() + 0.5
         takers = [
             subprocess.Popen([sys.executable, "-c", RACE, str(path), str(log), str(start)])
@@ -230,4 +420,4 @@ def test_takers_racing_for_an_ended_holders_lease_never_hold_it_together(tmp_pat
             holding += {"in": 1, "out": -1}.get(kind, 0)
             most = max(most, holding)
         assert most == 1, (trial, log.read_text())
-        assert sum(kind == "in" for _, kind in events) >= 1 and not path.exists()
+        assert sum(kind == "in" for _, kind in events) >= 1 and _left(root) == [], (trial, _left(root))

@@ -143,7 +143,7 @@ def test_a_finished_run_keeps_its_final_checkpoint_and_is_declared_at_once(tmp_p
     out = run.finish(200)
     assert out == tmp_path / "train" and not run.partial.exists()
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["000200", "last"]
-    # what run it is stays with it: a job that waited on the lease of this run finds it done, another run not
+    # what run it is stays with it: a job taking the lease after its holder ended finds it done, another not
     again = TrainRun(tmp_path / "train")
     assert again.finished_as(identity(ARGS, None))
     assert not again.finished_as(identity([*ARGS, "--batch_size=4"], None))

@@ -8,7 +8,8 @@ Building happens in `<dir>.partial/`, which survives interruption: every finishe
 atomically with a sidecar checksum, a re-run continues at the first missing shard (batches are
 aligned to shard starts, so the bytes do not depend on where a build was interrupted), and the
 directory is moved into place only when complete. One build at a time: it holds a lease on the cache
-(wmvla.lease), so a second job waits, and finds the cache complete, instead of writing the same shards.
+(wmvla.lease), so a second job stops at once instead of writing the same shards; the next one after the
+holder has ended finds the cache complete, or resumes its build.
 """
 
 import hashlib

@@ -119,7 +119,8 @@ def _lerobot_train(args: list[str]) -> None:
 
 def train(argv: list[str]) -> bool:
     """Run lerobot-train; resumably when it writes checkpoints into an --output_dir (wmvla.train.run).
-    False if another job (holding the run's lease while this one waited) already finished this very run."""
+    False if an earlier job that held the run's lease already finished this very run (a job that finds the
+    lease held stops at once, in a LeaseError, and never waits)."""
     import logging
 
     from wmvla.lease import lease
