@@ -2,8 +2,9 @@
 Slurm jobs through the project's mi300x profile, every job a Slurm job but the local rules
 (tests/smoke_study.py built it); then the faults a cluster inflicts on a training — cancelled, requeued,
 killed by its time limit — each resumed from its newest checkpoint, nothing else rerun; a study restarted
-after its Snakemake process died, which never trains a run twice; and the start check that refuses a cluster
-the executor would hang on."""
+after its Snakemake process died, which never trains a run twice, or, its orphaned job cancelled, resumes it
+once; the start check that refuses a cluster the executor would hang on; and the leases a contending GPU job
+stops at instead of waiting or taking them over (a held holder, another user's job squeue does not show)."""
 
 import json
 import re
@@ -12,9 +13,12 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+
+from wmvla.lease.holder import Holder
 
 from .plans import job_counts
 from .slurm_cluster import PARTITION, SlurmCluster
@@ -273,6 +277,15 @@ Path(sys.argv[2]).write_text(f"{time.monotonic() - started:.1f}\\n{outcome}")
 CONTENDER_BOUND_S = 30  # the contender's whole time on its GPU: its lease check, squeue's retries included
 
 
+def _sbatch(cluster: SlurmCluster, tmp_path: Path, script: Path, *args: Path) -> str:
+    """A one-GPU Slurm job running `script` with `args`; its id."""
+    wrap = " ".join([sys.executable, str(script), *map(str, args)])
+    log = f"--output={tmp_path}/slurm-%j.out"
+    out = cluster.run(["sbatch", "--parsable", "--gpus=1", f"--partition={PARTITION}", log, "--wrap", wrap])
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().split(";")[0]
+
+
 def test_a_held_lease_holder_stops_a_contending_gpu_job_at_once(smoke_study, tmp_path):
     """A Slurm job holding a lease is requeued and held (`scontrol requeuehold`: it resumes only when
     released); a GPU job for the same output stops at once, naming the held job and `scontrol release`,
@@ -283,22 +296,12 @@ def test_a_held_lease_holder_stops_a_contending_gpu_job_at_once(smoke_study, tmp
     scripts["holder"].write_text(HOLDER)
     scripts["contender"].write_text(CONTENDER)
     lease_file = guarded.with_name("run.lease")
-
-    def sbatch(script: Path, *args: Path) -> str:
-        wrap = " ".join([sys.executable, str(script), *map(str, args)])
-        log = f"--output={tmp_path}/slurm-%j.out"
-        out = cluster.run(
-            ["sbatch", "--parsable", "--gpus=1", f"--partition={PARTITION}", log, "--wrap", wrap]
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip().split(";")[0]
-
-    holder = sbatch(scripts["holder"], lease_file, state)
+    holder = _sbatch(cluster, tmp_path, scripts["holder"], lease_file, state)
     try:
         _wait(lambda: state.is_file(), 300, "the holder to take the lease")
         assert cluster.run(["scontrol", "requeuehold", holder]).returncode == 0
         _wait(lambda: _job(cluster, holder).get("JobState") in ("PENDING", "REQUEUE_HOLD"), 120, "the hold")
-        contender = sbatch(scripts["contender"], lease_file, outcome)
+        contender = _sbatch(cluster, tmp_path, scripts["contender"], lease_file, outcome)
         _wait(lambda: outcome.is_file(), 300, "the contender to end")
         seconds, message = outcome.read_text().split("\n", 1)
         print(f"\ncontender vs a held holder (job {holder}): stopped after {seconds} s on its GPU: {message}")
@@ -310,3 +313,82 @@ def test_a_held_lease_holder_stops_a_contending_gpu_job_at_once(smoke_study, tmp
         )
     finally:
         cluster.run(["scancel", holder])
+
+
+def test_another_users_job_squeue_does_not_show_stops_a_contending_gpu_job(slurm_cluster, tmp_path):
+    """Clusters with `PrivateData=jobs` hide other users' jobs: `squeue --jobs` answers for one as for no job.
+    A lease naming another user's job this cluster does not show is left to be checked, never taken over: a
+    contending GPU job stops within the bound, naming the job, its owner and how to release the lease."""
+    cluster, lease_file, outcome = slurm_cluster, tmp_path / "run.lease", tmp_path / "outcome"
+    hidden = "4000001"  # an id this cluster never gave: what squeue shows of a hidden job
+    asked = cluster.run(["squeue", "--noheader", "--jobs", hidden])
+    print(f"\nsqueue --jobs {hidden}: exit {asked.returncode}, {(asked.stdout + asked.stderr).strip()!r}")
+    holder = Holder("node7", 4321, "99", slurm_job=hidden, user="alice", slurm_name="rule_train", nonce="n")
+    lease_file.write_text(json.dumps(asdict(holder), sort_keys=True))
+    before = lease_file.read_text()
+    script = tmp_path / "contender.py"
+    script.write_text(CONTENDER)
+    contender = _sbatch(cluster, tmp_path, script, lease_file, outcome)
+    _wait(lambda: outcome.is_file(), 300, "the contender to end")
+    seconds, message = outcome.read_text().split("\n", 1)
+    print(f"contender vs another user's unlisted job {hidden}: stopped after {seconds} s: {message}")
+    assert float(seconds) < CONTENDER_BOUND_S and "\n" not in message
+    assert f"held by Slurm job {hidden} on node7 (user alice), whose state cannot be read" in message
+    assert "may be hidden" in message and f"ask alice or an administrator: squeue --jobs {hidden}" in message
+    assert f"remove {lease_file} and run the job again" in message
+    assert lease_file.read_text() == before and sorted(p.name for p in tmp_path.glob("run.lease*")) == [
+        "run.lease"
+    ]
+    _wait(lambda: _job(cluster, contender).get("JobState") == "COMPLETED", 60, "the contender's job to end")
+
+
+def test_a_study_whose_head_died_and_whose_orphan_was_cancelled_resumes_the_run_once_restarted(smoke_study):
+    """The Snakemake process driving E1's training is killed (SIGKILL) once the training saved its first
+    checkpoint, and its orphaned Slurm job is cancelled, as the start check offers: the job dies holding the
+    run's lease. `--unlock` and the same command, as the README says: a new job takes the lease over from the
+    cancelled one, resumes from its newest checkpoint and finishes; the study is complete, every logged step
+    once, nothing left beside the run but what a run leaves."""
+    study, cluster = smoke_study.root, smoke_study.cluster
+    shutil.rmtree(study / E1_TRAIN)
+    (study / E1_LOG).with_name("train.attempts.log").unlink(missing_ok=True)
+    known = set(_slurm_jobs(cluster))
+    comment = "rule_train_wildcards_smoke_libero_spatial_E1_0"
+    lease_file = (study / E1_TRAIN).with_name("train.lease")
+    head = subprocess.Popen(
+        smoke_study.slurm_cmd(E1_TRAIN), cwd=study, env=cluster.env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        job = _wait(lambda: _new_job(cluster, known), 600, "the training's Slurm job", proc=head)
+        _wait(lambda: newest_checkpoint(study) >= SAVE_FREQ, 600, "the first checkpoint", proc=head)
+        head.kill()  # the login node's process dies; its Slurm job does not
+        head.communicate(timeout=60)
+        assert cluster.run(["scancel", job]).returncode == 0
+        _wait(lambda: not _live_trainings(cluster, comment), 300, "the cancelled job to leave the queue")
+        cancelled_at = newest_checkpoint(study)
+        left = json.loads(lease_file.read_text())  # its holder was killed: the lease is still there
+        assert left["slurm_job"] == job, left
+        restarted = time.monotonic()
+        assert smoke_study.slurm("--unlock").returncode == 0
+        again = smoke_study.slurm(E1_TRAIN)
+        seconds = time.monotonic() - restarted
+    finally:
+        if head.poll() is None:
+            head.kill()
+        smoke_study.settle()
+    assert again.returncode == 0, again.stderr[-4000:] + cluster.logs()
+    assert job_counts(again.stdout + again.stderr) == {"train": 1}
+    train = study / E1_TRAIN
+    assert sorted(p.name for p in (train / "checkpoints").iterdir()) == [f"{STEPS:06d}", "last"]
+    assert (train / f"checkpoints/{STEPS:06d}/pretrained_model/model.safetensors").is_file()
+    steps = [json.loads(line)["step"] for line in (train / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(10, STEPS + 10, 10))  # every logged step once
+    log = (study / E1_LOG).with_name("train.attempts.log").read_text()
+    assert log.count("=== attempt started") == 2 and _resumes(study) == [cancelled_at], _resumes(study)
+    ended = r"\(its job (is CANCELLED|has left the queue)\)"
+    assert re.search(rf"took over \S*{E1_TRAIN}\.lease from Slurm job {job} .*{ended}", log), log[-3000:]
+    assert not list(lease_file.parent.glob("train.lease*"))  # released; no claim or private file left
+    print(
+        f"head killed, Slurm job {job} cancelled at step {cancelled_at}: the same command took its lease "
+        f"over and finished the run {seconds:.0f} s after the restart"
+    )
