@@ -162,11 +162,15 @@ def test_paired_comparison_counts_discordant_init_states(study):
     pooled = _row(study["paired"], suite="all", exp="E2", mode="pred")
     assert (pooled["only_arm"], pooled["only_ref"], pooled["n_pairs"]) == (7, 0, 30)
     assert pooled["scope"] == "overall"
-    # libero_goal has one seed: its between-run variance is not estimable, and none is borrowed from the
-    # other suite — no run-level inference for the comparison, in any scope
+    # libero_goal has one seed of every arm: its between-run variance is not estimable and none is borrowed
+    # from the other suite — no inference there, nor overall; libero_spatial has two seeds of E0 and E2
     assert (pooled["n_runs"], pooled["min_seeds"]) == (3, 1) and np.isnan(pooled["p_runs"])
     assert np.isnan(pooled["diff_ci_low"]) and np.isnan(pooled["mde"]) and np.isnan(pooled["p_adj"])
-    assert np.isnan(spatial["diff_ci_low"]) and np.isnan(spatial["p_runs"])
+    goal = _row(study["paired"], suite="libero_goal", exp="E2", mode="pred")
+    assert np.isnan(goal["p_runs"]) and np.isnan(goal["diff_ci_low"])
+    assert spatial["df"] == 2 and spatial["p_adj"] == pytest.approx(
+        spatial["p_runs"]
+    )  # the family's only test
     # E2's zero-memory rollouts equal E0's outcomes here: no discordant pair, p = 1
     zero = _row(study["paired"], suite="libero_spatial", exp="E2", mode="zero")
     assert (zero["only_arm"], zero["only_ref"], zero["p_mcnemar"]) == (0, 0, 1.0)
@@ -249,15 +253,14 @@ def test_evaluations_from_different_simulators_are_not_compared(tmp_path):
 
 
 def test_every_statistic_of_a_paired_row_is_the_libraries(eval_files, tmp_path):
-    """The stratified effect, its interval, test, Holm and α split, TOST, P(improvement) and the detectable
-    difference of one suite's row, recomputed by direct library calls from its runs (a second seed of
-    libero_goal makes every suite's between-run variance estimable)."""
-    import statsmodels.api as sm
+    """A suite's spread, its difference's interval, test, TOST, weighted Holm, P(improvement) and detectable
+    difference, and the overall's fixed weights and degrees of freedom, recomputed by direct library calls
+    from the runs (a second seed of libero_goal makes every suite's between-run variance estimable)."""
     from rliable import metrics
     from scipy.optimize import brentq
     from scipy.stats import t
-    from statsmodels.stats.multitest import multipletests
-    from statsmodels.stats.power import TTestPower
+    from statsmodels.formula.api import ols
+    from statsmodels.stats.power import ttest_power
 
     extra = {
         ("libero_goal", "E0", "pred", 1): ([0, 1, 0, 0, 0], [1, 1, 1, 0, 1]),
@@ -266,52 +269,55 @@ def test_every_statistic_of_a_paired_row_is_the_libraries(eval_files, tmp_path):
     files = [*eval_files, *(_write_eval(tmp_path / "results", *k, o) for k, o in extra.items())]
     paired = build_tables(files, [], [], Design(baseline="E0", world="E2"))["paired"]
     episodes = collect.episodes_frame(files)
+    runs = episodes.groupby(["suite", "exp", "mode", "seed"])["success"].mean().rename("sr").reset_index()
     keys = ["suite", "seed", "task_id", "init_state_id"]
     arm = episodes.query("exp == 'E2' and mode == 'pred'").sort_values(keys)
     ref = episodes.query("exp == 'E0' and mode == 'pred'").sort_values(keys)
     a, r = arm["success"].to_numpy(float), ref["success"].to_numpy(float)
-    d, v, suites, levels = [], [], [], []
-    for suite, seed in arm[["suite", "seed"]].drop_duplicates().itertuples(index=False):
-        mask = ((arm["suite"] == suite) & (arm["seed"] == seed)).to_numpy()  # one pair of training runs
-        b, c, n = ((a > r) & mask).sum() + 0.5, ((a < r) & mask).sum() + 0.5, mask.sum() + 1
-        d.append((a - r)[mask].mean())
-        v.append(((b + c) / n - ((b - c) / n) ** 2) / n)  # half a discordant pair added each way
-        suites.append(suite)
-        levels.append((a[mask].mean() + r[mask].mean()) / 2)
-    d, v, suites, levels = map(np.array, (d, v, suites, levels))
-    names = sorted(set(suites))
-    design = np.array([[float(s == x) for x in names] for s in suites])
-    suite_level = design.T @ levels / design.sum(axis=0)
-    slope = design @ (suite_level * (1 - suite_level))
-
-    def fit(tau2):
-        return sm.WLS(d, design, weights=1 / (v + tau2 * slope**2)).fit()
-
-    tau2 = brentq(lambda x: fit(x).scale - 1.0, 0.0, 100.0) if fit(0.0).scale > 1 else 0.0  # Paule–Mandel
-    direct = fit(tau2)
-    se = np.sqrt(np.diag(direct.normalized_cov_params) * max(1.0, direct.scale))
+    level = 0.05 * (0.6 / 2)  # the family holds E2 alone: its overall test 40% of α, each of 2 suites 30%
+    suite_se, suite_df, suite_diff = {}, {}, {}
+    for suite in ("libero_goal", "libero_spatial"):
+        trained = runs.query("suite == @suite and mode == 'pred'")
+        fit = ols("sr ~ C(exp)", data=trained).fit()  # one-way ANOVA of the runs on the arm
+        d, sampling = [], []
+        for seed in sorted(set(arm.loc[arm["suite"] == suite, "seed"])):
+            mask = ((arm["suite"] == suite) & (arm["seed"] == seed)).to_numpy()  # one pair of training runs
+            b, c, n = ((a > r) & mask).sum() + 0.5, ((a < r) & mask).sum() + 0.5, mask.sum() + 1
+            d.append((a - r)[mask].mean())
+            sampling.append(((b + c) / n - ((b - c) / n) ** 2) / n)  # half a discordant pair each way
+        sd = max(np.sqrt(2 * fit.ssr / fit.df_resid), np.sqrt(np.mean(sampling)))  # never below the episodes
+        suite_se[suite], suite_df[suite], suite_diff[suite] = sd / np.sqrt(len(d)), fit.df_resid, np.mean(d)
     row = _row(paired, suite="libero_spatial", exp="E2", mode="pred")
-    i = names.index("libero_spatial")
-    assert row["diff"] == pytest.approx(direct.params[i])
-    half = t.ppf(0.975, 2) * se[i]  # 4 runs − 2 suites
+    se, df = suite_se["libero_spatial"], suite_df["libero_spatial"]
+    assert row["diff"] == pytest.approx(suite_diff["libero_spatial"]) and row["df"] == df == 2
+    half = t.ppf(0.975, df) * se
     assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
         (row["diff"] - half, row["diff"] + half)
     )
-    assert row["p_runs"] == pytest.approx(2 * t.sf(abs(row["diff"]) / se[i], 2))
-    of_e2 = paired.query("exp == 'E2' and mode == 'pred' and scope == 'suite'")
-    holm = multipletests(of_e2["p_runs"], method="holm")[1][list(of_e2.index).index(row.name)]
-    assert row["p_holm"] == pytest.approx(holm) and row["p_adj"] == pytest.approx(min(1.0, holm / 0.6))
-    tost = max(t.sf((row["diff"] + 0.02) / se[i], 2), t.cdf((row["diff"] - 0.02) / se[i], 2))
-    assert row["p_tost"] == pytest.approx(tost)
+    assert row["p_runs"] == pytest.approx(2 * t.sf(abs(row["diff"]) / se, df))
+    assert row["p_tost"] == pytest.approx(
+        max(t.sf((row["diff"] + 0.02) / se, df), t.cdf((row["diff"] - 0.02) / se, df))
+    )
+    assert (row["holm_weight"], row["level"]) == pytest.approx((0.3, level))
+    family = paired.query("family == 'vs baseline'")
+    order = (family["p_runs"] / family["holm_weight"]).sort_values().index
+    left, steps = 1.0, {}  # Holm's step-down with weights, by hand
+    for i in order:
+        steps[i] = min(1.0, family.loc[i, "p_runs"] * left / family.loc[i, "holm_weight"])
+        left -= family.loc[i, "holm_weight"]
+    adjusted = dict(zip(order, np.maximum.accumulate([steps[i] for i in order]), strict=True))
+    assert row["p_adj"] == pytest.approx(adjusted[row.name])
 
     def rates(frame):
         spatial = frame.query("suite == 'libero_spatial'")
         return spatial.pivot_table(index="seed", columns="task_id", values="success").to_numpy()
 
     assert row["p_improvement"] == pytest.approx(metrics.probability_of_improvement(rates(arm), rates(ref)))
-    effect = TTestPower().solve_power(nobs=2, alpha=0.05, power=0.8)
-    assert row["mde"] == pytest.approx(effect * se[i] * np.sqrt(2))
+    power = lambda x: ttest_power(x / se, nobs=1, alpha=level / 2, df=df, alternative="larger")  # noqa: E731
+    assert row["mde"] == pytest.approx(brentq(lambda x: power(x) - 0.8, 1e-6, 10), rel=1e-4)
     overall = _row(paired, suite="all", exp="E2", mode="pred")
-    weights = (1 / se**2) / (1 / se**2).sum()
-    assert overall["diff"] == pytest.approx(weights @ direct.params)
-    assert overall["p_adj"] == pytest.approx(min(1.0, overall["p_holm"] / 0.4))
+    assert overall["diff"] == pytest.approx(np.mean(list(suite_diff.values())))  # equal weights
+    terms = np.array([0.25 * suite_se[s] ** 2 for s in sorted(suite_se)])
+    dfs = np.array([suite_df[s] for s in sorted(suite_se)])
+    assert overall["se"] == pytest.approx(np.sqrt(terms.sum()))
+    assert overall["df"] == pytest.approx(terms.sum() ** 2 / (terms**2 / dfs).sum())  # Welch–Satterthwaite

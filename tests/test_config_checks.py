@@ -1,6 +1,7 @@
 """Study-config checks that run while the DAG is built: override keys and values, arm parity."""
 
 import dataclasses
+import re
 
 import pytest
 import yaml
@@ -157,3 +158,23 @@ def test_an_equivalence_margin_above_the_target_difference_fails_the_dry_run(sna
     assert (
         "analysis.equivalence_margin 0.05 exceeds analysis.target_difference 0.02" in out.stdout + out.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("weights", "said"),
+    [
+        ({"libero_spatial": 2.0}, "analysis.suite_weights gives no weight to libero_object"),
+        ({"libero_spatial": 1.0, "libero_object": 0.0, "libero_goal": 1, "libero_10": 1}, "positive weight"),
+    ],
+)
+def test_suite_weights_that_leave_out_a_suite_or_are_not_positive_fail_before_any_job(repo, weights, said):
+    """The overall's weights are fixed before the data and weigh every suite of the study, each positively."""
+    from wmvla.study.checks import check_analysis
+    from wmvla.study.config import load_study_config
+
+    config = load_study_config(repo / "config/config.yaml")
+    config["analysis"]["suite_weights"] = weights
+    with pytest.raises(StudyConfigError, match=re.escape(said)):
+        check_analysis(config)
+    config["analysis"]["suite_weights"] = dict.fromkeys(config["suites"], 1.0)
+    check_analysis(config)

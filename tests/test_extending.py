@@ -186,3 +186,18 @@ def test_every_design_citation_names_a_section_of_the_projects_design(repo):
                 for name in re.findall(r'"([^"]+)"', names):
                     assert f"**{name}.**" in sections[number], f"{path.relative_to(repo)}: §{number} {name!r}"
     assert len(cited) >= 20  # the citations are found at all
+
+
+def test_an_arm_that_is_a_fusion_ablation_and_a_bank_has_one_role_and_one_comparison(repo):
+    """Counted once in its family: a fusion flag with several hypotheses is a fusion ablation (V6), and what
+    it changes names the bank too — never compared with the world arm twice (V6 and V7)."""
+    config = _smoke(repo)
+    e2 = config["experiments"]["E2"]
+    args = {**e2["policy_args"], "world_inject_suffix_in": True, "world_num_hypotheses": 4}
+    config["experiments"]["F2_bank4"] = {**e2, "policy_args": args}
+    design = analysis_design(config)
+    assert "F2_bank4" in design.fusion and "F2_bank4" not in design.imagination
+    assert design.versus_world.count("F2_bank4") == 1
+    assert design.changes["F2_bank4"] == (
+        "earlier injection into the action expert's inputs (F2) and an imagination bank of 4 hypotheses"
+    )

@@ -86,96 +86,126 @@ def test_held_out_frames_give_every_demonstration_the_same_share():
     assert all(len(f) == 1 for f in held_out_frames(lengths, budget=2).values())  # at least one each
 
 
-def test_holm_matches_the_step_down_by_hand():
-    from wmvla.analysis.stats import holm
+def test_weighted_holm_is_holm_with_equal_weights_and_steps_down_by_weight_otherwise():
+    from statsmodels.stats.multitest import multipletests
 
-    # sorted 0.01, 0.03, 0.04, m = 3: 3·0.01 = 0.03; max(0.03, 2·0.03) = 0.06; max(0.06, 1·0.04) = 0.06
-    assert holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
-    assert holm([]) == [] and holm([0.7, 0.9]) == pytest.approx([1.0, 1.0])
+    from wmvla.analysis.stats import weighted_holm
 
-
-SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
-LEVELS = {"libero_spatial": 0.9, "libero_object": 0.96, "libero_goal": 0.92, "libero_10": 0.71}
-
-
-def _runs(seeds: int = 3, effect: float = 0.03, seed: int = 3) -> tuple[np.ndarray, ...]:
-    """Per-run differences, their sampling variances, suites and success levels: `seeds` run pairs in each of
-    4 suites, spread more where the level leaves room (libero_10)."""
-    rng = np.random.default_rng(seed)
-    suites = np.repeat(SUITES, seeds)
-    levels = np.array([LEVELS[s] for s in suites])
-    spread = 0.1 * levels * (1 - levels)  # a logit sd of 0.1 between runs
-    d = effect + rng.normal(0, 1, len(suites)) * np.sqrt(levels * (1 - levels) * 2 / 500 + spread**2)
-    return d, 2 * levels * (1 - levels) / 500 * rng.uniform(0.8, 1.2, len(suites)), suites, levels
+    p = [0.04, 0.01, 0.03, 0.2]
+    assert weighted_holm(p, [1] * 4) == pytest.approx(multipletests(p, method="holm")[1])
+    # weights 0.4 (overall) and 0.2 × 3 (suites), by hand: in order of p / w — 0.01/0.2, 0.04/0.4, 0.03/0.2,
+    # 0.2/0.2 — each p times the weights not yet rejected over its own: 0.01 · 1.0/0.2 = 0.05,
+    # 0.04 · 0.8/0.4 = 0.08, 0.03 · 0.4/0.2 = 0.06 → 0.08 (never below an earlier step), 0.2 · 0.2/0.2 = 0.2
+    weighted = weighted_holm([0.04, 0.01, 0.03, 0.2], [0.4, 0.2, 0.2, 0.2])
+    assert weighted == pytest.approx([0.08, 0.05, 0.08, 0.2])
+    adjusted = weighted_holm([0.01, float("nan"), 0.03], [0.5, 0.25, 0.25])  # an untested comparison: no part
+    assert adjusted == pytest.approx([0.01 * 0.75 / 0.5, np.nan, 0.03], nan_ok=True)  # 0.75 left in play
+    assert weighted_holm([], []) == []
+    with pytest.raises(ValueError, match="positive weight"):
+        weighted_holm([0.1], [0.0])
 
 
-def test_the_stratified_effect_is_statsmodels_wls_with_a_paule_mandel_between_run_variance():
-    """Suite means by WLS with each run's variance = sampling variance + τ²·(p(1−p))², τ² where the weighted
-    residual mean square is 1, runs − suites df, the overall the precision-weighted mean of the suites:
-    recomputed by direct library calls."""
-    import statsmodels.api as sm
+def _spread(sd: float = 0.03, df: int = 32, groups: int = 16):
+    from wmvla.analysis.effects import Spread
 
-    from wmvla.analysis.stats import stratified_effect
-
-    d, v, suites, levels = _runs(effect=0.03, seed=5)
-    effect = stratified_effect(d, v, suites, levels)
-    names = sorted(SUITES)
-    design = np.array([[float(s == n) for n in names] for s in suites])
-    slope = np.array([LEVELS[s] * (1 - LEVELS[s]) for s in suites])
-    assert effect.tau2 > 0
-    direct = sm.WLS(d, design, weights=1 / (v + effect.tau2 * slope**2)).fit()
-    assert direct.scale == pytest.approx(1.0, abs=1e-6)  # Paule–Mandel's equation
-    se = np.sqrt(np.diag(direct.normalized_cov_params))
-    for i, name in enumerate(names):
-        suite = effect.suites[name]
-        assert suite.estimate == pytest.approx(direct.params[i]) and suite.se == pytest.approx(se[i])
-        assert suite.df == 12 - 4
-    assert effect.suites["libero_10"].se > effect.suites["libero_object"].se  # headroom: more spread
-    weights = (1 / se**2) / (1 / se**2).sum()
-    assert [effect.weights[n] for n in names] == pytest.approx(weights)
-    assert effect.overall.estimate == pytest.approx(weights @ direct.params)
-    assert effect.overall.se == pytest.approx(np.sqrt(weights**2 @ se**2)) and effect.overall.df == 8
+    return Spread(sd, df, groups)
 
 
-def test_runs_that_agree_more_than_their_episodes_allow_keep_the_sampling_variance():
-    """No between-run variance below zero, and no interval narrower than the episodes alone allow."""
-    from wmvla.analysis.stats import stratified_effect
+def test_a_suite_spread_is_the_one_way_anova_of_its_arms_runs_and_modes_the_two_way():
+    """Between runs: the pooled within-arm variance of the runs' success rates, by hand; within a run (rollout
+    modes of one checkpoint): the residual of statsmodels' formula OLS on run and mode. A paired difference
+    varies twice as much as one run."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
 
-    agreeing = stratified_effect([0.3, 0.3, 0.1, 0.1], [0.01] * 4, ["a", "a", "b", "b"], [0.5] * 4)
-    assert agreeing.tau2 == 0.0 and agreeing.suites["a"].se == pytest.approx(np.sqrt(0.01 / 2))
-    low, high = agreeing.suites["a"].interval()
-    assert low < 0.3 < high and agreeing.suites["a"].between_run_sd == 0.0
+    from wmvla.analysis.effects import BETWEEN, WITHIN, suite_spreads
+
+    rng = np.random.default_rng(2)
+    rows = [
+        {"suite": s, "exp": e, "mode": m, "seed": k, "sr": rng.uniform(0.5, 0.9)}
+        for s in ("a", "b")
+        for e, modes in (("E0", ("pred",)), ("E1", ("pred",)), ("E2", ("pred", "zero", "random")))
+        for k in range(3)
+        for m in modes
+    ]
+    runs = pd.DataFrame(rows)
+    spreads = suite_spreads(runs, "pred")
+    for suite in ("a", "b"):
+        trained = runs[(runs["suite"] == suite) & (runs["mode"] == "pred")]
+        within_arms = trained.groupby("exp")["sr"].apply(lambda x: ((x - x.mean()) ** 2).sum()).sum()
+        assert spreads[(suite, BETWEEN)].sd == pytest.approx(np.sqrt(2 * within_arms / 6))
+        assert (spreads[(suite, BETWEEN)].df, spreads[(suite, BETWEEN)].groups) == (6, 3)
+        e2 = runs[(runs["suite"] == suite) & (runs["exp"] == "E2")]
+        fit = smf.ols("sr ~ C(mode) + C(seed)", data=e2).fit()
+        assert spreads[(suite, WITHIN)].sd == pytest.approx(np.sqrt(2 * fit.ssr / fit.df_resid))
+        assert (spreads[(suite, WITHIN)].df, spreads[(suite, WITHIN)].groups) == (4, 2)
+    one_seed = suite_spreads(runs[runs["seed"] == 0], "pred")
+    assert one_seed == {}  # no arm with two runs: nothing estimable, nothing borrowed
 
 
-def test_tost_agrees_with_the_interval_and_a_suite_with_one_run_is_not_estimable():
-    from wmvla.analysis.stats import stratified_effect
+def test_an_effect_is_scipys_t_on_its_degrees_of_freedom_and_tost_agrees_with_its_interval():
+    from scipy.stats import t
 
-    effect = stratified_effect(*_runs(effect=0.0)).suites["libero_10"]
+    from wmvla.analysis.effects import Effect, Part
+
+    effect = Effect(0.015, (Part(1.0, _spread(0.03, 6, 3), 3),))
+    se = 0.03 / np.sqrt(3)
+    assert effect.se == pytest.approx(se) and effect.df == 6
+    assert effect.p_value() == pytest.approx(2 * t.sf(0.015 / se, 6))
+    assert effect.interval(0.95) == pytest.approx(
+        (0.015 - t.ppf(0.975, 6) * se, 0.015 + t.ppf(0.975, 6) * se)
+    )
     low, high = effect.interval(0.90)  # TOST at α = 0.05 ⇔ the 90% interval inside ±margin
-    for margin in (0.01, 0.02, 0.05):
+    for margin in (0.01, 0.02, 0.05, 0.08):
         assert (effect.p_equivalent(margin) < 0.05) == (-margin < low and high < margin)
-    one = stratified_effect([0.05, 0.04, 0.06], [0.0004] * 3, ["a", "a", "b"], [0.5] * 3)  # suite b: one run
-    for single in (one.overall, *one.suites.values()):
-        assert not single.estimable and np.isnan(single.p_value()) and np.isnan(single.p_equivalent(0.05))
-        assert np.isnan(single.detectable_difference(0.05, 0.8)) and np.isnan(single.interval()[0])
-    assert one.suites["a"].estimate == pytest.approx(0.045)  # still described
 
 
-def test_the_detectable_difference_and_the_seeds_needed_have_the_asked_power():
-    """statsmodels' t-test power over run pairs, at the observed spread of a run pair's difference."""
-    from statsmodels.stats.power import TTestPower
+def test_the_overall_is_a_fixed_weight_average_with_welch_satterthwaite_degrees_of_freedom():
+    from wmvla.analysis.effects import Effect, Part, suite_weights
 
-    from wmvla.analysis.stats import stratified_effect
+    parts = (Part(0.5, _spread(0.01, 6, 3), 3), Part(0.5, _spread(0.06, 6, 3), 3))
+    overall = Effect(0.02, parts)
+    terms = np.array([0.25 * 0.01**2 / 3, 0.25 * 0.06**2 / 3])
+    assert overall.se == pytest.approx(np.sqrt(terms.sum()))
+    assert overall.df == pytest.approx(terms.sum() ** 2 / (terms**2 / 6).sum())  # by hand
+    assert 6 < overall.df < 12  # one noisy suite dominates: nearly its own df, not the pooled 12
+    assert suite_weights(["a", "b"], None) == {"a": 0.5, "b": 0.5}
+    assert suite_weights(["a", "b"], {"a": 3, "b": 1, "c": 4}) == {"a": 0.75, "b": 0.25}  # renormalised
 
-    effect = stratified_effect(*_runs()).overall
-    d = effect.detectable_difference(0.05, 0.8)
-    power = TTestPower().power(effect_size=d / effect.run_sd, nobs=effect.n_runs, alpha=0.05)
-    assert power == pytest.approx(0.8, abs=1e-4)
-    seeds = effect.seeds_needed(0.01, suites=4, alpha=0.05, power=0.8)
-    enough = TTestPower().power(effect_size=0.01 / effect.run_sd, nobs=4 * seeds, alpha=0.05)
-    fewer = TTestPower().power(effect_size=0.01 / effect.run_sd, nobs=4 * (seeds - 1), alpha=0.05)
-    assert seeds > 3 and enough >= 0.8 > fewer
-    assert np.isnan(effect.seeds_needed(1e-6, suites=4, alpha=0.05, power=0.8))  # beyond any study
+
+def test_power_is_for_the_test_that_is_run_at_its_own_level_and_degrees_of_freedom():
+    """statsmodels' t-test power at the test's own df and level (not df = n − 1, not the unadjusted α); the
+    seeds needed are the fewest with that power, 'already' when no more than the seeds run."""
+    from statsmodels.stats.power import ttest_power
+
+    from wmvla.analysis.effects import Effect, Part
+
+    effect = Effect(0.01, (Part(1.0, _spread(0.03, 32, 16), 3),))
+    level = 0.05 * 0.15  # a suite test's first-step Holm level
+    d = effect.detectable_difference(level, 0.8)
+    assert ttest_power(d / effect.se, nobs=1, alpha=level / 2, df=32, alternative="larger") == pytest.approx(
+        0.8
+    )
+    assert d > effect.detectable_difference(0.05, 0.8)  # the adjusted level asks for more
+    seeds = effect.seeds_needed(0.02, level, 0.8)
+    assert (
+        effect.at_seeds(int(seeds)).power(0.02, level)
+        >= 0.8
+        > effect.at_seeds(int(seeds) - 1).power(0.02, level)
+    )
+    assert effect.at_seeds(5).df == 16 * 4  # every pooled arm with 5 runs
+    assert effect.seeds_needed(0.2, level, 0.8) <= 3  # already enough
+    assert np.isnan(effect.seeds_needed(1e-5, level, 0.8))  # beyond any study
+    assert d == pytest.approx(effect.detectable_difference(level, 0.8))
+
+
+def test_a_suite_without_two_runs_of_any_arm_is_not_estimable():
+    from wmvla.analysis.effects import Effect, Part, Spread
+
+    lone = Effect(0.05, (Part(1.0, Spread(float("nan"), 0, 0).at_least(0.02), 1),))
+    assert not lone.estimable and np.isnan(lone.p_value()) and np.isnan(lone.p_equivalent(0.05))
+    assert np.isnan(lone.detectable_difference(0.05, 0.8)) and np.isnan(lone.interval()[0])
+    assert np.isnan(lone.seeds_needed(0.02, 0.05, 0.8))
 
 
 def test_the_variance_of_a_paired_difference_adds_half_a_discordant_pair_each_way():

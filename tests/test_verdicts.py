@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wmvla.analysis.tables import COMPARISON_COLUMNS
+from wmvla.analysis.comparisons import COMPARISON_COLUMNS
 from wmvla.analysis.verdicts import verdicts
 from wmvla.design import Design, Settings
 
@@ -27,14 +27,15 @@ DESIGN = Design(
 )
 
 
-def _cmp(exp, ref, diff, p_holm=1.0, p_tost=1.0, mode="pred", ref_mode="pred", mde=0.03) -> dict:
+def _cmp(exp, ref, diff, p_adj=1.0, p_tost=1.0, mode="pred", ref_mode="pred", mde=0.03) -> dict:
     """One comparison of a one-suite study: its only row is its overall one (`p_adj` as given)."""
     row = dict.fromkeys(COMPARISON_COLUMNS, 0)
     row |= {"family": "f", "suite": "libero_spatial", "scope": "overall", "exp": exp, "mode": mode}
-    row |= {"ref_exp": ref, "ref_mode": ref_mode, "p_adj": p_holm}
-    row |= {"n_pairs": 6000, "sr_arm": 0.6 + diff, "sr_ref": 0.6, "diff": diff, "p_mcnemar": p_holm}
-    row |= {"diff_ci_low": diff - 0.02, "diff_ci_high": diff + 0.02, "p_holm": p_holm, "p_tost": p_tost}
-    row |= {"n_runs": 12, "min_seeds": 3, "p_runs": p_holm, "between_run_sd": 0.01}
+    row |= {"ref_exp": ref, "ref_mode": ref_mode, "p_adj": p_adj, "p_runs": p_adj, "p_tost": p_tost}
+    row |= {"n_pairs": 6000, "sr_arm": 0.6 + diff, "sr_ref": 0.6, "diff": diff, "p_mcnemar": p_adj}
+    row |= {"diff_ci_low": diff - 0.02, "diff_ci_high": diff + 0.02, "se": 0.01, "df": 30}
+    row |= {"tost_ci_low": diff - 0.017, "tost_ci_high": diff + 0.017, "level": 0.0067, "holm_weight": 0.13}
+    row |= {"n_runs": 12, "min_seeds": 3, "run_sd": 0.03, "weight": 1.0}
     return row | {
         "margin": 0.02,
         "p_improvement": 0.5,
@@ -50,7 +51,8 @@ def _by_suite(overall: dict, **suites: tuple[float, float, float]) -> list[dict]
     rows = [overall | {"suite": "all"}]
     for suite, (diff, p_adj, p_tost) in suites.items():
         scope = {"suite": suite, "scope": "suite", "diff": diff, "p_tost": p_tost, "n_runs": 3}
-        rows.append(overall | scope | {"p_adj": p_adj, "p_holm": p_adj, "p_runs": p_adj})
+        scope |= {"tost_ci_low": diff - 0.017, "tost_ci_high": diff + 0.017}
+        rows.append(overall | scope | {"p_adj": p_adj, "p_runs": p_adj, "weight": 0.25})
     return rows
 
 
@@ -71,8 +73,8 @@ def _tables(**overrides) -> dict[str, pd.DataFrame]:
           "n_episodes": 500} for s in ("libero_goal", "libero_spatial", "all")]
     )  # fmt: skip
     paired = pd.DataFrame(
-        [_cmp("E1", "E0", 0.0, p_tost=0.001), _cmp("E2", "E0", 0.06, p_holm=0.001),
-         _cmp("E2_cosmos", "E0", 0.1, p_holm=0.001)]
+        [_cmp("E1", "E0", 0.0, p_tost=0.001), _cmp("E2", "E0", 0.06, p_adj=0.001),
+         _cmp("E2_cosmos", "E0", 0.1, p_adj=0.001)]
     )  # fmt: skip
     ablations = pd.DataFrame(
         [_cmp("E2", "E2", -0.1, 1e-4, mode="zero"), _cmp("E2", "E2", -0.2, 1e-5, mode="random")]
@@ -132,7 +134,7 @@ def test_every_comparison_verdict_names_the_training_run_as_its_unit():
     for vid in ("V1", "V4", "V5", "V6.F2", "V7.IB4", "V8.E2_cosmos", "V9.E2_k4"):
         assert frame.loc[vid, "unit"] == "training run (suite × seed)"
         assert (
-            "suite-stratified weighted least squares of the per-run paired differences"
+            "each suite its own stratum: its between-run variance from that suite alone"
             in frame.loc[vid, "method"]
         )
         assert "TOST for equivalence in every suite" in frame.loc[vid, "method"]
@@ -140,19 +142,20 @@ def test_every_comparison_verdict_names_the_training_run_as_its_unit():
 
 
 def test_an_inconclusive_verdict_says_how_many_seeds_a_target_difference_needs():
-    row = _cmp("E2", "E0", 0.02, p_holm=0.2, p_tost=0.4, mde=0.041)
+    row = _cmp("E2", "E0", 0.02, p_adj=0.2, p_tost=0.4, mde=0.041)
     v4 = _verdict(_tables(paired=pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), row])), "V4")
-    assert "7 seeds per suite would detect 0.020 at the observed between-run variance" in v4["reason"]
+    assert "the test detects |Δ| ≥ 0.041 with 80% power at its level 0.0067 on 30 df" in v4["reason"]
+    assert "7 seeds per suite would detect 0.020" in v4["reason"]
     assert "plans only the new runs" in v4["reason"]
 
 
 def test_one_run_per_suite_and_arm_is_not_assessable_whatever_the_episodes_say():
     """Thousands of paired episodes and a tiny McNemar p, but one seed: nothing about the method."""
-    one_seed = {"n_runs": 4, "min_seeds": 1, "p_runs": np.nan, "p_holm": np.nan, "p_adj": np.nan}
+    one_seed = {"n_runs": 4, "min_seeds": 1, "p_runs": np.nan, "p_adj": np.nan, "se": np.nan, "df": np.nan}
     one_seed |= {"p_tost": np.nan}
     one_seed |= {"diff_ci_low": np.nan, "diff_ci_high": np.nan, "mde": np.nan, "seeds_needed": np.nan}
     paired = pd.DataFrame(
-        [_cmp("E1", "E0", 0.08, p_holm=1e-9) | one_seed, _cmp("E2", "E0", 0.1, p_holm=1e-12) | one_seed]
+        [_cmp("E1", "E0", 0.08, p_adj=1e-9) | one_seed, _cmp("E2", "E0", 0.1, p_adj=1e-12) | one_seed]
     )
     ablations = pd.DataFrame([_cmp("E2", "E2", -0.1, 1e-9, mode="zero") | one_seed])
     frame = verdicts(_tables(paired=paired, ablations=ablations), DESIGN).set_index("id")
@@ -173,13 +176,13 @@ def test_overridden_gates_are_a_warning_on_v0():
 @pytest.mark.parametrize(
     ("row", "verdict", "says"),
     [
-        (_cmp("E1", "E0", 0.08, p_holm=0.001), "contradicted", "capacity effect"),
-        (_cmp("E1", "E0", -0.08, p_holm=0.001), "contradicted", "the branch harms"),
-        (_cmp("E1", "E0", 0.01, p_holm=0.5, p_tost=0.3), "inconclusive", "could detect differences of 0.030"),
+        (_cmp("E1", "E0", 0.08, p_adj=0.001), "contradicted", "capacity effect"),
+        (_cmp("E1", "E0", -0.08, p_adj=0.001), "contradicted", "the branch harms"),
+        (_cmp("E1", "E0", 0.01, p_adj=0.5, p_tost=0.3), "inconclusive", "detects |Δ| ≥ 0.030"),
     ],
 )
 def test_v1_capacity_control(row, verdict, says):
-    tables = _tables(paired=pd.DataFrame([row, _cmp("E2", "E0", 0.06, p_holm=0.001)]))
+    tables = _tables(paired=pd.DataFrame([row, _cmp("E2", "E0", 0.06, p_adj=0.001)]))
     v1 = _verdict(tables, "V1")
     assert v1["verdict"] == verdict and says in v1["reason"]
 
@@ -221,34 +224,41 @@ def test_v3_offline_ordering(offline, verdict, says):
 @pytest.mark.parametrize(
     ("e2", "e1", "e2_vs_e1", "verdict", "says"),
     [
-        (_cmp("E2", "E0", -0.06, p_holm=0.001), None, None, "contradicted", "lower success"),
+        (_cmp("E2", "E0", -0.06, p_adj=0.001), None, None, "contradicted", "lower success"),
         (
-            _cmp("E2", "E0", 0.005, p_holm=0.6, p_tost=0.001),
+            _cmp("E2", "E0", 0.005, p_adj=0.6, p_tost=0.001),
             None,
             None,
             "inconclusive",
             "no difference beyond",
         ),
         (
-            _cmp("E2", "E0", 0.02, p_holm=0.2, p_tost=0.4, mde=0.041),
+            _cmp("E2", "E0", 0.02, p_adj=0.2, p_tost=0.4, mde=0.041),
             None,
             None,
             "inconclusive",
-            "0.041 or more",
+            "detects |Δ| ≥ 0.041",
         ),
         (  # E1 beats E0 as well, and E2 does not beat E1: the capacity, not the futures
-            _cmp("E2", "E0", 0.06, p_holm=0.001),
-            _cmp("E1", "E0", 0.05, p_holm=0.001),
-            _cmp("E2", "E1", 0.01, p_holm=0.4),
+            _cmp("E2", "E0", 0.06, p_adj=0.001),
+            _cmp("E1", "E0", 0.05, p_adj=0.001),
+            _cmp("E2", "E1", 0.01, p_adj=0.4),
             "inconclusive",
             "confounded by capacity",
         ),
-        (  # E2 does not beat E1, but E1 does not beat E0 either: no sign of a capacity effect
-            _cmp("E2", "E0", 0.06, p_holm=0.001),
-            _cmp("E1", "E0", 0.02, p_holm=0.4),
-            _cmp("E2", "E1", 0.04, p_holm=0.2),
+        (  # E2 does not beat E1; E1 neither above E0 nor shown within the margin: capacity not ruled out
+            _cmp("E2", "E0", 0.06, p_adj=0.001),
+            _cmp("E1", "E0", 0.02, p_adj=0.4),
+            _cmp("E2", "E1", 0.04, p_adj=0.2),
+            "inconclusive",
+            "not separable from capacity in libero_spatial: E1 neither beats E0 there nor is shown within",
+        ),
+        (  # E2 does not beat E1, but E1 is shown within the margin of E0: no capacity effect
+            _cmp("E2", "E0", 0.06, p_adj=0.001),
+            _cmp("E1", "E0", 0.005, p_adj=0.7, p_tost=0.001),
+            _cmp("E2", "E1", 0.04, p_adj=0.2),
             "supported",
-            "E1 does not beat E0 where it does",
+            "no capacity effect in libero_spatial: E1 is within ±0.02 of E0 there (TOST)",
         ),
     ],
 )
@@ -381,23 +391,26 @@ def test_a_full_size_study_finds_a_planted_effect_and_says_what_it_could_detect(
     assert "too uncertain in libero_10 (Δ" in frame.loc["V1", "reason"]
     assert frame.loc["V4", "verdict"] == v4, frame.loc["V4", "reason"]
     if v4 == "inconclusive":
-        assert "could detect differences of 0.0" in frame.loc["V4", "reason"]  # a few points at 6,000 pairs
+        assert "the test detects |Δ| ≥ 0.0" in frame.loc["V4", "reason"]  # a few points at 6,000 pairs
     assert frame.loc["V5", "verdict"] in ("inconclusive", "supported")
     assert frame.loc["V2", "verdict"] == "not assessable"  # no training logs in this hand-made study
 
 
 def test_an_effect_in_one_suite_is_found_there_and_the_reason_names_it():
-    """No overall difference, but E2 clearly above E0 on libero_10: supported, naming the suite."""
+    """No overall difference, but E2 clearly above E0 on libero_10, where E1 is within the margin of E0:
+    supported, naming the suite."""
     e2 = _by_suite(
-        _cmp("E2", "E0", 0.02, p_holm=0.3),
+        _cmp("E2", "E0", 0.02, p_adj=0.3),
         libero_spatial=(0.0, 1.0, 0.01), libero_object=(0.0, 1.0, 0.01), libero_goal=(-0.01, 1.0, 0.02),
         libero_10=(0.10, 0.004, 0.9),
     )  # fmt: skip
-    v4 = _verdict(_tables(paired=pd.DataFrame([_cmp("E1", "E0", 0.0, p_tost=0.001), *e2])), "V4")
+    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_adj=0.9, p_tost=0.001), **dict.fromkeys(SUITES, (0.0, 1.0, 0.01)))
+    v4 = _verdict(_tables(paired=pd.DataFrame([*e1, *e2])), "V4")
     assert (
         v4["verdict"] == "supported"
         and "higher success over training runs in libero_10 (Δ +0.100" in v4["reason"]
     )
+    assert "no capacity effect in libero_10" in v4["reason"]
     assert (
         "overall" not in v4["reason"].split(";")[0] and "by suite: libero_spatial Δ +0.000" in v4["numbers"]
     )
@@ -407,15 +420,15 @@ def test_no_difference_is_claimed_only_if_every_suite_is_within_the_margin():
     equivalent = {
         s: (0.0, 1.0, 0.01) for s in ("libero_spatial", "libero_object", "libero_goal", "libero_10")
     }
-    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_holm=0.9, p_tost=0.001), **equivalent)
-    tables = _tables(paired=pd.DataFrame([*e1, _cmp("E2", "E0", 0.06, p_holm=0.001)]))
+    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_adj=0.9, p_tost=0.001), **equivalent)
+    tables = _tables(paired=pd.DataFrame([*e1, _cmp("E2", "E0", 0.06, p_adj=0.001)]))
     assert _verdict(tables, "V1")["verdict"] == "supported"
     uncertain = {**equivalent, "libero_10": (0.01, 1.0, 0.3)}  # overall TOST passes; libero_10's does not
-    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_holm=0.9, p_tost=0.001), **uncertain)
-    v1 = _verdict(_tables(paired=pd.DataFrame([*e1, _cmp("E2", "E0", 0.06, p_holm=0.001)])), "V1")
+    e1 = _by_suite(_cmp("E1", "E0", 0.0, p_adj=0.9, p_tost=0.001), **uncertain)
+    v1 = _verdict(_tables(paired=pd.DataFrame([*e1, _cmp("E2", "E0", 0.06, p_adj=0.001)])), "V1")
     assert (
         v1["verdict"] == "inconclusive"
-        and "too uncertain in libero_10 (Δ +0.010, TOST p 0.3)" in v1["reason"]
+        and "too uncertain in libero_10 (Δ +0.010, 90% interval [-0.007, +0.027])" in v1["reason"]
     )
 
 
@@ -444,23 +457,109 @@ def test_a_margin_above_the_target_difference_is_refused():
 
 def test_the_readme_and_the_report_state_the_method_the_code_computes(repo):
     """The method a verdict names is the one README § "What a verdict claims" and the report's caption state:
-    stratified WLS, a logit-scale Paule–Mandel between-run variance, α's split, TOST in every suite."""
-    from wmvla.analysis.stats import RUN_METHOD
-    from wmvla.analysis.tables import OVERALL_SHARE
+    each suite's own between-run variance pooled over its arms, the fixed-weight overall (equal: the LIBERO
+    average) with Welch–Satterthwaite df, one family and one error budget (Holm with weights, α's split), TOST
+    in every suite."""
+    from wmvla.analysis.comparisons import OVERALL_SHARE
+    from wmvla.analysis.effects import RUN_METHOD, weights_text
 
     frame = verdicts(_tables(), DESIGN).set_index("id")
     method = frame.loc["V4", "method"]
-    assert method.startswith(RUN_METHOD) and f"{OVERALL_SHARE:.0%} to the overall test" in method
+    assert method.startswith(RUN_METHOD.format(weights=weights_text(None)))
+    assert f"{OVERALL_SHARE:.0%} of α to the arms' overall tests" in method
     readme = " ".join((repo / "README.md").read_text().split())
     caption = " ".join((repo / "report/verdicts.rst").read_text().split())
     for text in (readme, caption):
-        assert (
-            "Paule–Mandel" in text
-            and "logit scale" in text
-            and "precision-weighted mean of the suites" in text
-        )
-        assert (
-            f"{OVERALL_SHARE:.0%} to the overall tests" in text
-            and f"{1 - OVERALL_SHARE:.0%} to the suites" in text
-        )
-        assert "Hartung" not in text and "meta-analysis" not in text  # what is no longer computed
+        for phrase in (
+            "pooled over the arms",
+            "LIBERO average",
+            "Welch–Satterthwaite",
+            "Holm's step-down with weights",
+            f"{OVERALL_SHARE:.0%} of α",
+            "every (arm × scope) test of a family",
+            "90% interval",
+        ):
+            assert phrase in text, phrase
+        for gone in ("Paule–Mandel", "precision-weighted", "logit scale", "Hartung", "meta-analysis"):
+            assert gone not in text, gone  # what is no longer computed
+
+
+def test_a_small_significant_cost_of_an_ablation_is_never_read_as_an_ignored_memory():
+    """Zeroed memory loses 6 of 500 libero_10 episodes with a tight interval (significant, and within the
+    margin): equivalence is never claimed where a difference is significant, so V5 is not "ignores its
+    memory", and V4 keeps its support."""
+    equivalent = dict.fromkeys(("libero_spatial", "libero_object", "libero_goal"), (0.0, 1.0, 0.01))
+    zero = _by_suite(
+        _cmp("E2", "E2", -0.003, 0.5, 0.001, mode="zero"), **equivalent, libero_10=(-0.012, 0.028, 0.015)
+    )
+    random = _by_suite(
+        _cmp("E2", "E2", 0.0, 0.9, 0.001, mode="random"), **equivalent, libero_10=(0.0, 1.0, 0.01)
+    )
+    frame = verdicts(_tables(ablations=pd.DataFrame([*zero, *random])), DESIGN).set_index("id")
+    assert frame.loc["V5", "verdict"] == "inconclusive", frame.loc["V5", "reason"]
+    assert "zero in libero_10 (Δ -0.012, adjusted p 0.028)" in frame.loc["V5", "reason"]
+    assert "ignores its memory" not in frame.loc["V5", "reason"]
+    assert "E2/zero vs E2 @ libero_10: lower" in frame.loc["V5", "claims"]
+    assert frame.loc["V4", "verdict"] == "supported"
+
+
+def test_a_capacity_effect_in_one_suite_confounds_the_gain_there_and_overall():
+    """E1 +9 points on libero_10 (V1 contradicted there), E2 +10 there and overall, E2 not above E1: V4 is
+    confounded by capacity in libero_10 and overall (E1 beats E0 in a suite the overall averages), never
+    "E1 does not beat E0" there; the two verdicts' claims agree."""
+    rest = dict.fromkeys(("libero_spatial", "libero_object", "libero_goal"), (0.0, 1.0, 0.01))
+    e1 = _by_suite(_cmp("E1", "E0", 0.0225, p_adj=0.2, p_tost=0.3), **rest, libero_10=(0.09, 0.001, 0.9))
+    e2 = _by_suite(_cmp("E2", "E0", 0.025, p_adj=0.01), **rest, libero_10=(0.10, 0.001, 0.9))
+    control = _by_suite(_cmp("E2", "E1", 0.0025, p_adj=0.9), **rest, libero_10=(0.01, 0.8, 0.5))
+    tables = _tables(paired=pd.DataFrame([*e1, *e2]))
+    tables["vs_world"] = pd.concat(
+        [tables["vs_world"][tables["vs_world"]["ref_exp"] != "E1"], pd.DataFrame(control)]
+    )
+    frame = verdicts(tables, DESIGN).set_index("id")
+    assert frame.loc["V1", "verdict"] == "contradicted" and "libero_10" in frame.loc["V1", "reason"]
+    v4 = frame.loc["V4"]
+    assert v4["verdict"] == "inconclusive", v4["reason"]
+    assert "confounded by capacity overall, in libero_10" in v4["reason"]
+    assert "not shown to beat" not in v4["reason"] and "no capacity effect" not in v4["reason"]
+    assert (
+        "E1 vs E0 @ libero_10: higher" in v4["claims"]
+        and "E1 vs E0 @ libero_10: higher" in frame.loc["V1", "claims"]
+    )
+
+
+def test_conflicting_claims_never_stand_side_by_side():
+    """An inferred claim yields to a measured one that denies it; two measured claims that conflict leave both
+    verdicts inconclusive, each naming the other."""
+    from wmvla.analysis.claims import Claim
+    from wmvla.analysis.outcomes import Verdict
+    from wmvla.analysis.verdicts import consistent
+
+    credited = Claim("memory of E2", "libero_10", "matters", inferred=True)
+    v4 = Verdict(
+        "V4",
+        "q",
+        "t",
+        "n",
+        "supported",
+        "E2 beats E0",
+        claims=(Claim("E2 vs E0", "libero_10", "higher"), credited),
+    )
+    v5 = Verdict(
+        "V5",
+        "q",
+        "t",
+        "n",
+        "contradicted",
+        "ignored",
+        claims=(Claim("memory of E2", "every scope", "ignored"),),
+    )
+    v4_after, v5_after = consistent([v4, v5])
+    assert v4_after.verdict == "inconclusive" and credited not in v4_after.claims
+    assert "does not matter at rollout (V5)" in v4_after.reason and v5_after == v5
+    a = Verdict("V6.X", "q", "t", "n", "supported", "r", claims=(Claim("X vs E2", "overall", "higher"),))
+    b = Verdict(
+        "V9.X", "q", "t", "n", "supported", "r", claims=(Claim("X vs E2", "every scope", "equivalent"),)
+    )
+    after = consistent([a, b])
+    assert [v.verdict for v in after] == ["inconclusive", "inconclusive"]
+    assert "(V9.X)" in after[0].reason and "(V6.X)" in after[1].reason

@@ -22,26 +22,35 @@ class DesignError(WmvlaError, ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Thresholds of the analysis (config section `analysis:`)."""
+    """Thresholds of the analysis (config section `analysis:`); the rules they must obey, checked once here
+    (the DAG builds one from the config, so a broken rule fails the dry run)."""
 
-    alpha: float = 0.05  # family-wise error rate of each family of tests (Holm)
+    alpha: float = 0.05  # family-wise error rate of each family of tests (weighted Holm)
     equivalence_margin: float = 0.02  # |SR difference| within which two arms count as equivalent (TOST)
     power: float = 0.8  # for the smallest detectable difference of a comparison
     target_difference: float = 0.02  # an inconclusive comparison says the seeds per suite this would need
     gate_open_threshold: float = 0.05  # |tanh g| at the end of training above which a gate counts as open
+    # the overall difference's weight of each suite, fixed before any result; None: equal (the LIBERO average)
+    suite_weights: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.equivalence_margin > self.target_difference:
-            raise DesignError(margin_problem(self.equivalence_margin, self.target_difference))
+            raise DesignError(
+                f"analysis.equivalence_margin {self.equivalence_margin} exceeds analysis.target_difference "
+                f"{self.target_difference}: a claim of no difference would call 'equivalent' the very "
+                "differences the study sets out to detect; set the margin at most to the target"
+            )
+        if self.suite_weights is not None and (
+            not self.suite_weights or any(not w > 0 for w in self.suite_weights.values())
+        ):
+            raise DesignError(
+                f"analysis.suite_weights {self.suite_weights} must give each suite a positive weight (they "
+                "are normalised to sum 1); leave it out for equal weights, the LIBERO average"
+            )
 
-
-def margin_problem(margin: float, target: float) -> str:
-    """Why a margin above the target difference is refused (the DAG-time check says it too)."""
-    return (
-        f"analysis.equivalence_margin {margin} exceeds analysis.target_difference {target}: a claim of no "
-        "difference would call 'equivalent' the very differences the study sets out to detect; set the "
-        "margin at most to the target"
-    )
+    def missing_weights(self, suites: list[str]) -> list[str]:
+        """The study's suites the configured weights leave out (none when the weights are equal)."""
+        return [s for s in suites if self.suite_weights is not None and s not in self.suite_weights]
 
 
 @dataclass(frozen=True)

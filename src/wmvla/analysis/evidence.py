@@ -1,14 +1,21 @@
-"""One comparison of two arms as the tables give it, read in every scope: overall (the suite-stratified test)
-and each suite — where it differs, whether it is equivalent everywhere, which suites carry an overall finding,
-and its numbers as a verdict states them (`wmvla.analysis.verdicts` decides what they mean)."""
+"""One comparison of two arms as the tables give it, read in every scope — overall (the fixed-weight average
+of the suites) and each suite — as a typed finding: higher, lower, equivalent within the margin, undecided, or
+untested. `wmvla.analysis.verdicts` decides what the findings mean; the wording of numbers lives here.
+
+A scope *differs* where its family-adjusted test rejects (`p_adj` < α). It is *equivalent* where it does not
+differ and its TOST rejects (the 1 − 2α interval inside ±margin). "No difference" holds only where every suite
+is equivalent and no scope — the overall included — differs.
+"""
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
+
+from wmvla.analysis.claims import EQUIVALENT, EVERY_SCOPE, HIGHER, LOWER, Claim
 
 MORE_SEEDS = "adding seeds to the config's `seeds:` plans only the new runs"
 OVERALL = "overall"
+UNDECIDED, UNTESTED = "undecided", "untested"
 
 
 @dataclass(frozen=True)
@@ -34,46 +41,86 @@ class Evidence:
         return cls(first, tuple(r for _, r in suites.iterrows()) or (first,))
 
     @property
+    def subject(self) -> str:
+        """The comparison as claims name it: "E2 vs E0", "E2/zero vs E2"."""
+        return f"{side(self.overall['exp'], self.overall['mode'])} vs " + side(
+            self.overall["ref_exp"], self.overall["ref_mode"]
+        )
+
+    @property
     def assessable(self) -> bool:
         return not pd.isna(self.overall["p_runs"])
 
-    def _scopes(self) -> list[tuple[str, pd.Series]]:
+    def scopes(self) -> list[tuple[str, pd.Series]]:
         several = len(self.suites) > 1 or self.suites[0]["scope"] != OVERALL
         return [(OVERALL if several else self.overall["suite"], self.overall)] + (
             [(r["suite"], r) for r in self.suites] if several else []
         )
 
+    def finding(self, row: pd.Series, alpha: float) -> str:
+        """Higher or lower where the family-adjusted test rejects; equivalent where the TOST rejects and not
+        even the unadjusted test shows a difference (a small, precise effect within the margin is an effect,
+        not its absence); else undecided."""
+        if pd.isna(row["p_runs"]):
+            return UNTESTED
+        if row["p_adj"] < alpha:
+            return HIGHER if row["diff"] > 0 else LOWER
+        return EQUIVALENT if row["p_tost"] < alpha and row["p_runs"] >= alpha else UNDECIDED
+
+    def findings(self, alpha: float) -> dict[str, str]:
+        """Scope → its finding."""
+        return {name: self.finding(row, alpha) for name, row in self.scopes()}
+
     def differs(self, alpha: float, sign: int) -> list[str]:
         """The scopes where the arm is significantly higher (`sign` 1) or lower (−1) than its reference."""
-        return [name for name, r in self._scopes() if r["p_adj"] < alpha and np.sign(r["diff"]) == sign]
+        wanted = HIGHER if sign > 0 else LOWER
+        return [name for name, found in self.findings(alpha).items() if found == wanted]
 
     def equivalent_everywhere(self, alpha: float) -> bool:
-        return all(r["p_tost"] < alpha for r in self.suites)
+        """Every suite within the margin (TOST) and no scope, the overall included, significantly
+        different."""
+        found = self.findings(alpha)
+        if HIGHER in found.values() or LOWER in found.values():
+            return False
+        suites = [row for _, row in self.scopes()][1:] or [self.overall]
+        return all(self.finding(row, alpha) == EQUIVALENT for row in suites)
+
+    def claims(self, alpha: float) -> tuple[Claim, ...]:
+        """What this comparison shows: each scope that differs, or its equivalence in every scope."""
+        if self.equivalent_everywhere(alpha):
+            return (Claim(self.subject, EVERY_SCOPE, EQUIVALENT),)
+        found = self.findings(alpha)
+        return tuple(Claim(self.subject, s, f) for s, f in found.items() if f in (HIGHER, LOWER))
 
     def too_uncertain(self, alpha: float) -> str:
-        """The suites whose 90% interval reaches beyond the margin, with that interval."""
+        """The suites neither different nor equivalent, each with the 1 − 2α interval the TOST uses (and,
+        where it lies inside the margin, the unadjusted difference that stops a claim of none)."""
+        level = f"{1 - 2 * alpha:.0%}"
         return ", ".join(
-            f"{r['suite']} (Δ {r['diff']:+.3f}, TOST p {r['p_tost']:.2g})"
-            for r in self.suites
-            if r["p_tost"] >= alpha
+            f"{r['suite']} (Δ {r['diff']:+.3f}, {level} interval [{fmt(r['tost_ci_low'], '+.3f')}, "
+            f"{fmt(r['tost_ci_high'], '+.3f')}]"
+            + (f"; different from 0 before adjustment, p {r['p_runs']:.2g}" if r["p_runs"] < alpha else "")
+            + ")"
+            for name, r in self.scopes()
+            if self.finding(r, alpha) == UNDECIDED and (name != OVERALL or len(self.scopes()) == 1)
         )
 
     def where(self, scopes: list[str]) -> str:
         """Scopes as a reader reads them, each with its difference and adjusted p; an overall finding that no
-        suite shows alone names the suites that drive it."""
-        rows = dict(self._scopes())
+        suite shows alone names the suites that carry it."""
+        rows = dict(self.scopes())
         text = ", ".join(
             f"{'overall' if name == OVERALL else 'in ' + name} (Δ {rows[name]['diff']:+.3f}, adjusted p "
             f"{rows[name]['p_adj']:.2g})"
             for name in scopes
         )
         if scopes == [OVERALL]:
-            text += f", driven by {self.drivers()}"
+            text += f", carried by {self.drivers()}"
         return text
 
     def drivers(self) -> str:
-        """The suites that carry the overall estimate: each contributing at least a quarter of it (its weight
-        times its difference, in the same direction), the largest first."""
+        """The suites that carry the overall estimate: each contributing at least a quarter of it (its fixed
+        weight times its difference, in the same direction), the largest first."""
         total = self.overall["diff"]
         shares = sorted(((r["weight"] * r["diff"], r) for r in self.suites), key=lambda x: -abs(x[0]))
         named = [r for part, r in shares if total and part / total >= 0.25] or [shares[0][1]]
@@ -91,6 +138,18 @@ class Evidence:
             text += f" | by suite: {per_suite}"
         return text
 
+    def power(self, alpha: float, power: float) -> str:
+        """What the tests that settled nothing could detect, and the seeds a target difference needs — for the
+        test each scope runs, at its own level and degrees of freedom."""
+        open_scopes = [
+            (name, r) for name, r in self.scopes() if self.finding(r, alpha) in (UNDECIDED, EQUIVALENT)
+        ]
+        return "; ".join(scope_power(name, r, power) for name, r in open_scopes) or "nothing left open"
+
+
+def side(exp: str, mode: str) -> str:
+    return exp if mode == "pred" else f"{exp}/{mode}"
+
 
 def estimable(row: pd.Series) -> bool:
     return not pd.isna(row["p_runs"])
@@ -101,9 +160,7 @@ def fmt(value: float, spec: str = ".3f", missing: str = "n/a") -> str:
 
 
 def comparison_numbers(row: pd.Series) -> str:
-    arm, ref = row["exp"] if row["mode"] == "pred" else f"{row['exp']}/{row['mode']}", row["ref_exp"]
-    if row["ref_mode"] != "pred":
-        ref = f"{ref}/{row['ref_mode']}"
+    arm, ref = side(row["exp"], row["mode"]), side(row["ref_exp"], row["ref_mode"])
     episodes = (
         f"{int(row['n_pairs'])} paired episodes; these checkpoints: McNemar p = {row['p_mcnemar']:.3g} "
         "(descriptive)"
@@ -116,22 +173,26 @@ def comparison_numbers(row: pd.Series) -> str:
     return (
         f"SR {arm} {row['sr_arm']:.3f} vs {ref} {row['sr_ref']:.3f}: Δ {row['diff']:+.3f} "
         f"(95% CI [{row['diff_ci_low']:+.3f}, {row['diff_ci_high']:+.3f}]) over {int(row['n_runs'])} "
-        f"run pairs, between-run sd of Δ {fmt(row['between_run_sd'])}; p = {row['p_runs']:.3g}, "
+        f"run pairs, se {row['se']:.4f} on {row['df']:.0f} df; p = {row['p_runs']:.3g}, "
         f"adjusted p = {row['p_adj']:.3g}; TOST p = {row['p_tost']:.3g}; "
-        f"P({arm} > {ref}) = {fmt(row['p_improvement'], '.2f')}; detectable |Δ| ≥ {fmt(row['mde'])}; "
-        f"{episodes}"
+        f"P({arm} > {ref}) = {fmt(row['p_improvement'], '.2f')}; {episodes}"
     )
 
 
-def power(row: pd.Series) -> str:
-    """What the runs could have detected, and the seeds a target difference would need."""
-    seeds = row.get("seeds_needed")
-    needed = (
-        f"; {int(seeds)} seeds per suite would detect {row['target_difference']:.3f} at the observed "
-        f"between-run variance ({MORE_SEEDS})"
-        if not pd.isna(seeds)
-        else ""
-    )
+def scope_power(name: str, row: pd.Series, power: float) -> str:
+    """One scope's power sentence: the smallest difference its test detects, and the seeds per suite the
+    target difference needs ("already" when the seeds run suffice)."""
+    where = "overall" if name == OVERALL else f"in {name}"
+    if pd.isna(row["mde"]):
+        return f"{where}: its power cannot be told (no between-run variance)"
+    seeds, target, ran = row["seeds_needed"], row["target_difference"], int(row["min_seeds"])
+    if pd.isna(seeds):
+        needed = f"no study of up to 200 seeds per suite would detect {target:.3f}"
+    elif seeds <= ran:
+        needed = f"the {ran} seeds run already detect {target:.3f}"
+    else:
+        needed = f"{int(seeds)} seeds per suite would detect {target:.3f} ({MORE_SEEDS})"
     return (
-        f"these runs could detect differences of {fmt(row['mde'], '.3f', 'an unknown size')} or more{needed}"
+        f"{where} the test detects |Δ| ≥ {row['mde']:.3f} with {power:.0%} power at its level "
+        f"{row['level']:.2g} on {row['df']:.0f} df; {needed}"
     )

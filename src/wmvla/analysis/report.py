@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wmvla.analysis import collect, tables
+from wmvla.analysis import collect, comparisons, tables
 from wmvla.analysis.names import TABLES
 from wmvla.design import Design
 
@@ -21,32 +21,65 @@ def build_tables(
     gates_file: Path | None = None,
     cost_file: Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The study's tables (the caller checks that every input belongs to the study)."""
+    """The study's tables from its files (the caller checks that every input belongs to the study)."""
+    return study_tables(
+        collect.episodes_frame(eval_files),
+        design,
+        training=collect.training_frame(metrics_files),
+        offline=collect.offline_frame(offline_files),
+        checks=collect.checks_frame(gates_file),
+        cost=pd.read_csv(cost_file) if cost_file else pd.DataFrame(),  # `wmvla cost`, rule by rule
+    )
+
+
+def study_tables(
+    episodes: pd.DataFrame,
+    design: Design,
+    training: pd.DataFrame | None = None,
+    offline: pd.DataFrame | None = None,
+    checks: pd.DataFrame | None = None,
+    cost: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every table of the report from the study's frames: the episodes (`collect.episodes_frame`) and, where
+    the study has them, its training logs, offline checks, gate checks and cost."""
+    training = collect.training_frame([]) if training is None else training
+    return verdict_tables(episodes, design, training, offline, checks) | {
+        "runs": tables.per_run(episodes),
+        "tasks": tables.per_task(episodes),
+        "training_log": training,
+        "cost": pd.DataFrame() if cost is None else cost,
+    }
+
+
+def verdict_tables(
+    episodes: pd.DataFrame,
+    design: Design,
+    training: pd.DataFrame | None = None,
+    offline: pd.DataFrame | None = None,
+    checks: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The tables the verdicts read (`wmvla.analysis.verdicts`): the experiments' success rates, every paired
+    comparison, the training, offline and gate summaries."""
     baseline, settings = design.baseline, design.settings
-    episodes = collect.episodes_frame(eval_files)
-    training = collect.training_frame(metrics_files)
     if baseline is not None and baseline not in set(episodes["exp"]):
         raise collect.ResultsError(
             f"baseline experiment {baseline!r} has no evaluation among the given files"
         )
+    arranged = comparisons.Episodes.of(episodes)
     return {
-        "checks": collect.checks_frame(gates_file),
-        "runs": tables.per_run(episodes),
-        "tasks": tables.per_task(episodes),
+        "checks": collect.checks_frame(None) if checks is None else checks,
         "experiments": tables.per_experiment(episodes),
         "paired": (
-            tables.versus_baseline(episodes, baseline, settings, design.versus_baseline)
+            comparisons.versus_baseline(arranged, baseline, settings, design.versus_baseline)
             if baseline
             else pd.DataFrame()
         ),
-        "ablations": tables.rollout_ablations(episodes, settings),
-        "vs_world": tables.versus_world_arm(
-            episodes, design.world, design.versus_world, design.capacity, settings
+        "ablations": comparisons.rollout_ablations(arranged, settings),
+        "vs_world": comparisons.versus_world_arm(
+            arranged, design.world, design.versus_world, design.capacity, settings
         ),
-        "training": tables.training_summary(training),
-        "training_log": training,
-        "offline": collect.offline_frame(offline_files),
-        "cost": pd.read_csv(cost_file) if cost_file else pd.DataFrame(),  # `wmvla cost`, rule by rule
+        "training": tables.training_summary(collect.training_frame([]) if training is None else training),
+        "offline": pd.DataFrame() if offline is None else offline,
     }
 
 

@@ -8,8 +8,9 @@ that differs from the baseline in more than the world branch would make every co
 import contextlib
 import difflib
 import functools
+from dataclasses import fields
 
-from wmvla.design import margin_problem
+from wmvla.design import DesignError, Settings
 from wmvla.latents.registry import ENCODERS, FAMILIES
 from wmvla.models.names import VLM_TINY_BUILDER
 from wmvla.study.config import StudyConfigError
@@ -172,10 +173,18 @@ def check_world_settings(exp: str, args: list[dict]) -> None:
 
 
 def check_analysis(config: dict) -> None:
-    """A claim of no difference must rule out the differences the study looks for (DESIGN.md §6)."""
+    """The analysis settings obey their rules (`wmvla.design.Settings`, e.g. a claim of no difference must
+    rule out the differences the study looks for) and weigh every suite of the study (DESIGN.md §6)."""
     analysis = config["analysis"]
-    if analysis["equivalence_margin"] > analysis["target_difference"]:
-        raise StudyConfigError(margin_problem(analysis["equivalence_margin"], analysis["target_difference"]))
+    try:
+        settings = Settings(**{f.name: analysis[f.name] for f in fields(Settings) if f.name in analysis})
+    except DesignError as err:
+        raise StudyConfigError(str(err)) from None
+    if missing := settings.missing_weights(list(config["suites"])):
+        raise StudyConfigError(
+            f"analysis.suite_weights gives no weight to {', '.join(missing)}: weigh every suite of the study "
+            "(or leave suite_weights out for equal weights)"
+        )
 
 
 def check_study_config(config: dict, baseline: str | None) -> None:

@@ -35,8 +35,9 @@ def analysis_design(config: dict) -> Design:
     """The roles of the experiments and the analysis thresholds.
 
     An arm whose latents come from another encoder than the world arm's is an encoder arm (whatever else
-    it changes); of the others, one that sets a fusion flag is a fusion ablation, one with several
-    hypotheses an imagination bank, and any other world arm but the capacity control a variant of the world
+    it changes); of the others, one that sets a fusion flag is a fusion ablation (also when it keeps several
+    hypotheses: each arm has one role, so one comparison with the world arm), one with several hypotheses an
+    imagination bank, and any other world arm but the capacity control a variant of the world
     arm. A non-world arm other than the baseline, or any world arm of a study without a world arm, has no
     role: no verdict reads it (`uncovered`).
     """
@@ -54,11 +55,17 @@ def analysis_design(config: dict) -> Design:
     encoders = [e for e in world if experiment_encoder(config, e) != world_encoder]
     same_encoder = [e for e in world if e not in encoders]
     fusion = [e for e in same_encoder if any(args(e).get(flag) for flag in FUSION_FLAGS)]
-    imagination = [e for e in same_encoder if int(args(e).get("world_num_hypotheses", 1)) > 1]
+    banks = [e for e in same_encoder if int(args(e).get("world_num_hypotheses", 1)) > 1]
+    imagination = [
+        e for e in banks if e not in fusion
+    ]  # one role each: a fusion ablation that is also a bank
+    # is compared with the world arm once, as a fusion ablation, and what it changes names both
     variants = [e for e in same_encoder if e not in (*fusion, *imagination, capacity)]
     changes = {}
     for exp in [*fusion, *encoders]:
         labels = [label for flag, label in FUSION_FLAGS.items() if args(exp).get(flag)]
+        if exp in banks:
+            labels.append(f"an imagination bank of {args(exp)['world_num_hypotheses']} hypotheses")
         if exp in encoders:
             labels.insert(0, f"latents of {experiment_encoder(config, exp)} instead of {world_encoder}")
         changes[exp] = " and ".join(labels)
@@ -74,7 +81,7 @@ def analysis_design(config: dict) -> Design:
         variants=tuple(variants),
         uncovered=tuple(e for e in experiments if e not in roles),
         changes=changes,
-        settings=Settings(**{f.name: analysis[f.name] for f in fields(Settings)}),
+        settings=Settings(**{f.name: analysis[f.name] for f in fields(Settings) if f.name in analysis}),
     )
 
 
