@@ -1,0 +1,91 @@
+"""Planted studies: evaluated episodes whose truth is known, in the format the analysis reads
+(`collect.episodes_frame`), to check what the verdicts promise and what a design can find.
+
+How an episode's success is drawn, on the logit scale: the suite's level (SmolVLA's published LIBERO
+success rates, or a suite near the ceiling), plus the task's difficulty (sd 0.8) and the init state's (sd
+1.0; shared by every arm, as LIBERO's fixed init states are), plus the training run's own offset (sd σ) and
+the run's offset per task (sd 2σ) — what another training seed gives; seeds move tasks, not only suites —
+plus the planted effect of the arm and rollout mode in that suite. σ may differ by suite (long-horizon runs
+vary more) and by arm within a suite (an unstable arm). The rollout modes of one arm evaluate the same
+checkpoints on the same seeded episodes: they share the run's offsets and each episode's draw, so a mode
+differs from another only where its effect flips an outcome (a small rollout effect is a precise one), and an
+effect planted on E2 `pred` alone is memory worth that much (E2 zero/random stay at E0's level).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit, logit
+
+SUITE_LEVELS = {"libero_spatial": 0.90, "libero_object": 0.96, "libero_goal": 0.92, "libero_10": 0.71}
+CEILING_LEVELS = {**SUITE_LEVELS, "libero_object": 0.99}  # one suite near the ceiling
+
+
+def everywhere(difference: float, levels: dict[str, float] = SUITE_LEVELS) -> dict[str, float]:
+    """An effect of `difference` (success rate) in every suite."""
+    return dict.fromkeys(levels, difference)
+
+
+@dataclass(frozen=True)
+class PlantedStudy:
+    """A study's design (arms and their rollout modes, suites at their levels, seeds, episodes), its truth."""
+
+    arms: dict[str, tuple[str, ...]]  # exp → rollout modes evaluated ("pred" first)
+    levels: dict[str, float] = field(default_factory=lambda: dict(SUITE_LEVELS))
+    run_sd: float = 0.1  # logit sd of a training run's offset (and 2x per run and task)
+    suite_run_sd: dict[str, float] = field(default_factory=dict)  # suite → its own σ
+    arm_run_sd: dict[tuple[str, str], float] = field(
+        default_factory=dict
+    )  # (exp, suite) → that arm's σ there
+    effect: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # (exp, mode) → suite → +SR
+    seeds: int = 3
+    tasks: int = 10
+    init_states: int = 50
+    task_sd: float = 0.8
+    init_sd: float = 1.0
+
+    def sigma(self, exp: str, suite: str) -> float:
+        return self.arm_run_sd.get((exp, suite), self.suite_run_sd.get(suite, self.run_sd))
+
+    def episodes(self, rng: np.random.Generator) -> pd.DataFrame:
+        """One draw of every evaluated episode: one row per suite × arm × mode × seed × task × init state."""
+        parts = []
+        shape = (self.tasks, self.init_states)
+        task_id, init_id = (a.ravel() for a in np.indices(shape))
+        for suite, level in self.levels.items():
+            base = logit(level) + rng.normal(0, self.task_sd, (self.tasks, 1))
+            base = base + rng.normal(0, self.init_sd, shape)
+            for exp, modes in self.arms.items():
+                sigma = self.sigma(exp, suite)
+                for seed in range(self.seeds):
+                    run = rng.normal(0, sigma) + rng.normal(0, 2 * sigma, (self.tasks, 1))
+                    draw = rng.random(shape)  # one checkpoint, seeded episodes: its modes share the draw
+                    for mode in modes:
+                        shift = _logit_shift(base, self.effect.get((exp, mode), {}).get(suite, 0.0))
+                        success = draw < expit(base + run + shift)
+                        parts.append((suite, exp, seed, mode, success.ravel()))
+        n = self.tasks * self.init_states
+        frame = pd.DataFrame(
+            {
+                "suite": np.repeat([p[0] for p in parts], n),
+                "exp": np.repeat([p[1] for p in parts], n),
+                "seed": np.repeat([p[2] for p in parts], n),
+                "mode": np.repeat([p[3] for p in parts], n),
+                "checkpoint_step": 1000,
+                "task_id": np.tile(task_id, len(parts)),
+                "init_state_id": np.tile(init_id, len(parts)),
+                "success": np.concatenate([p[4] for p in parts]),
+                "steps": 100,
+            }
+        )
+        return frame.assign(task=frame["suite"] + " task " + frame["task_id"].astype(str))
+
+
+def _logit_shift(base: np.ndarray, effect: float) -> float:
+    """The logit shift that raises the suite's expected success rate by `effect`."""
+    if effect == 0:
+        return 0.0
+    start = expit(base).mean()
+    return float(brentq(lambda x: expit(base + x).mean() - start - effect, -10, 10))
