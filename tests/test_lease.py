@@ -125,6 +125,7 @@ MY_SLURM_HOLDER = replace(SLURM_HOLDER, user=getpass.getuser())
         ("REQUEUE_HOLD|alice|run-3f2a", "held .*scontrol release 77"),  # resumes when released
         ("PENDING|alice|run-3f2a|job requeued in held state", "held \\(job requeued in held state\\)"),
         ("PENDING|alice|run-3f2a|BeginTime", "its job is PENDING"),  # requeued, to run again: alive
+        ("NODE_FAIL|alice|run-3f2a", "whose state cannot be read \\(its job is NODE_FAIL"),  # may run on
         ("CANCELLED|alice|run-3f2a", None),
         ("RUNNING|bob|run-9c1d", None),  # job id 77 given to another job (ids wrapped): not the holder
     ],
@@ -274,8 +275,11 @@ def test_a_link_reported_failed_after_it_succeeded_is_this_jobs_own(tmp_path, mo
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"{", b'{"host": "n1", "pid": 1, "started": "1", "lease_v3": "x"}', b"\xff\xfe", b"[1, 2]"],
-    ids=["empty", "cut", "another-version", "not-utf8", "not-an-object"],
+    [
+        *(b"", b"{", b'{"host": "n1", "pid": 1, "started": "1", "lease_v3": "x"}', b"\xff\xfe", b"[1, 2]"),
+        *(b'{"host": "n1", "pid": null, "started": "1"}', b'{"host": "n1", "pid": -1, "started": "1"}'),
+    ],
+    ids=["empty", "cut", "another-version", "not-utf8", "not-an-object", "pid-null", "pid-a-group"],
 )
 def test_an_unreadable_lease_is_refused_in_one_line_never_taken_over(tmp_path, content):
     path = lease_path(tmp_path / "run")

@@ -3,7 +3,8 @@
 Why three answers: a lease is taken over only from a holder known to have ended. A holder this job cannot
 judge — a process on another host, a Slurm job `squeue` cannot be asked about, another user's job that
 `squeue` does not show (clusters with `PrivateData=jobs` hide other users' jobs: absent from the queue is
-then no proof of an end) — is not guessed at: the job stops and says how to check it.
+then no proof of an end), a job whose node stopped answering the controller (`NODE_FAIL`: it may run on
+there) — is not guessed at: the job stops and says how to check it.
 """
 
 import getpass
@@ -12,11 +13,12 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
-         "PREEMPTED", "TIMEOUT", "SPECIAL_EXIT", "REVOKED"}  # fmt: skip
+# NODE_FAIL is not among them: the controller lost the node, whose processes may still write the shared disk
+ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT",
+         "SPECIAL_EXIT", "REVOKED"}  # fmt: skip
 SQUEUE_TRIES = (0.0, 2.0, 8.0)  # seconds before each attempt: a busy controller may fail a call or two
 
 
@@ -104,12 +106,27 @@ class Holder:
             nonce=uuid.uuid4().hex,
         )
 
+    def well_formed(self) -> bool:
+        """Whether every field has its type and the PID is a process's: a lease read from disk may say
+        anything, and `os.kill` reads a PID of 0 or below as a process group."""
+        typed = all(
+            isinstance(value := getattr(self, f.name), f.type) and not isinstance(value, bool)
+            for f in fields(self)
+        )
+        return typed and self.pid > 0 and self.slurm_restart >= 0
+
+    def is_process(self, me: "Holder") -> bool:
+        """Whether it is the process `me` (another acquisition in it: another thread, or one not released)."""
+        return (self.host, self.pid, self.started) == (me.host, me.pid, me.started)
+
     def describe(self) -> str:
         where = f"Slurm job {self.slurm_job}" if self.slurm_job else f"process {self.pid}"
         return f"{where} on {self.host}" + (f" (user {self.user})" if self.user else "")
 
     def check(self, me: "Holder") -> str:
         """The command that shows whether it still runs (and, for a Slurm job, ends it)."""
+        if self.is_process(me):
+            return f"this very process (pid {self.pid}): another thread, or an acquisition not released"
         if not self.slurm_job:
             return f"ps -p {self.pid} on {self.host}"
         if self.user and self.user != me.user:
@@ -126,6 +143,8 @@ class Liveness:
 
 def alive(holder: Holder, me: Holder) -> Liveness:
     """Whether the holder may still be writing: alive, ended, or unknown from here."""
+    if holder.is_process(me):
+        return Liveness(True, "it is this very process, in another acquisition")
     if holder.slurm_job:
         if holder.slurm_job == me.slurm_job and holder.slurm_restart < me.slurm_restart:
             return Liveness(False, "an earlier incarnation of this very job (requeued)")
@@ -150,6 +169,10 @@ def _slurm(holder: Holder, me: Holder) -> Liveness:
         holder.slurm_name and job.name and job.name != holder.slurm_name
     ):
         return Liveness(False, f"job id {holder.slurm_job} now belongs to another job (reused id)")
+    if job.state == "NODE_FAIL":
+        return Liveness(
+            None, "its job is NODE_FAIL: its node stopped answering the controller, and may run it"
+        )
     if job.state in ENDED:
         return Liveness(False, f"its job is {job.state}")
     if job.held:  # it resumes where it stopped once released: alive
