@@ -41,7 +41,8 @@ do is logged, with who tidies it.
 
 What this rests on: host names unique among the hosts sharing the directory, one Slurm cluster behind every
 job id, a filesystem that makes a file written and closed on one host whole to the next open on another (NFS's
-close-to-open consistency), and Slurm job names left as submitted.
+close-to-open consistency), Slurm job names left as submitted, and a requeued job's earlier incarnation ended
+(Slurm ends it before requeueing, except after a node failure: the lost node is taken to write no more).
 """
 
 import glob
