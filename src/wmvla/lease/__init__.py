@@ -16,18 +16,20 @@ One writer under any interleaving of takers, releasers and slow liveness checks:
 - a lease is ended by one party: whoever ends it (its holder releasing it, or a job that judged the holder
   dead) first links claim n — of several parties, exactly one succeeds — and only then checks that the lease
   is still that one and replaces or removes it. Claim n+1 is tried only by a party that judged claim n's
-  ender dead, so at most one living party ever acts on a lease.
+  ender dead, so at most one living party ever acts on a lease;
+- a claim is removed only where no party can act on it any more, by two rules of the sweep (below): it lists
+  the claims *before* it reads the lease (a claim listed was made on a lease published before the listing;
+  if another lease, or none, is in place after it, that lease has gone for good, and a text is never
+  published twice), and it never removes a claim of the lease in place (its ender may be between its claim
+  and its act: with the claim gone, a second party would claim the same end and both would act).
+  tests/test_lease_interleavings.py lags a sweep at each of its steps: with either rule broken, two hold.
 No run blocked forever, whatever is killed where (`STEPS`, tests/test_lease.py kills a job at each one):
 - a text is never published twice (the nonce): a lease gone from its place never returns, so claims on it
   are nobody's business, and two acquisitions by one process are two leases, each ended once;
 - a claim whose ender died before acting is superseded by the next one;
-- whoever takes or ends a lease then sweeps the claims of leases that have gone, by two rules safety rests
-  on: it lists the claims *before* it reads the lease (a claim listed was made on a lease published before
-  the listing; if another lease, or none, is in place after it, that lease has gone for good and so has any
-  use of its claims), and it never removes a claim of the lease in place (its ender may be between its
-  claim and its act: with the claim gone, a second party would claim the same end and both would act);
-- the sweep also removes the private files of writers that have gone, judged as holders are from the text
-  they hold (a file cut short in its writing: by PID on this host, by age elsewhere).
+- whoever takes or ends a lease then sweeps: the claims of leases that have gone, and the private files of
+  writers that have gone, judged as holders are from the text they hold (a file cut short in its writing:
+  by PID on this host, by age elsewhere).
 
 A job that finds a live holder does not wait — waiting would hold its GPU for the holder's whole life — it
 stops at once, naming the holder, its state and how to check it; Snakemake's retries, or the next run of the
