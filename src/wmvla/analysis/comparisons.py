@@ -22,13 +22,13 @@ from wmvla.analysis.effects import (
     BETWEEN,
     RUN_METHOD,
     RUN_UNIT,
-    WITHIN,
     Effect,
     Part,
     Spread,
     suite_spreads,
     suite_weights,
     weights_text,
+    within,
 )
 from wmvla.analysis.stats import (
     improvement_per_task,
@@ -239,7 +239,7 @@ def compare(
         runs = episodes.run_differences(arm, reference)
         if runs.empty:
             continue
-        kind = WITHIN if arm[0] == reference[0] else BETWEEN
+        kind = within(arm[1]) if arm[0] == reference[0] else BETWEEN
         tests.append(((arm, reference, family), _scopes(runs, spreads, kind, settings)))
         improvement[(arm, reference, family)] = episodes.improvement(arm, reference)
     weighted = list(_with_holm_weights(tests))

@@ -8,16 +8,16 @@ borrowed from another — but from every arm evaluated there: in one suite, the 
 assumed to vary alike (one-way ANOVA of the runs' success rates on the arm, statsmodels OLS; with 16 arms × 3
 seeds, 32 degrees of freedom per suite). A paired difference of two arms' runs varies twice as much as one
 run. A difference between rollout modes of one checkpoint (a rollout ablation) does not vary with the run's
-own offset, only with how the modes' effect varies between runs: its variance is the residual of a two-way
-ANOVA (run × mode) of the arms evaluated in several modes. Neither is ever smaller than the comparison's own
-episodes allow (its paired sampling variance).
+own offset, only with how that mode's effect varies between runs: its variance is that contrast's own across
+the runs (pooled over the arms evaluated in both modes), never another contrast's. Neither is ever smaller
+than the comparison's own episodes allow (its paired sampling variance).
 
 Each suite's difference gets a t-test, interval and TOST on its variance's degrees of freedom. The overall
 difference is a fixed-weight average of the suites' differences — the LIBERO average unless the config sets
 other weights (`analysis.suite_weights`), never weights that depend on the outcomes — with its variance the
 weighted sum of the suites' and Welch–Satterthwaite degrees of freedom. Power statements are made for the
-test that is run: the noncentral t's power (scipy.special, as statsmodels' t-test power computes it) at that
-test's own level and degrees of freedom.
+test that is run: the noncentral t's power (scipy.special) at that test's own degrees of freedom and its
+first-step Holm level (the strictest it meets: the power it states is a lower bound).
 """
 
 import math
@@ -33,9 +33,9 @@ RUN_METHOD = (
     "per pair of training runs (suite, seed) the paired difference of success rates on identical episodes; "
     "each suite its own stratum: its between-run variance from that suite alone, pooled over the arms "
     "evaluated there (one-way ANOVA of the runs' success rates on the arm; for rollout modes of one "
-    "checkpoint, the residual of a two-way run × mode ANOVA; statsmodels OLS), never below the episodes' "
-    "sampling variance; a t-test per suite on that variance's degrees of freedom; overall the fixed-weight "
-    "average of the suites ({weights}) with Welch–Satterthwaite degrees of freedom"
+    "checkpoint, the variance of that mode's difference across runs; statsmodels OLS), never below "
+    "the episodes' sampling variance; a t-test per suite on that variance's degrees of freedom; overall "
+    "the fixed-weight average of the suites ({weights}) with Welch–Satterthwaite degrees of freedom"
 )
 
 
@@ -127,9 +127,8 @@ class Effect:
 
     def power(self, difference: float, alpha: float) -> float:
         """The chance this test (two-sided, at `alpha`, on its df) finds a true `difference`: rejects in its
-        direction (the noncentral t of scipy.special, as statsmodels' t-test power computes it; the other
-        tail, below α/2 and no finding of this difference, is left out: scipy's noncentral t cdf is NaN far
-        in that tail)."""
+        direction (scipy.special's noncentral t; the other tail — below α/2, and no finding of this difference
+        — is left out, which also avoids scipy's noncentral t cdf, NaN far in that tail)."""
         from scipy.special import nctdtr, stdtrit
 
         if not self.estimable:
@@ -173,40 +172,47 @@ class Effect:
 
 
 def suite_spreads(runs: pd.DataFrame, reference_mode: str) -> dict[tuple[str, str], Spread]:
-    """(suite, kind) → the spread of one run pair's difference there, from every arm's runs in that suite.
+    """(suite, kind) → the spread of one run pair's difference there, from the runs in that suite.
 
-    `runs`: one row per suite × exp × mode × seed with its success rate `sr`. Between runs: the arms' runs in
-    `reference_mode` (one per training), one-way ANOVA on the arm. Within a run: the arms evaluated in several
-    modes, two-way ANOVA on run and mode. A kind a suite cannot estimate (no arm with two runs) is absent.
+    `runs`: one row per suite × exp × mode × seed with its success rate `sr`. Between runs (`BETWEEN`): the
+    arms' runs in `reference_mode` (one per training), one-way ANOVA on the arm. Within a run
+    (`within(mode)`): each run's difference of `mode` from `reference_mode`, one-way ANOVA on the arm over the
+    arms evaluated in both — the contrast's own variance, never another contrast's (zero and random memory may
+    vary alike with each other and unlike with the memory used). A kind a suite cannot estimate (no arm with
+    two runs) is absent.
     """
     spreads = {}
     for suite, rows in runs.groupby("suite", sort=True):
         trained = rows[rows["mode"] == reference_mode]
         arms = pd.get_dummies(trained["exp"], dtype=float)
-        if (fit := _residual(trained["sr"], arms, trained["exp"].nunique())) is not None:
+        if (fit := _residual(trained["sr"], arms, 2, trained["exp"].nunique())) is not None:
             spreads[(suite, BETWEEN)] = fit
-        moded = rows[rows.groupby(["exp", "seed"])["mode"].transform("nunique") > 1]
-        cells = pd.get_dummies(moded["exp"] + "/" + moded["mode"], dtype=float)
-        first = moded["seed"] == moded.groupby("exp")["seed"].transform(
-            "min"
-        )  # each arm's first run: its base
-        runs_ = pd.get_dummies((moded["exp"] + "/" + moded["seed"].astype(str)).where(~first), dtype=float)
-        contrasts = int(moded.groupby("exp")["mode"].nunique().sub(1).sum())
-        if (fit := _residual(moded["sr"], pd.concat([cells, runs_], axis=1), contrasts)) is not None:
-            spreads[(suite, WITHIN)] = fit
+        reference = trained.set_index(["exp", "seed"])["sr"]
+        for mode, moded in rows[rows["mode"] != reference_mode].groupby("mode"):
+            paired = moded.join(reference.rename("ref"), on=["exp", "seed"], how="inner")
+            contrast = paired["sr"] - paired["ref"]
+            arms = pd.get_dummies(paired["exp"], dtype=float)
+            if (fit := _residual(contrast, arms, 1, paired["exp"].nunique())) is not None:
+                spreads[(suite, within(mode))] = fit
     return spreads
 
 
-def _residual(y: pd.Series, design: pd.DataFrame, groups: int) -> Spread | None:
-    """OLS of `y` on a full-rank design of indicators (statsmodels); a paired difference's sd is √2 × the
-    residual sd. None without a residual degree of freedom."""
+def within(mode: str) -> str:
+    """The kind of a comparison of `mode` with the reference mode on the same checkpoints."""
+    return f"{WITHIN}: {mode}"
+
+
+def _residual(y: pd.Series, design: pd.DataFrame, scale: float, groups: int) -> Spread | None:
+    """OLS of `y` on a full-rank design of indicators (statsmodels): the sd of one run pair's difference is
+    √scale × the residual sd (2 for a difference of two runs, 1 for a run's own contrast). None without a
+    residual degree of freedom."""
     from statsmodels.regression.linear_model import OLS
 
     if y.empty:
         return None
     fit = OLS(y.to_numpy(float), design.to_numpy()).fit()
     df = round(fit.df_resid)
-    return Spread(float(np.sqrt(2 * fit.ssr / df)), df, groups) if df >= 1 else None
+    return Spread(float(np.sqrt(scale * fit.ssr / df)), df, groups) if df >= 1 else None
 
 
 def suite_weights(suites: list[str], configured: dict[str, float] | None) -> dict[str, float]:

@@ -77,10 +77,12 @@ class Evidence:
         return [name for name, found in self.findings(alpha).items() if found == wanted]
 
     def equivalent_everywhere(self, alpha: float) -> bool:
-        """Every suite within the margin (TOST) and no scope, the overall included, significantly
-        different."""
+        """Every suite within the margin (TOST) and no scope, the overall included, different — not even
+        before the family's adjustment."""
         found = self.findings(alpha)
         if HIGHER in found.values() or LOWER in found.values():
+            return False
+        if any(row["p_runs"] < alpha for _, row in self.scopes()):
             return False
         suites = [row for _, row in self.scopes()][1:] or [self.overall]
         return all(self.finding(row, alpha) == EQUIVALENT for row in suites)

@@ -26,7 +26,7 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_ASSESSABLE = (
 PAIRED_TEST = (
     "per pair of training runs (suite, seed) the paired difference of success on identical episodes; a "
     "t-test per suite and overall (the fixed-weight average of the suites), weighted Holm over every test of "
-    "{family}; equivalence: TOST within ±{margin} in every suite, and no scope different"
+    "{family}; equivalence: TOST within ±{margin} in every suite, and no scope different even unadjusted"
 )
 ONE_RUN = (
     "one training run per suite and arm: the between-run variance cannot be estimated, so nothing can be "

@@ -6,10 +6,11 @@ success rates, or a suite near the ceiling), plus the task's difficulty (sd 0.8)
 1.0; shared by every arm, as LIBERO's fixed init states are), plus the training run's own offset (sd σ) and
 the run's offset per task (sd 2σ) — what another training seed gives; seeds move tasks, not only suites —
 plus the planted effect of the arm and rollout mode in that suite. σ may differ by suite (long-horizon runs
-vary more) and by arm within a suite (an unstable arm). The rollout modes of one arm evaluate the same
-checkpoints on the same seeded episodes: they share the run's offsets and each episode's draw, so a mode
-differs from another only where its effect flips an outcome (a small rollout effect is a precise one), and an
-effect planted on E2 `pred` alone is memory worth that much (E2 zero/random stay at E0's level).
+vary more) and by arm within a suite (an unstable arm). The rollout modes of one arm (the first is the trained
+one) evaluate the same checkpoints on the same seeded episodes: they share the run's offsets and most
+episodes' draws — another memory sends a share of episodes another way (`mode_redraw`) and moves each run by
+its own offset (`mode_run_sd`) — so a rollout effect is precise but not exact, and an effect planted on E2
+`pred` alone is memory worth that much (E2 zero/random stay at E0's level).
 """
 
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class PlantedStudy:
     init_states: int = 50
     task_sd: float = 0.8
     init_sd: float = 1.0
+    mode_redraw: float = 0.2  # share of episodes another rollout mode of the checkpoint draws anew
+    mode_run_sd: float = 0.1  # logit sd of a mode's own offset per run (its effect varies between runs)
 
     def sigma(self, exp: str, suite: str) -> float:
         return self.arm_run_sd.get((exp, suite), self.suite_run_sd.get(suite, self.run_sd))
@@ -64,6 +67,10 @@ class PlantedStudy:
                     draw = rng.random(shape)  # one checkpoint, seeded episodes: its modes share the draw
                     for mode in modes:
                         shift = _logit_shift(base, self.effect.get((exp, mode), {}).get(suite, 0.0))
+                        if mode != modes[0]:  # another memory: some episodes go another way, by run too
+                            again = rng.random(shape) < self.mode_redraw
+                            draw = np.where(again, rng.random(shape), draw)
+                            shift += rng.normal(0, self.mode_run_sd)
                         success = draw < expit(base + run + shift)
                         parts.append((suite, exp, seed, mode, success.ravel()))
         n = self.tasks * self.init_states
@@ -88,4 +95,6 @@ def _logit_shift(base: np.ndarray, effect: float) -> float:
     if effect == 0:
         return 0.0
     start = expit(base).mean()
-    return float(brentq(lambda x: expit(base + x).mean() - start - effect, -10, 10))
+    if not 0 < start + effect < 1:
+        raise ValueError(f"an effect of {effect:+.3f} moves a success rate of {start:.3f} out of [0, 1]")
+    return float(brentq(lambda x: expit(base + x).mean() - start - effect, -30, 30))

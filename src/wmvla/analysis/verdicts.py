@@ -8,9 +8,10 @@ other verdict is "not assessable".
 A comparison is read in every scope the tables give it (`Evidence`: overall and each suite) as typed findings,
 and each verdict derives from those findings, never from another verdict's prose. A claim of *no* difference
 (E1 equivalent to E0, "the policy ignores its memory") holds only where every suite's TOST rejects within
-`analysis.equivalence_margin` and no scope differs. "Confounded by capacity" is decided scope by scope. The
-report's verdicts never contradict each other: their claims are checked pairwise, and a verdict whose inferred
-claim meets a measured one that denies it is inconclusive (`consistent`).
+`analysis.equivalence_margin` and no test of any scope differs, not even unadjusted. "Confounded by capacity"
+is decided scope by scope. The report's verdicts never contradict each other: their claims are checked
+pairwise, and a verdict whose inferred claim meets a measured one that denies it is inconclusive
+(`consistent`).
 """
 
 from dataclasses import replace
@@ -204,7 +205,7 @@ def world_beats_baseline(tables: dict[str, pd.DataFrame], design: Design) -> Ver
     if capacity is None or control is None:
         return Verdict("V4", question, test, numbers, verdict, reason, claims=claims + _credit(found, design))
     numbers += f" || {control.numbers()}"
-    worlds, qualified, more = _beyond_capacity(found, capacity, control, design)
+    worlds, qualified, more = _beyond_capacity(found, evidence, capacity, control, design)
     verdict = SUPPORTED if worlds else INCONCLUSIVE
     claims += more + _credit(worlds, design)
     return Verdict("V4", question, test, numbers, verdict, f"{reason}; {qualified}", claims=claims)
@@ -216,7 +217,7 @@ def _credit(scopes: list[str], design: Design) -> tuple[Claim, ...]:
 
 
 def _beyond_capacity(
-    found: list[str], capacity: Evidence, control: Evidence, design: Design
+    found: list[str], evidence: Evidence, capacity: Evidence, control: Evidence, design: Design
 ) -> tuple[list[str], str, tuple[Claim, ...]]:
     """The scopes of `found` (where E2 beats E0) whose gain is the world's, the reason, and the claims."""
     alpha, e1, e0, e2 = design.settings.alpha, design.capacity, design.baseline, design.world
@@ -224,10 +225,13 @@ def _beyond_capacity(
     e1_higher = capacity.differs(alpha, 1)
     beyond = [scope for scope in found if ctl_found.get(scope) == HIGHER]
     rest = [scope for scope in found if scope not in beyond]
-    free = [
+    gains = dict(evidence.scopes())
+    margin = design.settings.equivalence_margin
+    free = [  # E1 within the margin of E0 there rules capacity out only for a gain shown beyond the margin
         scope
         for scope in rest
-        if (capacity.equivalent_everywhere(alpha) if scope == OVERALL else e1_found.get(scope) == EQUIVALENT)
+        if gains[scope]["tost_ci_low"] > margin
+        and (capacity.equivalent_everywhere(alpha) if scope == OVERALL else e1_found.get(scope) == EQUIVALENT)
     ]
     confounded = [x for x in rest if x not in free and (x in e1_higher or (x == OVERALL and e1_higher))]
     unsettled = [scope for scope in rest if scope not in (*free, *confounded)]
@@ -239,8 +243,10 @@ def _beyond_capacity(
     if beyond:
         parts.append(f"beyond capacity: it beats {e1} {control.where(beyond)}")
     if free:
-        margin = design.settings.equivalence_margin
-        parts.append(f"no capacity effect {_places(free)}: {e1} is within ±{margin} of {e0} there (TOST)")
+        parts.append(
+            f"no capacity effect {_places(free)}: the gain exceeds ±{margin} and {e1} is within it of {e0} "
+            "there (TOST)"
+        )
     if confounded:
         parts.append(
             f"confounded by capacity {_places(confounded)}: {e1} (the branch without scene information) "
