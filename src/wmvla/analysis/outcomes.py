@@ -55,7 +55,7 @@ def comparison_method(settings: Settings) -> tuple[str, str]:
         RUN_METHOD.format(weights=weights_text(settings.suite_weights))
         + f"; one family, one error budget: Holm's step-down with weights over every arm × scope test of a "
         f"family, {OVERALL_SHARE:.0%} of α to the arms' overall tests and {1 - OVERALL_SHARE:.0%} to their "
-        "suites; TOST for equivalence in every suite, claimed only where no scope differs",
+        "suites; TOST for equivalence in every suite, claimed only where no scope differs, even unadjusted",
     )
 
 
