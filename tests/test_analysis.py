@@ -26,16 +26,27 @@ OUTCOMES = {
 }
 
 
-def _write_eval(root: Path, suite, exp, mode, seed, outcomes) -> Path:
+# the same runs of libero_spatial under LIBERO-PRO's lan perturbation (eval/lan/pred.json)
+PERTURBED = {
+    ("libero_spatial", "E0", "pred", 0): ([0, 0, 0, 1, 0], [0, 0, 0, 0, 0]),  # 1/10 (plain 3/10)
+    ("libero_spatial", "E0", "pred", 1): ([1, 0, 0, 0, 0], [0, 0, 0, 0, 0]),  # 1/10 (plain 2/10)
+    ("libero_spatial", "E2", "pred", 0): ([1, 1, 1, 1, 0], [1, 0, 0, 0, 0]),  # 5/10 (plain 6/10)
+    ("libero_spatial", "E2", "pred", 1): ([1, 1, 1, 1, 0], [1, 1, 0, 0, 0]),  # 6/10 (plain 5/10)
+}
+
+
+def _write_eval(root: Path, suite, exp, mode, seed, outcomes, perturbation: str | None = None) -> Path:
     episodes = [
         {"task_id": t, "init_state_id": j, "success": bool(s), "steps": 50 + j}
         for t, successes in enumerate(outcomes)
         for j, s in enumerate(successes)
     ]
-    path = root / suite / exp / f"seed{seed}" / "eval" / f"{mode}.json"
+    evals = root / suite / exp / f"seed{seed}" / "eval"
+    path = (evals / perturbation if perturbation else evals) / f"{mode}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tasks = [{"task_id": t, "task": f"{suite} task {t}"} for t in range(len(outcomes))]
-    result = {"suite": suite, "mode": mode, "seed": seed, "checkpoint_step": 100, "tasks": tasks}
+    evaluated = f"{suite}_{perturbation}" if perturbation else suite
+    result = {"suite": evaluated, "mode": mode, "seed": seed, "checkpoint_step": 100, "tasks": tasks}
     path.write_text(json.dumps({**result, "episodes": episodes}))
     return path
 
@@ -78,7 +89,8 @@ def _write_offline(root: Path, suite, exp, seed) -> Path:
 
 @pytest.fixture
 def eval_files(tmp_path):
-    return [_write_eval(tmp_path / "results", *key, outcome) for key, outcome in OUTCOMES.items()]
+    plain = [_write_eval(tmp_path / "results", *key, outcome) for key, outcome in OUTCOMES.items()]
+    return plain + [_write_eval(tmp_path / "results", *k, o, "lan") for k, o in PERTURBED.items()]
 
 
 @pytest.fixture
@@ -222,6 +234,32 @@ def test_results_outside_the_tree_or_mislabelled_are_rejected(tmp_path):
         collect.episodes_frame([moved])
 
 
+def test_perturbed_evaluations_get_their_own_tables_and_leave_the_plain_ones_as_they_were(eval_files):
+    design = Design(baseline="E0", world="E2")
+    plain = build_tables(eval_files[: len(OUTCOMES)], [], [], design)
+    tables = build_tables(eval_files, [], [], design)
+    for name in ("experiments", "paired", "ablations", "runs", "tasks"):
+        assert tables[name].equals(plain[name]), name
+    assert plain["perturbations"].empty and plain["perturbation_rates"].empty
+    rows = tables["perturbations"].set_index("contrast")
+    # libero_spatial: under lan E2 − E0 per seed 0.4, 0.5; plain 0.3, 0.3 → interaction 0.1, 0.2
+    assert rows.loc["difference", "diff"] == pytest.approx(0.45)
+    assert rows.loc["interaction", "diff"] == pytest.approx(0.15)
+    assert rows.loc["difference", "sr_arm"] == pytest.approx(0.55)
+    rates = tables["perturbation_rates"].set_index(["perturbation", "suite", "exp"]).sort_index()
+    assert rates.loc[("lan", "libero_spatial", "E0"), "sr"] == pytest.approx(0.1)
+    assert rates.loc[("plain", "libero_spatial", "E0"), "sr"] == pytest.approx(0.25)
+
+
+def test_a_perturbed_result_must_sit_where_its_perturbation_says(tmp_path):
+    path = _write_eval(tmp_path / "results", "libero_goal", "E0", "pred", 0, ([1],), "lan")
+    moved = path.parent.parent / "swap" / "pred.json"
+    moved.parent.mkdir()
+    path.rename(moved)
+    with pytest.raises(collect.ResultsError, match=r"libero_goal_lan.*libero_goal under perturbation swap"):
+        collect.episodes_frame([moved])
+
+
 def test_a_report_refuses_inputs_of_another_study(tmp_path):
     from wmvla.study.ownership import ForeignArtifactError, check_report_inputs
 
@@ -268,7 +306,7 @@ def test_every_statistic_of_a_paired_row_is_the_libraries(eval_files, tmp_path):
     }
     files = [*eval_files, *(_write_eval(tmp_path / "results", *k, o) for k, o in extra.items())]
     paired = build_tables(files, [], [], Design(baseline="E0", world="E2"))["paired"]
-    episodes = collect.episodes_frame(files)
+    episodes = collect.episodes_frame(files).query("perturbation == 'plain'")  # the plain table's episodes
     runs = episodes.groupby(["suite", "exp", "mode", "seed"])["success"].mean().rename("sr").reset_index()
     keys = ["suite", "seed", "task_id", "init_state_id"]
     arm = episodes.query("exp == 'E2' and mode == 'pred'").sort_values(keys)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from wmvla.errors import WmvlaError
+from wmvla.sim.perturbations import KINDS, PLAIN, split_suite
 
 RUN_PATH = re.compile(r"(?P<suite>[^/]+)/(?P<exp>[^/]+)/seed(?P<seed>\d+)/")
 
@@ -39,6 +40,7 @@ def _json(path: Path) -> dict:
 
 EPISODE_COLUMNS = [
     "suite",
+    "perturbation",
     "exp",
     "seed",
     "mode",
@@ -58,14 +60,18 @@ def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
     simulators: dict[str, list[str]] = {}
     for path in eval_files:
         result, run = _json(path), run_identity(path)
-        if result.get("suite") != run["suite"]:
-            raise ResultsError(f"{path} holds suite {result.get('suite')!r}, its path says {run['suite']!r}")
+        perturbation = _perturbation(path, result, run["suite"])
         simulator = simulator_of(result)
         if simulator is not None:
             simulators.setdefault(simulator, []).append(str(path))
         episodes = result["episodes"]
         names = {t["task_id"]: t.get("task") for t in result["tasks"]}
-        fixed = {**run, "mode": result["mode"], "checkpoint_step": result.get("checkpoint_step")}
+        fixed = {
+            **run,
+            "perturbation": perturbation,
+            "mode": result["mode"],
+            "checkpoint_step": result.get("checkpoint_step"),
+        }
         for name, value in fixed.items():
             columns[name].extend([value] * len(episodes))
         for name in ("task_id", "init_state_id", "success", "steps"):
@@ -78,6 +84,20 @@ def episodes_frame(eval_files: list[Path]) -> pd.DataFrame:
         raise ResultsError(f"evaluations made under different simulators cannot be compared: {groups}")
     frame = pd.DataFrame(columns)
     return frame.assign(success=frame["success"].astype(bool))
+
+
+def _perturbation(path: Path, result: dict, suite: str) -> str:
+    """The perturbation an evaluation ran under (PLAIN: LIBERO's own suite), checked against its place in
+    the results tree: `<suite>/…/eval/<mode>.json`, or `…/eval/<perturbation>/<mode>.json` for the suite's
+    perturbed variant (`<suite>_<perturbation>` in the result)."""
+    evaluated = str(result.get("suite"))
+    base, kind = split_suite(evaluated)
+    placed = Path(path).parent.name
+    expected = PLAIN if placed == "eval" or placed not in KINDS else placed
+    if base != suite or kind != expected:
+        where = suite if expected == PLAIN else f"{suite} under perturbation {expected}"
+        raise ResultsError(f"{path} holds suite {evaluated!r}, its path says {where}")
+    return kind
 
 
 def simulator_of(result: dict) -> str | None:

@@ -147,7 +147,7 @@ class Episodes:
         return pd.Series(chance, index=self.task_rates.index.get_level_values("suite")[ran])
 
 
-def _scopes(
+def scopes(
     runs: pd.DataFrame, spreads: dict[tuple[str, str], Spread], kind: str, settings: Settings
 ) -> list[Scope]:
     """The comparison overall (with several suites) and in each suite: each suite's mean run-pair difference
@@ -223,6 +223,32 @@ def _row(comparison: Comparison, s: Scope, level: float, improvement: pd.Series,
     }  # fmt: skip
 
 
+Test = tuple[Comparison, list[Scope], pd.Series]  # a comparison, its scopes, P(improvement) per suite
+
+
+def family_table(tests: list[Test], settings: Settings, extra: list[dict] | None = None) -> pd.DataFrame:
+    """The rows of `tests`, each test at its own first-step Holm level, adjusted over its family (weighted
+    Holm); `extra`: columns each test adds to its rows (one mapping per test)."""
+    weighted = list(_with_holm_weights([(c, found) for c, found, _ in tests]))
+    tested: dict[str, float] = {}
+    for (_, _, family), s in weighted:
+        if s.effect.estimable:
+            tested[family] = tested.get(family, 0.0) + s.holm_weight
+    chances = [chance for _, found, chance in tests for _ in found]
+    columns = extra or [{}] * len(tests)
+    added = [columns[i] for i, (_, found, _) in enumerate(tests) for _ in found]
+    rows = [
+        {**_row(c, s, settings.alpha * s.holm_weight / tested.get(c[2], 1.0), chance, settings), **more}
+        for (c, s), chance, more in zip(weighted, chances, added, strict=True)
+    ]
+    frame = pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS, *(extra[0] if extra else {})])
+    for _, members in frame.groupby("family").groups.items():
+        frame.loc[members, "p_adj"] = weighted_holm(
+            frame.loc[members, "p_runs"], frame.loc[members, "holm_weight"]
+        )
+    return frame
+
+
 def compare(
     episodes: Episodes,
     comparisons: list[Comparison],
@@ -232,7 +258,7 @@ def compare(
     """Paired comparisons (arm (exp, mode) vs reference (exp, mode), each in a named family) on the episodes
     both ran: per comparison its tests (see the module docstring), adjusted over their families."""
     spreads = episodes.spreads_for(reference_mode)
-    tests, improvement = [], {}
+    tests = []
     for arm, reference, family in comparisons:
         if arm not in episodes.arms or reference not in episodes.arms:
             continue
@@ -240,23 +266,9 @@ def compare(
         if runs.empty:
             continue
         kind = within(arm[1]) if arm[0] == reference[0] else BETWEEN
-        tests.append(((arm, reference, family), _scopes(runs, spreads, kind, settings)))
-        improvement[(arm, reference, family)] = episodes.improvement(arm, reference)
-    weighted = list(_with_holm_weights(tests))
-    tested: dict[str, float] = {}
-    for (_, _, family), s in weighted:
-        if s.effect.estimable:
-            tested[family] = tested.get(family, 0.0) + s.holm_weight
-    rows = [
-        _row(c, s, settings.alpha * s.holm_weight / tested.get(c[2], 1.0), improvement[c], settings)
-        for c, s in weighted
-    ]
-    frame = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    for _, members in frame.groupby("family").groups.items():
-        frame.loc[members, "p_adj"] = weighted_holm(
-            frame.loc[members, "p_runs"], frame.loc[members, "holm_weight"]
-        )
-    return frame
+        improvement = episodes.improvement(arm, reference)
+        tests.append(((arm, reference, family), scopes(runs, spreads, kind, settings), improvement))
+    return family_table(tests, settings)
 
 
 def versus_baseline(

@@ -197,6 +197,20 @@ def suite_spreads(runs: pd.DataFrame, reference_mode: str) -> dict[tuple[str, st
     return spreads
 
 
+def change_spreads(runs: pd.DataFrame, reference: pd.DataFrame, kind: str) -> dict[tuple[str, str], Spread]:
+    """(suite, kind) → the spread of one run pair's difference of changes: each run's change of success rate
+    from `reference` (the same checkpoint evaluated elsewhere, one row per suite × exp × seed with `sr`) to
+    `runs`, one-way ANOVA on the arm over the arms evaluated in both (×2: two runs' changes differ). What an
+    interaction varies by: how much a run's robustness to a perturbation differs from another run's."""
+    paired = runs.merge(reference, on=["suite", "exp", "seed"], suffixes=("", "_ref"))
+    spreads = {}
+    for suite, rows in paired.groupby("suite", sort=True):
+        arms = pd.get_dummies(rows["exp"], dtype=float)
+        if (fit := _residual(rows["sr"] - rows["sr_ref"], arms, 2, rows["exp"].nunique())) is not None:
+            spreads[(suite, kind)] = fit
+    return spreads
+
+
 def within(mode: str) -> str:
     """The kind of a comparison of `mode` with the reference mode on the same checkpoints."""
     return f"{WITHIN}: {mode}"

@@ -32,15 +32,8 @@ LABELS = {
     "world_attn_entropy": "attention entropy over memory (nats)",
     "world_attn_pmax": "largest attention weight",
 }
-CURVES = [
-    "loss_total",
-    "world_loss",
-    "world_cos",
-    "world_gate",
-    "world_gate_suffix_in",
-    "world_gate_prefix",
-    "world_gate_prefix_cross",
-]
+CURVES = ["loss_total", "world_loss", "world_cos", "world_gate"]
+CURVES += ["world_gate_suffix_in", "world_gate_prefix", "world_gate_prefix_cross"]
 ATTENTION = ["world_attn_entropy", "world_attn_pmax"]
 
 
@@ -405,6 +398,30 @@ def cost(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
     return fig
 
 
+def perturbations(tables: dict[str, pd.DataFrame], colours: dict) -> plt.Figure:
+    """Success rate per perturbation, plain first, per suite and arm: where E2 and E0 part, and where a
+    perturbation leaves no headroom (floor, ceiling)."""
+    rates = _need(tables["perturbation_rates"], "success rates under perturbation (no perturbation axis)")
+    suites, kinds = _suites(rates), list(dict.fromkeys(rates["perturbation"]))
+    arms = [e for e in colours if e in set(rates["exp"])]
+    fig, axes = plt.subplots(1, len(suites), figsize=(1.5 + 1.2 * len(kinds) * len(suites), 4), squeeze=False)
+    for ax, suite in zip(axes[0], suites, strict=True):
+        for i, exp in enumerate(arms):
+            rows = rates[(rates["suite"] == suite) & (rates["exp"] == exp)].set_index("perturbation")
+            rows = rows.reindex(kinds)
+            x = np.arange(len(kinds)) + (i - (len(arms) - 1) / 2) * 0.8 / len(arms)
+            err = [rows["sr"] - rows["ci_low"], rows["ci_high"] - rows["sr"]]
+            ax.errorbar(x, rows["sr"], yerr=err, fmt="o", color=colours[exp], capsize=3, label=exp)
+        bounds = rates[rates["suite"] == suite].groupby("perturbation")["bound"].first().reindex(kinds)
+        labels = [k if not isinstance(b, str) or not b else f"{k}\n({b})" for k, b in bounds.items()]
+        ax.set(xticks=range(len(kinds)), xticklabels=labels, ylim=(-0.05, 1.05), title=suite)
+        ax.set(xlabel="perturbation (LIBERO-PRO)", ylabel="success rate")
+    axes[0][-1].legend(fontsize="small")
+    fig.suptitle("Success rate under perturbation, plain LIBERO first\n(all episodes pooled, Wilson 95% CI)")
+    fig.tight_layout()
+    return fig
+
+
 DRAWERS: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
     "sr_by_experiment": sr_by_experiment,
     "sr_per_task": sr_per_task,
@@ -414,6 +431,7 @@ DRAWERS: dict[str, Callable[[dict[str, pd.DataFrame], dict], plt.Figure]] = {
     "imagination_bank": imagination_bank,
     "offline_memory_modes": offline_memory_modes,
     "forest": forest,
+    "perturbations": perturbations,
     "cost": cost,
 }
 

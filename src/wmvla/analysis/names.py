@@ -13,6 +13,8 @@ TABLES = (
     "paired",
     "ablations",
     "vs_world",
+    "perturbations",
+    "perturbation_rates",
     "training",
     "training_log",
     "offline",
@@ -24,6 +26,8 @@ REPORTED_TABLES = (
     "paired",
     "ablations",
     "vs_world",
+    "perturbations",
+    "perturbation_rates",
     "tasks",
     "runs",
     "offline",
@@ -35,6 +39,7 @@ FIGURE_NEEDS = {
     "sr_by_experiment": "always",
     "sr_per_task": "always",
     "forest": "a baseline and another arm",
+    "perturbations": "a perturbation axis",
     "rollout_ablations": "an experiment with several rollout modes",
     "training_curves": "a smolvla_world experiment",
     "attention": "a smolvla_world experiment",
@@ -45,12 +50,15 @@ FIGURE_NEEDS = {
 FIGURES = tuple(FIGURE_NEEDS)
 
 
-def figure_names(experiments: dict[str, dict], baseline: str | None) -> list[str]:
+def figure_names(
+    experiments: dict[str, dict], baseline: str | None, perturbations: list[str] = ()
+) -> list[str]:
     """The figures a study with these experiments (the config's `experiments:`) can draw."""
     specs = experiments.values()
     has = {
         "always": True,
         "a baseline and another arm": baseline is not None and len(experiments) > 1,
+        "a perturbation axis": bool(perturbations),
         "an experiment with several rollout modes": any(len(s["eval_modes"]) > 1 for s in specs),
         "a smolvla_world experiment": any(s["policy_type"] == "smolvla_world" for s in specs),
         "an imagination bank (world_num_hypotheses > 1)": any(

@@ -20,6 +20,8 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
+from wmvla.sim.perturbations import PLAIN
+
 SUITE_LEVELS = {"libero_spatial": 0.90, "libero_object": 0.96, "libero_goal": 0.92, "libero_10": 0.71}
 CEILING_LEVELS = {**SUITE_LEVELS, "libero_object": 0.99}  # one suite near the ceiling
 
@@ -48,15 +50,22 @@ class PlantedStudy:
     init_sd: float = 1.0
     mode_redraw: float = 0.2  # share of episodes another rollout mode of the checkpoint draws anew
     mode_run_sd: float = 0.1  # logit sd of a mode's own offset per run (its effect varies between runs)
+    # The perturbation axis: kind → suite → the success rate there (of an arm with no planted effect); the
+    # arms evaluated under it (as trained); (exp, kind) → suite → +SR; a run's own logit offset under a
+    # perturbation (its robustness varies by run), beside the offsets it keeps from its plain evaluation.
+    perturbed: dict[str, dict[str, float]] = field(default_factory=dict)
+    perturbed_arms: tuple[str, ...] = ()
+    perturbed_effect: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    robustness_sd: float = 0.1
 
     def sigma(self, exp: str, suite: str) -> float:
         return self.arm_run_sd.get((exp, suite), self.suite_run_sd.get(suite, self.run_sd))
 
     def episodes(self, rng: np.random.Generator) -> pd.DataFrame:
-        """One draw of every evaluated episode: one row per suite × arm × mode × seed × task × init state."""
-        parts = []
+        """One draw of every evaluated episode: one row per suite × arm × mode × seed × task × init state, and
+        per perturbation × suite × perturbed arm × seed × task × init state (`perturbation` names it)."""
+        parts, offsets = [], {}
         shape = (self.tasks, self.init_states)
-        task_id, init_id = (a.ravel() for a in np.indices(shape))
         for suite, level in self.levels.items():
             base = logit(level) + rng.normal(0, self.task_sd, (self.tasks, 1))
             base = base + rng.normal(0, self.init_sd, shape)
@@ -64,6 +73,7 @@ class PlantedStudy:
                 sigma = self.sigma(exp, suite)
                 for seed in range(self.seeds):
                     run = rng.normal(0, sigma) + rng.normal(0, 2 * sigma, (self.tasks, 1))
+                    offsets[(suite, exp, seed)] = run
                     draw = rng.random(shape)  # one checkpoint, seeded episodes: its modes share the draw
                     for mode in modes:
                         shift = _logit_shift(base, self.effect.get((exp, mode), {}).get(suite, 0.0))
@@ -72,18 +82,43 @@ class PlantedStudy:
                             draw = np.where(again, rng.random(shape), draw)
                             shift += rng.normal(0, self.mode_run_sd)
                         success = draw < expit(base + run + shift)
-                        parts.append((suite, exp, seed, mode, success.ravel()))
+                        parts.append((suite, exp, seed, mode, PLAIN, success.ravel()))
+        parts += self._perturbed(rng, offsets)
+        return self._frame(parts)
+
+    def _perturbed(self, rng: np.random.Generator, offsets: dict) -> list[tuple]:
+        """The perturbed evaluations: the variant's own tasks' and init states' difficulties, the run's plain
+        offsets plus its own offset under this perturbation, and the planted effect there."""
+        parts = []
+        shape = (self.tasks, self.init_states)
+        for kind, levels in self.perturbed.items():
+            for suite, level in levels.items():
+                with np.errstate(divide="ignore"):  # a suite at the floor or ceiling: logit ±inf
+                    base = logit(level) + rng.normal(0, self.task_sd, (self.tasks, 1))
+                base = base + rng.normal(0, self.init_sd, shape)
+                for exp in self.perturbed_arms:
+                    effect = self.perturbed_effect.get((exp, kind), {}).get(suite, 0.0)
+                    shift = _logit_shift(base, effect) if np.isfinite(base).all() else 0.0
+                    for seed in range(self.seeds):
+                        own = rng.normal(0, self.robustness_sd)
+                        success = rng.random(shape) < expit(base + offsets[(suite, exp, seed)] + own + shift)
+                        parts.append((suite, exp, seed, "pred", kind, success.ravel()))
+        return parts
+
+    def _frame(self, parts: list[tuple]) -> pd.DataFrame:
         n = self.tasks * self.init_states
+        task_id, init_id = (a.ravel() for a in np.indices((self.tasks, self.init_states)))
         frame = pd.DataFrame(
             {
                 "suite": np.repeat([p[0] for p in parts], n),
                 "exp": np.repeat([p[1] for p in parts], n),
                 "seed": np.repeat([p[2] for p in parts], n),
                 "mode": np.repeat([p[3] for p in parts], n),
+                "perturbation": np.repeat([p[4] for p in parts], n),
                 "checkpoint_step": 1000,
                 "task_id": np.tile(task_id, len(parts)),
                 "init_state_id": np.tile(init_id, len(parts)),
-                "success": np.concatenate([p[4] for p in parts]),
+                "success": np.concatenate([p[5] for p in parts]),
                 "steps": 100,
             }
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wmvla.analysis import collect, comparisons, tables
+from wmvla.analysis import collect, comparisons, perturbation, tables
 from wmvla.analysis.names import TABLES
 from wmvla.design import Design
 
@@ -43,9 +43,10 @@ def study_tables(
     """Every table of the report from the study's frames: the episodes (`collect.episodes_frame`) and, where
     the study has them, its training logs, offline checks, gate checks and cost."""
     training = collect.training_frame([]) if training is None else training
+    plain = perturbation.plain_only(episodes)
     return verdict_tables(episodes, design, training, offline, checks) | {
-        "runs": tables.per_run(episodes),
-        "tasks": tables.per_task(episodes),
+        "runs": tables.per_run(plain),
+        "tasks": tables.per_task(plain),
         "training_log": training,
         "cost": pd.DataFrame() if cost is None else cost,
     }
@@ -59,16 +60,20 @@ def verdict_tables(
     checks: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The tables the verdicts read (`wmvla.analysis.verdicts`): the experiments' success rates, every paired
-    comparison, the training, offline and gate summaries."""
+    comparison, the comparisons under perturbation, the training, offline and gate summaries. Every table but
+    the perturbation ones reads LIBERO's own suites alone."""
     baseline, settings = design.baseline, design.settings
-    if baseline is not None and baseline not in set(episodes["exp"]):
+    plain = perturbation.plain_only(episodes)
+    if baseline is not None and baseline not in set(plain["exp"]):
         raise collect.ResultsError(
             f"baseline experiment {baseline!r} has no evaluation among the given files"
         )
-    arranged = comparisons.Episodes.of(episodes)
+    arranged = comparisons.Episodes.of(plain)
     return {
         "checks": collect.checks_frame(None) if checks is None else checks,
-        "experiments": tables.per_experiment(episodes),
+        "experiments": tables.per_experiment(plain),
+        "perturbation_rates": perturbation.rates(episodes),
+        "perturbations": perturbation.under_perturbation(episodes, design.world, baseline, settings),
         "paired": (
             comparisons.versus_baseline(arranged, baseline, settings, design.versus_baseline)
             if baseline

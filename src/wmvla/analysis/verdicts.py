@@ -46,6 +46,7 @@ from wmvla.analysis.outcomes import (
     training_rows,
     undecided,
 )
+from wmvla.analysis.perturbation_verdicts import perturbation_verdicts
 from wmvla.design import Design
 
 COLUMNS = ["id", "question", "unit", "method", "test", "numbers", "verdict", "reason", "claims"]
@@ -360,6 +361,7 @@ def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
             *(bank_vs_world(tables, design, e) for e in design.imagination),
             *(encoder_vs_world(tables, design, e) for e in design.encoders),
             *(variant_vs_world(tables, design, e) for e in design.variants),
+            *perturbation_verdicts(tables, design),
         ]
     )
     if rows[0].verdict != SUPPORTED:
@@ -370,7 +372,11 @@ def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
         ]
     compared = comparison_method(design.settings)
     named = [
-        replace(v, unit=(OTHER_UNITS.get(v.id) or compared)[0], method=(OTHER_UNITS.get(v.id) or compared)[1])
+        v
+        if v.method
+        else replace(
+            v, unit=(OTHER_UNITS.get(v.id) or compared)[0], method=(OTHER_UNITS.get(v.id) or compared)[1]
+        )
         for v in [*rows, *later]
     ]
     return pd.DataFrame([{**v.__dict__, "claims": join(v.claims)} for v in named], columns=COLUMNS)
