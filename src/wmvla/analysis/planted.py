@@ -10,7 +10,10 @@ vary more) and by arm within a suite (an unstable arm). The rollout modes of one
 one) evaluate the same checkpoints on the same seeded episodes: they share the run's offsets and most
 episodes' draws — another memory sends a share of episodes another way (`mode_redraw`) and moves each run by
 its own offset (`mode_run_sd`) — so a rollout effect is precise but not exact, and an effect planted on E2
-`pred` alone is memory worth that much (E2 zero/random stay at E0's level).
+`pred` alone is memory worth that much (E2 zero/random stay at E0's level). Under a perturbation (LIBERO-PRO's
+variants) a suite has its own level and the variant's own task and init-state difficulties; each run keeps its
+plain offsets and adds its own under that perturbation (how robust a run is varies by run); the planted effect
+there is the arm's own (an effect under perturbation alone is an interaction).
 """
 
 from dataclasses import dataclass, field
