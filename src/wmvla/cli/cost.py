@@ -54,14 +54,14 @@ def _disk(config: dict) -> list[str]:
 
 
 def _table(cost) -> list[str]:
-    header = f"{'rule':17s}{'jobs':>6s}{'GPU':>4s}{'CPU':>5s}  {'per job':>12s} {'source':9s}"
+    header = f"{'rule':21s}{'jobs':>6s}{'GPU':>4s}{'CPU':>5s}  {'per job':>12s} {'source':9s}"
     header += f"{'GPU-h':>10s}{'CPU-h':>10s}"
     lines = [header + "  measured (jobs, mean)"]
     for r in cost.rules:
         spread = f" ({_duration(r.low)}–{_duration(r.high)})" if r.low is not None else ""
         done = f"{r.measured_jobs}, {_duration(r.measured_s)}" if r.measured_jobs else "—"
         lines.append(
-            f"{r.rule:17s}{r.jobs:6d}{r.gpus:4d}{r.cpus:5d}  {_duration(r.seconds):>12s} {r.source:9s}"
+            f"{r.rule:21s}{r.jobs:6d}{r.gpus:4d}{r.cpus:5d}  {_duration(r.seconds):>12s} {r.source:9s}"
             f"{_hours(r.gpu_hours):>10s}{_hours(r.cpu_hours):>10s}  {done}{spread}"
         )
     return lines
@@ -69,11 +69,11 @@ def _table(cost) -> list[str]:
 
 def _cost(args: argparse.Namespace) -> None:
     from wmvla.analysis.names import figure_names
-    from wmvla.study.config import baseline
+    from wmvla.study.config import baseline, perturbation_kinds
     from wmvla.study.cost import study_cost
 
     config = _config(args)
-    figures = len(figure_names(config["experiments"], baseline(config)))
+    figures = len(figure_names(config["experiments"], baseline(config), perturbation_kinds(config)))
     cost = study_cost(config, figures, args.gpus, args.jobs)
     sources = {r.source for r in cost.rules if r.seconds is not None}
     print(f"study {config['study']}: {sum(r.jobs for r in cost.rules)} jobs")

@@ -13,7 +13,8 @@ from dataclasses import fields
 from wmvla.design import DesignError, Settings
 from wmvla.latents.registry import ENCODERS, FAMILIES
 from wmvla.models.names import VLM_TINY_BUILDER
-from wmvla.study.config import StudyConfigError
+from wmvla.sim.perturbations import PerturbationError, perturbed_suite
+from wmvla.study.config import StudyConfigError, perturbation_kinds
 from wmvla.study.fields import cli_value, parse_error, parsed, policy_fields, world_only_fields
 from wmvla.study.sources import top_level_names
 from wmvla.world.settings import world_settings_problem
@@ -187,12 +188,46 @@ def check_analysis(config: dict) -> None:
         )
 
 
+def check_perturbations(config: dict) -> None:
+    """The perturbation axis names kinds LIBERO-PRO has for every suite of the study, and arms of the study
+    evaluated as trained, the baseline and the world arm among them (the perturbation verdicts compare
+    them): a typo fails the dry run, not a GPU job hours in."""
+    kinds, arms = perturbation_kinds(config), (config.get("perturbations") or {}).get("experiments", [])
+    if not kinds:
+        return
+    for suite in config["suites"]:
+        for kind in kinds:
+            try:
+                perturbed_suite(suite, kind)
+            except PerturbationError as err:
+                raise StudyConfigError(f"perturbations: {err}") from None
+    for exp in arms:
+        if exp not in config["experiments"]:
+            raise StudyConfigError(
+                f"perturbations.experiments names {exp!r}, which is not an experiment of the study "
+                f"(it has: {', '.join(config['experiments'])})"
+            )
+        if "pred" not in config["experiments"][exp]["eval_modes"]:
+            raise StudyConfigError(
+                f"perturbations.experiments names {exp}, which is never evaluated as trained (its eval_modes "
+                "have no `pred`): perturbed arms are evaluated as trained"
+            )
+    for role in ("baseline", "world_arm"):
+        exp = config["analysis"].get(role)
+        if exp in config["experiments"] and exp not in arms:
+            raise StudyConfigError(
+                f"perturbations.experiments leaves out {exp} (analysis.{role}): the perturbation verdicts "
+                "compare the world arm with the baseline under each perturbation; add it"
+            )
+
+
 def check_study_config(config: dict, baseline: str | None) -> None:
     """Override keys and values of the shared `policy.args` and of every experiment, the world arms'
     settings, encoders and their implementations, arm parity, the evaluation protocol against the chunk
-    size, and the analysis's margin."""
+    size, the analysis's margin, and the perturbation axis."""
     check_protocol(config)
     check_analysis(config)
+    check_perturbations(config)
     check_implementations()
     check_encoders(config)
     experiments = config["experiments"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wmvla.latents.registry import encoder_spec
+from wmvla.sim.perturbations import perturbed_suite, split_suite
 from wmvla.study.artifacts import (
     dataset_dir,
     encoder_source,
@@ -33,6 +34,7 @@ from wmvla.study.paths import (
     eval_result,
     fill,
     latent_cache_dir,
+    perturbed_eval_result,
     study_root,
 )
 from wmvla.study.resources import footprint
@@ -178,6 +180,19 @@ def eval_args(config: dict, suite: str, exp: str, seed: int, mode: str) -> list[
     return args
 
 
+def perturbed_eval_args(config: dict, suite: str, exp: str, seed: int, kind: str, mode: str) -> list[str]:
+    """`lerobot-wm-eval` of a run on LIBERO-PRO's `kind` variant of its suite: the run's plain evaluation
+    (same checkpoint, protocol, task ids, episodes and seed: paired with it), with the variant's suite and its
+    own result. A null `eval.episode_length` stays unset: the evaluation gives a variant the plain suite's."""
+    swap = {
+        f"--env.task={suite}": f"--env.task={perturbed_suite(suite, kind)}",
+        f"--result={eval_result(config, suite, exp, seed, mode)}": (
+            f"--result={perturbed_eval_result(config, suite, exp, seed, kind, mode)}"
+        ),
+    }
+    return [swap.get(arg, arg) for arg in eval_args(config, suite, exp, seed, mode)]
+
+
 def init_gate_eval_args(config: dict, suite: str) -> list[str]:
     """`lerobot-wm-eval` of the init checkpoint, unchanged, on a few episodes per task (gate 1).
 
@@ -195,9 +210,10 @@ def init_gate_eval_args(config: dict, suite: str) -> list[str]:
 
 
 def scene_check_args(config: dict, suite: str) -> list[str]:
-    """`wmvla sim check` of the scenes a suite's evaluations start from, against the training frames."""
+    """`wmvla sim check` of the scenes a suite's evaluations start from, against the training frames (also of
+    a LIBERO-PRO variant, `<suite>_<kind>`: its plain suite's tasks)."""
     ev, scene = config["eval"], config["gates"]["scene"]
-    task_ids = ev["task_ids"].get(suite)
+    task_ids = ev["task_ids"].get(split_suite(suite)[0])  # a perturbed suite: its plain suite's tasks
     return [
         f"--suite={suite}",
         *(["--task-ids", *map(str, task_ids)] if task_ids else []),

@@ -6,6 +6,7 @@ from pathlib import Path
 import yaml
 
 from wmvla.errors import WmvlaError
+from wmvla.sim.perturbations import perturbed_suite
 
 
 class StudyConfigError(WmvlaError, ValueError):
@@ -112,3 +113,25 @@ def train_steps(config: dict) -> int:
 def runs(config: dict) -> list[tuple[str, str, int]]:
     """Every training run of the study: (suite, experiment, seed)."""
     return [(s, e, seed) for s in config["suites"] for e in config["experiments"] for seed in config["seeds"]]
+
+
+def perturbation_kinds(config: dict) -> list[str]:
+    """The LIBERO-PRO perturbations every suite of the study meets (`perturbations.kinds`; none: no axis)."""
+    return list((config.get("perturbations") or {}).get("kinds", []))
+
+
+def perturbed_arms(config: dict) -> list[str]:
+    """The experiments evaluated again under perturbation (none if the study has no perturbation axis)."""
+    return list(config["perturbations"].get("experiments", [])) if perturbation_kinds(config) else []
+
+
+def perturbed_runs(config: dict) -> list[tuple[str, str, int, str]]:
+    """Every run evaluated again under perturbation, as trained: (suite, experiment, seed, kind). No
+    training is added: these are runs of `runs(config)`."""
+    arms, kinds = perturbed_arms(config), perturbation_kinds(config)
+    return [(s, e, seed, kind) for s, e, seed in runs(config) if e in arms for kind in kinds]
+
+
+def perturbed_suites(config: dict) -> list[str]:
+    """LIBERO-PRO's suite of each (suite, kind) of the study: each has its own scene check."""
+    return [perturbed_suite(s, kind) for s in config["suites"] for kind in perturbation_kinds(config)]

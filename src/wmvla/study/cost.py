@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from wmvla.study.artifacts import study_artifacts
-from wmvla.study.config import experiment, runs, study_encoders, train_steps
+from wmvla.study.config import (
+    experiment,
+    perturbation_kinds,
+    perturbed_runs,
+    perturbed_suites,
+    runs,
+    study_encoders,
+    train_steps,
+)
 from wmvla.study.paths import JOB_LOGS, benchmark, latent_cache_dir
 from wmvla.study.resources import LIBERO_MAX_STEPS, LIBERO_TASKS
 from wmvla.study.targets import experiment_gate, latent_gate
@@ -35,6 +43,7 @@ RULE_STAGE = {
     "gate_experiment": "gates",
     "train": "train",
     "eval": "eval",
+    "eval_perturbed": "eval",
     "offline_check": "eval",
 }
 # DAG order, for the wall time: each stage waits for the one before it.
@@ -43,8 +52,8 @@ STAGES = (
     ("init_checkpoint", "tiny_model", "dataset"),
     ("latents", "gate_scene", "preflight"),
     ("gate_latents", "gate_init_policy", "gate_experiment", "study_gates", "experiment_cleared"),
-    ("train",),
-    ("eval", "offline_check", "gates"),
+    ("perturbation_cleared", "train"),  # a perturbed suite's clearance: a local summary, beside the trainings
+    ("eval", "eval_perturbed", "offline_check", "gates"),
     ("tables", "verdicts", "figure", "cost", "all"),
 )
 
@@ -59,14 +68,16 @@ def job_counts(config: dict, figures: int) -> dict[str, int]:
         "dataset": int(config["dataset"]["source"] == "record"),
         "latents": len(study_encoders(config)),
         "preflight": 1,
-        "gate_scene": len(config["suites"]),
+        "gate_scene": len(config["suites"]) + len(perturbed_suites(config)),
         "gate_init_policy": len(config["suites"]) if config["policy"]["init"] else 0,
         "gate_experiment": len(config["experiments"]),
         "gate_latents": len(study_encoders(config)),
         "study_gates": 1,
         "experiment_cleared": len(config["experiments"]),
+        "perturbation_cleared": len(perturbed_suites(config)),
         "train": len(runs(config)),
         "eval": sum(len(experiment(config, e)["eval_modes"]) for _, e, _ in runs(config)),
+        "eval_perturbed": len(perturbed_runs(config)),
         "offline_check": len(runs(config)),
         "gates": 1,
         "tables": 1,
@@ -151,7 +162,8 @@ def _benchmark_regex(config: dict, rule: str) -> re.Pattern:
     names them."""
     values = {
         "study": [config["study"]],
-        "suite": config["suites"],
+        "suite": [*config["suites"], *perturbed_suites(config)],
+        "perturbation": perturbation_kinds(config),
         "exp": list(config["experiments"]),
         "seed": [str(s) for s in config["seeds"]],
         "encoder": study_encoders(config),
@@ -208,6 +220,8 @@ def rate_forecasts(config: dict, rates: dict) -> dict[str, list[float]]:
         per_job["train"].append(_train_seconds(config, exp, rates))
         for _ in experiment(config, exp)["eval_modes"]:
             per_job["eval"].append(_eval_seconds(config, exp, suite, rates))
+    # a perturbed evaluation: the plain suite's tasks and episodes, at the plain suite's episode length
+    per_job["eval_perturbed"] = [_eval_seconds(config, e, s, rates) for s, e, _, _ in perturbed_runs(config)]
     per_job["latents"] = [_latents_seconds(config, e, rates) for e in study_encoders(config)]
     return {rule: jobs for rule, jobs in per_job.items() if jobs and all(j is not None for j in jobs)}
 

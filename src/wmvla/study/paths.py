@@ -35,10 +35,12 @@ GATE_SCENE = GATES_DIR + "/scene/{suite}.json"
 GATE_SCENE_REPORT = GATES_DIR + "/scene/{suite}.report.json"
 STUDY_GATES = GATES_DIR + "/study.json"
 GATE_CLEARED = GATES_DIR + "/cleared/{exp}.json"  # every gate one experiment's runs wait for, passed
+PERTURBATION_CLEARED = GATES_DIR + "/cleared/suites/{suite}.json"  # a perturbed suite's scene check, passed
 GATES = GATES_DIR + "/gates.json"
 RUN = STUDY + "/{suite}/{exp}/seed{seed}"
 TRAIN = RUN + "/train"
 EVAL = RUN + "/eval/{mode}.json"
+EVAL_PERTURBED = RUN + "/eval/{perturbation}/{mode}.json"  # the run on LIBERO-PRO's `<suite>_<perturbation>`
 OFFLINE = RUN + "/offline.json"
 TABLES_DIR = STUDY + "/tables"
 TABLE = TABLES_DIR + "/{table}.csv"
@@ -64,9 +66,11 @@ JOB_LOGS = {
     "gate_scene": "gates/scene_{suite}",
     "study_gates": "gates/study",
     "experiment_cleared": "gates/cleared_{exp}",
+    "perturbation_cleared": "gates/cleared_suite_{suite}",
     "gates": "gates/gates",
     "train": "{suite}/{exp}/seed{seed}/train",
     "eval": "{suite}/{exp}/seed{seed}/eval_{mode}",
+    "eval_perturbed": "{suite}/{exp}/seed{seed}/eval_{perturbation}/{mode}",  # a folder: not an `eval_{mode}`
     "offline_check": "{suite}/{exp}/seed{seed}/offline",
     "tables": "report/tables",
     "verdicts": "report/verdicts",
@@ -121,6 +125,11 @@ def train_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:
 
 def eval_result(config: dict, suite: str, exp: str, seed: int | str, mode: str) -> Path:
     return Path(fill(EVAL, config, suite=suite, exp=exp, seed=seed, mode=mode))
+
+
+def perturbed_eval_result(config: dict, suite: str, exp: str, seed: int | str, kind: str, mode: str) -> Path:
+    """The evaluation of a run (on its plain `suite`) under the perturbation `kind`."""
+    return Path(fill(EVAL_PERTURBED, config, suite=suite, exp=exp, seed=seed, perturbation=kind, mode=mode))
 
 
 def offline_result(config: dict, suite: str, exp: str, seed: int | str) -> Path:

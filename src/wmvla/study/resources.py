@@ -34,7 +34,12 @@ def job_resources(config: dict, stage: str) -> dict[str, int]:
 
 def footprint(config: dict) -> dict:
     """What the study will write besides the Hub cache (the fields of `wmvla.gates.preflight.Footprint`):
-    checkpoints, latent caches (sized by the dataset's frames, known on the node), evaluations."""
+    checkpoints, latent caches (sized by the dataset's frames, known on the node), evaluations.
+
+    Evaluations under perturbation are left out: this footprint is on the preflight's command line, so
+    counting them would rerun the preflight when the axis is added to a built study, and after it the
+    study-wide gates and every experiment's clearance; they are ~0.3% of it (the full study: 144 results and
+    2,880 videos, ~3 GB, beside 1,150 GB of checkpoints)."""
     ev = config["eval"]
     evaluations = [(s, m) for s, e, _ in runs(config) for m in experiment(config, e)["eval_modes"]]
     tasks = {s: len(ev["task_ids"].get(s, [])) or LIBERO_TASKS[s] for s in config["suites"]}

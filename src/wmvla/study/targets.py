@@ -1,7 +1,8 @@
 """What the DAG builds for a study config: every evaluation, offline check, gate record and figure, and `all`.
 
 Why separate from the paths: the paths say where one artifact goes; the targets say which artifacts a study
-has (suites × experiments × seeds × rollout modes, one latent cache per encoder, one gate per experiment).
+has (suites × experiments × seeds × rollout modes, the perturbed arms' runs × perturbations, one latent cache
+per encoder, one gate per experiment).
 """
 
 from wmvla.study.artifacts import dataset_dir
@@ -10,6 +11,8 @@ from wmvla.study.config import (
     baseline,
     experiment,
     experiment_encoder,
+    perturbed_runs,
+    perturbed_suites,
     runs,
     study_encoders,
     uses_world,
@@ -29,6 +32,7 @@ from wmvla.study.paths import (
     fill,
     latent_cache_dir,
     offline_result,
+    perturbed_eval_result,
     train_dir,
 )
 
@@ -56,6 +60,11 @@ def eval_results(config: dict) -> list[str]:
         for suite, exp, seed in runs(config)
         for mode in experiment(config, exp)["eval_modes"]
     ]
+
+
+def perturbed_eval_results(config: dict) -> list[str]:
+    """Every evaluation under perturbation: the perturbed arms' runs × kinds, each as trained (`pred`)."""
+    return [str(perturbed_eval_result(config, *run, mode="pred")) for run in perturbed_runs(config)]
 
 
 def offline_results(config: dict) -> list[str]:
@@ -103,6 +112,13 @@ def study_gate_records(config: dict) -> list[str]:
     return records
 
 
+def perturbed_scene_records(config: dict) -> list[str]:
+    """The scene check of every perturbed suite. Not among the study-wide gates: a perturbed suite's
+    evaluations alone wait for its check (`perturbation_cleared`), so adding the axis to a built study
+    retrains and re-evaluates nothing."""
+    return [fill(GATE_SCENE, config, suite=s) for s in perturbed_suites(config)]
+
+
 def clearance_records(config: dict, exp: str) -> list[str]:
     """Every gate an experiment's trainings, evaluations and offline checks wait for: the study-wide ones,
     its latent cache's and its own."""
@@ -111,10 +127,11 @@ def clearance_records(config: dict, exp: str) -> list[str]:
 
 
 def gate_records(config: dict) -> list[str]:
-    """Every record, for the report: the study-wide ones, each latent cache's and each experiment's."""
+    """Every record, for the report: the study-wide ones, each latent cache's, each experiment's and each
+    perturbed suite's scene check."""
     latents = [latent_gate(config, name) for name in study_encoders(config)]
     experiments = [experiment_gate(config, e) for e in config["experiments"]]
-    return [*study_gate_records(config), *latents, *experiments]
+    return [*study_gate_records(config), *latents, *experiments, *perturbed_scene_records(config)]
 
 
 def owned_outputs(config: dict) -> list[str]:
@@ -124,17 +141,20 @@ def owned_outputs(config: dict) -> list[str]:
         *latent_cache_dirs(config),
         *(str(train_dir(config, *run)) for run in runs(config)),
         *eval_results(config),
+        *perturbed_eval_results(config),
         *offline_results(config),
     ]
 
 
 def all_targets(config: dict, figures: list[str]) -> list[str]:
-    """The gates, the latent caches, every evaluation and offline check, the tables, verdicts and figures."""
+    """The gates, the latent caches, every evaluation (under perturbation too) and offline check, the tables,
+    verdicts and figures."""
     return [
         fill(GATES, config),
         fill(VERDICTS, config),
         *latent_cache_dirs(config),
         *eval_results(config),
+        *perturbed_eval_results(config),
         *offline_results(config),
         *figure_files(config, figures),
     ]
