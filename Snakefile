@@ -45,6 +45,7 @@ localrules:
     gates,
     study_gates,
     experiment_cleared,
+    perturbation_cleared,
     tables,
     verdicts,
     figure,

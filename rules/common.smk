@@ -12,9 +12,10 @@ from wmvla.analysis.names import REPORTED_TABLES, TABLES, figure_names
 from wmvla.cluster.slurm_check import SlurmSetupError, orphaned_jobs, slurm_problems
 from wmvla.hub.lock import HubError
 from wmvla.latents.registry import ENCODERS
+from wmvla.sim.perturbations import KINDS, perturbed_suite
 from wmvla.study import artifacts, commands, design, paths, resources, targets
 from wmvla.study.checks import check_study_config
-from wmvla.study.config import baseline, coerce_cli_strings
+from wmvla.study.config import baseline, coerce_cli_strings, perturbation_kinds
 from wmvla.study.environment import prepare_job_environment
 from wmvla.study.ownership import check_owned
 from wmvla.study.tiny_models import TINY_KINDS
@@ -34,7 +35,9 @@ for problem in HUB_LOCK_PROBLEMS:
     logger.warning(f"hub lock: {problem}")
 prepare_job_environment(config)
 check_owned(targets.owned_outputs(config), config["study"])
-FIGURES = figure_names(config["experiments"], baseline(config))
+FIGURES = figure_names(
+    config["experiments"], baseline(config), perturbation_kinds(config)
+)
 
 
 def job(command: str) -> str:
@@ -62,7 +65,9 @@ GATES_ENFORCE = "true" if config["gates"]["enforce"] else "false"
 
 wildcard_constraints:
     study=re.escape(config["study"]),
-    suite="libero_[a-z0-9]+",
+    # a plain suite, or LIBERO-PRO's variant of one (`libero_spatial_lan`): its scene check
+    suite="libero_[a-z0-9]+(?:_(?:" + "|".join(KINDS) + "))?",
+    perturbation="|".join(KINDS),
     exp="[A-Za-z0-9_]+",
     seed=r"\d+",
     mode="pred|zero|random",
@@ -111,6 +116,19 @@ def get_eval_args(wildcards):
     return shlex.join(
         commands.eval_args(
             config, wildcards.suite, wildcards.exp, int(wildcards.seed), wildcards.mode
+        )
+    )
+
+
+def get_perturbed_eval_args(wildcards):
+    return shlex.join(
+        commands.perturbed_eval_args(
+            config,
+            wildcards.suite,
+            wildcards.exp,
+            int(wildcards.seed),
+            wildcards.perturbation,
+            wildcards.mode,
         )
     )
 
@@ -173,6 +191,15 @@ def after_gates(wildcards):
     wait for it. What changes a run (its arguments, init, data) still reruns it. A dry run cannot look past a
     checkpoint that is to run: it lists every job after it."""
     checkpoints.experiment_cleared.get(study=config["study"], exp=wildcards.exp)
+    return []
+
+
+def after_perturbation_scene(wildcards):
+    """Nothing to read, but the perturbed suite's scene check must have passed (or be overridden): its
+    evaluations wait for that checkpoint, as a run waits for its experiment's clearance (`after_gates`), for
+    the same reasons. No study-wide gate: trainings never wait for it."""
+    suite = perturbed_suite(wildcards.suite, wildcards.perturbation)
+    checkpoints.perturbation_cleared.get(study=config["study"], suite=suite)
     return []
 
 

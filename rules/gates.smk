@@ -126,6 +126,19 @@ checkpoint experiment_cleared:  # what an experiment's jobs wait for, never read
         gates_summary()
 
 
+checkpoint perturbation_cleared:  # what a perturbed suite's evaluations wait for, never read (common.smk)
+    input:
+        records=paths.GATE_SCENE,
+    output:
+        summary=paths.PERTURBATION_CLEARED,
+    log:
+        paths.log("perturbation_cleared"),
+    params:
+        enforce=GATES_ENFORCE,
+    shell:
+        gates_summary()
+
+
 rule gates:  # every gate, for the report, with the runtime limits the gates' rates say do not fit
     input:
         records=targets.gate_records(config),

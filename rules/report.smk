@@ -1,6 +1,7 @@
 rule cost:  # what the study cost (benchmark files) beside what the gates' rates forecast, rule by rule
     input:
         evals=targets.eval_results(config),
+        perturbed=targets.perturbed_eval_results(config),
         offline=targets.offline_results(config),
         gates=paths.fill(paths.GATES, config),
     output:
@@ -15,7 +16,7 @@ rule cost:  # what the study cost (benchmark files) beside what the gates' rates
 
 rule tables:
     input:
-        evals=targets.eval_results(config),
+        evals=[*targets.eval_results(config), *targets.perturbed_eval_results(config)],
         offline=targets.offline_results(config),
         train=targets.world_train_dirs(config),
         gates=paths.fill(paths.GATES, config),

@@ -178,3 +178,44 @@ def test_suite_weights_that_leave_out_a_suite_or_are_not_positive_fail_before_an
         check_analysis(config)
     config["analysis"]["suite_weights"] = dict.fromkeys(config["suites"], 1.0)
     check_analysis(config)
+
+
+@pytest.mark.parametrize(
+    ("axis", "suites", "said"),
+    [
+        (
+            {"kinds": ["light"]},
+            None,
+            "perturbations: unknown perturbation 'light'; LIBERO-PRO has: lan, object",
+        ),
+        (
+            {"kinds": ["lan"]},
+            ["libero_90"],
+            "perturbations: LIBERO-PRO has no perturbed variants of 'libero_90'",
+        ),
+        ({"experiments": ["E0", "E2", "E9"]}, None, "perturbations.experiments names 'E9', which is not an"),
+        ({"experiments": ["E2"]}, None, "perturbations.experiments leaves out E0 (analysis.baseline)"),
+        ({"experiments": ["E0", "E1"]}, None, "perturbations.experiments leaves out E2 (analysis.world_arm)"),
+    ],
+)
+def test_a_perturbation_axis_libero_pro_lacks_or_without_the_compared_arms_fails_before_any_job(
+    repo, axis, suites, said
+):
+    from wmvla.study.checks import check_perturbations
+
+    config = _smoke(repo)
+    check_perturbations(config)  # as shipped: lan, for E0 and E2
+    config["perturbations"] = {**config["perturbations"], **axis}
+    config["suites"] = suites or config["suites"]
+    with pytest.raises(StudyConfigError, match=re.escape(said)):
+        check_perturbations(config)
+    check_perturbations({**config, "perturbations": {"kinds": []}})  # no axis: nothing to check
+
+
+def test_an_unknown_perturbation_fails_the_dry_run_in_one_line(snakemake_bin, repo, tmp_path):
+    axis = "perturbations={kinds: [lan, light], experiments: [E0, E2]}"
+    out = snakemake(snakemake_bin, repo, "-n", "--directory", str(tmp_path), "--config", axis)
+    assert out.returncode != 0
+    said = "perturbations: unknown perturbation 'light'; LIBERO-PRO has: lan, object, swap, task"
+    assert said in out.stdout + out.stderr
+    assert not (tmp_path / "results").exists()

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from wmvla.study.config import load_study_config
-from wmvla.study.cost import rule_costs, study_cost
+from wmvla.analysis.names import figure_names
+from wmvla.study.config import load_study_config, perturbed_runs
+from wmvla.study.cost import job_counts, rule_costs, study_cost
 from wmvla.study.paths import fill
 from wmvla.study.targets import experiment_gate
 
@@ -61,10 +62,16 @@ def test_the_gates_rates_forecast_train_and_eval_and_measured_jobs_stand_beside(
         header + "49.80\t0:00:49\t1002.70\t6255.59\t932.57\t948.88\t9.66\t11.27\t114.58\t57.65\n"
     )
     costs = _by_rule(smoke)
-    train, ev = costs["train"], costs["eval"]
+    train, ev, perturbed = costs["train"], costs["eval"], costs["eval_perturbed"]
     assert train.source == "forecast" and train.seconds == pytest.approx(20 + 200 * 0.1)
     assert train.low == pytest.approx(20 + 200 * 0.08) and train.high == pytest.approx(20 + 200 * 0.15)
     assert ev.source == "forecast" and ev.seconds == pytest.approx(30 + 1 * 1 * 30 / 5.0)
+    # its own row: the plain suite's tasks, episodes and episode length, at the arm's measured rates
+    assert perturbed.jobs == len(perturbed_runs(smoke)) and (perturbed.gpus, perturbed.cpus) == (
+        ev.gpus,
+        ev.cpus,
+    )
+    assert perturbed.source == "forecast" and perturbed.seconds == pytest.approx(ev.seconds)
     assert (
         train.measured_jobs == 1
         and train.measured_s == pytest.approx(49.8)
@@ -76,6 +83,13 @@ def test_the_gates_rates_forecast_train_and_eval_and_measured_jobs_stand_beside(
     scene.write_text(header + "25.0\t0:00:25\t900\t0\t0\t0\t0\t0\t0\t20\n")
     costs = _by_rule(smoke)  # the scene check's file lies beside the experiment gates' (`gates/{exp}`)
     assert costs["gate_scene"].measured_jobs == 1 and costs["gate_experiment"].measured_jobs == 0
+    for path in ("gates/scene_libero_spatial_lan", "libero_spatial/E0/seed0/eval_lan/pred"):  # the axis's
+        bench = tmp_path / fill(f"logs/{{study}}/{path}.benchmark.tsv", smoke)
+        bench.parent.mkdir(parents=True, exist_ok=True)
+        bench.write_text(header + "25.0\t0:00:25\t900\t0\t0\t0\t0\t0\t0\t20\n")
+    costs = _by_rule(smoke)  # a perturbed evaluation's file is not the plain evaluation's (`eval_{mode}`)
+    assert costs["gate_scene"].measured_jobs == 2 and costs["eval_perturbed"].measured_jobs == 1
+    assert costs["eval"].measured_jobs == 0
     assert "lower resources.train.runtime to 5 min" in train.advice  # 40 s against a 30 min limit
 
 
@@ -98,8 +112,15 @@ def test_the_full_study_before_a_pilot_prints_its_upper_bound(repo):
         cwd=repo, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "study full: 667 jobs" in out.stdout and re.search(
+    full = load_study_config(repo / "config/config.yaml")
+    figures = figure_names(full["experiments"], "E0", full["perturbations"]["kinds"])
+    jobs = sum(job_counts(full, len(figures)).values())  # as the dry run plans them (test_workflow.py)
+    assert f"study full: {jobs} jobs" in out.stdout and re.search(
         r"^train\s+192\s+1\s+16\s+24.0 h limit", out.stdout, re.M
+    )
+    evaluations = len(perturbed_runs(full))  # E0, E1, E2 x 4 suites x 3 seeds x 4 perturbations: 8 h each
+    assert re.search(
+        rf"^eval_perturbed\s+{evaluations}\s+1\s+8\s+8.0 h limit\s+{evaluations * 8:,.1f}", out.stdout, re.M
     )
     assert "'limit': the config's runtime, an upper bound" in out.stdout and "GPU-hours" in out.stdout
     assert "latent caches: unknown until the dataset is fetched" in out.stdout

@@ -65,6 +65,7 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
         "gates",
         "study_gates",
         "experiment_cleared",  # each experiment cleared again: the override is what clears it now
+        "perturbation_cleared",  # and each perturbed suite
         "cost",
         "tables",
         "verdicts",
@@ -83,7 +84,8 @@ def test_a_failed_gate_stops_the_study_before_training_and_the_override_is_recor
     enforced = smoke_study.local("--keep-going", "--config", STRICT_LATENTS, cwd=study)
     ran = _ran(enforced)
     assert enforced.returncode != 0 and "experiment_cleared" in ran, enforced.stdout[-3000:]
-    assert ran <= {"experiment_cleared", "study_gates", "gates", "cost"}, ran  # no run of any kind
+    clearances = {"experiment_cleared", "perturbation_cleared", "study_gates", "gates"}
+    assert ran <= {*clearances, "cost"}, ran  # no run of any kind
     for exp in WORLD:
         log = (study / f"logs/smoke/gates/cleared_{exp}.log").read_text()
         assert "sanity gate(s) failed; no training starts" in log, (exp, log[-2000:])

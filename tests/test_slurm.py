@@ -41,7 +41,8 @@ def _slurm_jobs(cluster: SlurmCluster, listing: str | None = None) -> dict[str, 
 def test_the_smoke_study_runs_as_slurm_jobs_through_the_mi300x_profile(smoke_study):
     output = smoke_study.built.stdout + smoke_study.built.stderr
     planned = job_counts(output)
-    local = ("all", "gates", "study_gates", "experiment_cleared", "tables", "verdicts", "figure", "cost")
+    clearances = ("study_gates", "experiment_cleared", "perturbation_cleared")
+    local = ("all", "gates", *clearances, "tables", "verdicts", "figure", "cost")
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
     assert len(submitted) == sum(n for rule, n in planned.items() if rule not in local)
     assert sum(n for rule, n in planned.items() if rule in local) == len(

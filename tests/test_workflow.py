@@ -10,6 +10,7 @@ from wmvla.design import Design
 from wmvla.study import artifacts, commands, design, resources, targets
 from wmvla.study.config import StudyConfigError, baseline, train_steps
 
+from .conftest import REPO
 from .plans import job_counts, snakemake
 
 
@@ -29,7 +30,9 @@ def _dry_run_plan(snakemake_bin, repo, *args, cwd=None) -> str:
 
 def _figures(config: dict) -> list[str]:
     """The figures a study config draws (what the Snakefile asks of `figure_names`)."""
-    return figure_names(config["experiments"], baseline(config))
+    return figure_names(
+        config["experiments"], baseline(config), config.get("perturbations", {}).get("kinds", [])
+    )
 
 
 def _dry_run(snakemake_bin, repo, *args, cwd=None):
@@ -46,10 +49,33 @@ def test_shipped_configs_validate(repo, name):
     assert targets.all_targets(config, _figures(config))
 
 
+def _axis_jobs(config: dict) -> dict[str, int]:
+    """The jobs a study's perturbation axis adds, counted from its config: per suite and kind a scene check
+    and its clearance, per run of a perturbed arm and kind an evaluation, and the perturbations figure."""
+    axis = config.get("perturbations", {})
+    suites = len(config["suites"]) * len(axis.get("kinds", []))
+    evaluations = suites * len(axis.get("experiments", [])) * len(config["seeds"])
+    figure = int(suites > 0)
+    return {
+        "gate_scene": suites,
+        "perturbation_cleared": suites,
+        "eval_perturbed": evaluations,
+        "figure": figure,
+    }
+
+
+def _plus(plan: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    return {rule: n for rule in {**plan, **more} if (n := plan.get(rule, 0) + more.get(rule, 0))}
+
+
+def _shipped(name: str, **narrowed) -> dict:
+    return {**yaml.safe_load((REPO / "config" / name).read_text()), **narrowed}
+
+
 # E0, E1, E2, E2_cosmos trained and checked offline; evaluated as trained, E2 also with its memory zeroed;
 # one latent cache per encoder (tiny V-JEPA 2, tiny Cosmos), each with its gate; tables, verdicts, and
-# PNG+SVG of: SR, per task, ablations, training curves, attention, offline check
-SMOKE_JOBS = {
+# PNG+SVG of: SR, per task, ablations, training curves, attention, offline check; then the perturbation axis
+SMOKE_PLAIN = {
     "all": 1,
     "tiny_model": 3,
     "dataset": 1,
@@ -69,6 +95,7 @@ SMOKE_JOBS = {
     "cost": 1,  # what the study cost, rule by rule (the report's cost table and figure)
     "figure": 8,
 }
+SMOKE_JOBS = _plus(SMOKE_PLAIN, _axis_jobs(_shipped("smoke.yaml")))
 
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
@@ -79,7 +106,7 @@ def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
     assert job_counts(config, len(_figures(config))) == SMOKE_JOBS  # what `wmvla cost` counts
 
 
-FULL_JOBS = {
+FULL_PLAIN = {
     "all": 1,
     "hub": 6,  # dataset, init policy, VLM, tokenizer, two encoders: fetched once, on the submitting host
     "init_checkpoint": 1,  # the init as jobs load it: what it names by Hub id resolved to snapshots
@@ -100,6 +127,7 @@ FULL_JOBS = {
     "cost": 1,
     "figure": 9,
 }
+FULL_JOBS = _plus(FULL_PLAIN, _axis_jobs(_shipped("config.yaml")))
 
 
 def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
@@ -111,7 +139,8 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
     full = _load(repo, "config.yaml")
     assert job_counts(full, len(_figures(full))) == jobs  # what `wmvla cost` counts
     # 4 suites x 3 seeds x 16 experiments (E0-E2, E2_cosmos, F2, F3a x2, F3b, 8 imagination banks); one
-    # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included
+    # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included; E0-E2's
+    # runs evaluated again under each of LIBERO-PRO's 4 perturbations, after each variant's scene check
     assert jobs == FULL_JOBS
 
 
@@ -127,7 +156,7 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "suites=[libero_goal]",
         "seeds=[1]",
     )
-    assert jobs == {
+    plain = {
         "all": 1,
         "hub": 6,
         "init_checkpoint": 1,
@@ -148,6 +177,7 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "cost": 1,
         "figure": 9,
     }
+    assert jobs == _plus(plain, _axis_jobs(_shipped("config.yaml", suites=["libero_goal"], seeds=[1])))
 
 
 @pytest.mark.parametrize(
@@ -216,6 +246,30 @@ def test_eval_args_are_paired_across_experiments(repo):
     assert "--policy.path=results/full/libero_goal/E2/seed1/train/checkpoints/050000/pretrained_model" in full
 
 
+def test_a_perturbed_evaluation_is_its_runs_plain_one_on_the_variant_suite(repo):
+    """Same checkpoint, protocol, tasks, episodes and seed as the run's plain evaluation (paired with it); the
+    variant's suite and a result of its own. A null episode length stays unset (the plain suite's applies)."""
+    full, smoke = _load(repo, "config.yaml"), _load(repo, "smoke.yaml")
+    plain = commands.eval_args(full, "libero_goal", "E2", 1, "pred")
+    swap = commands.perturbed_eval_args(full, "libero_goal", "E2", 1, "swap", "pred")
+    assert [a for a in swap if a not in plain] == [
+        "--env.task=libero_goal_swap",
+        "--result=results/full/libero_goal/E2/seed1/eval/swap/pred.json",
+    ]
+    assert len(swap) == len(plain) and not any(a.startswith("--env.episode_length") for a in swap)
+    lan = commands.perturbed_eval_args(smoke, "libero_spatial", "E0", 0, "lan", "pred")
+    assert "--env.task_ids=[0]" in lan and "--env.episode_length=30" in lan  # the plain suite's settings
+    scene = commands.scene_check_args(smoke, "libero_spatial_lan")
+    assert scene == ["--suite=libero_spatial_lan", *commands.scene_check_args(smoke, "libero_spatial")[1:]]
+    assert targets.perturbed_eval_results(smoke) == [
+        f"results/smoke/libero_spatial/{exp}/seed0/eval/lan/pred.json" for exp in ("E0", "E2")
+    ]
+    record = "results/smoke/gates/scene/libero_spatial_lan.json"
+    assert record in targets.gate_records(smoke)  # the report's summary
+    assert record not in targets.study_gate_records(smoke)  # no training waits for it
+    assert not any(record in targets.clearance_records(smoke, exp) for exp in smoke["experiments"])
+
+
 def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
     args = commands.train_args(smoke, "libero_spatial", "E2", 0)
@@ -263,6 +317,8 @@ def test_figures_follow_the_experiments_of_the_study(repo):
     assert "imagination_bank" in _figures(config)
     plain = {"study": "x", "experiments": {"E0": {"policy_type": "smolvla", "eval_modes": ["pred"]}}}
     assert _figures(plain) == ["sr_by_experiment", "sr_per_task", "cost"]  # cost: every study has one
+    assert "perturbations" in _figures(config)
+    assert "perturbations" not in _figures({**config, "perturbations": {"kinds": []}})
     assert baseline(config) == "E0" and baseline({"experiments": {}}) is None
 
 
@@ -349,6 +405,10 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
         ]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
     assert jobs == {**hub, **gates, "train": 1, "offline_check": 1}  # E0 reads no latent cache
+    # under perturbation: the same run, and that variant's scene check with its clearance
+    jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/eval/swap/pred.json")
+    variant = {"gate_scene": 5, "perturbation_cleared": 1, "eval_perturbed": 1}
+    assert jobs == {**hub, **gates, "train": 1, **variant}
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
