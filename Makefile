@@ -18,7 +18,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 .PHONY: help setup setup-rocm profiles smoke test test-fast lint lock clean-smoke
 
 help:
-	@echo "make setup      venv (Python 3.12), pinned packages, LIBERO assets + config, system packages"
+	@echo "make setup      venv (Python 3.12), pinned packages, LIBERO (+ LIBERO-PRO) assets + config, system packages"
 	@echo "make setup-rocm setup, then torch's ROCm build of the pinned torch (ROCm 7.2 for torch 2.11)"
 	@echo "make smoke      the whole DAG on config/smoke.yaml (tiny models, recorded LIBERO data, CPU) + report"
 	@echo "make test       every test, slow end-to-end ones included (CI runs this)"
@@ -41,12 +41,18 @@ $(STAMPS)/libero: $(STAMPS)/python
 	$(BIN)/wmvla setup libero
 	@touch $@
 
+# LIBERO-PRO's perturbed suites: its own `libero` in $(VENV)/opt/libero-pro (hash-pinned in wmvla.sim.pro),
+# on the path only of the processes that evaluate or check a perturbed suite.
+$(STAMPS)/libero-pro: $(STAMPS)/libero src/wmvla/sim/pro.py src/wmvla/sim/pro_setup.py
+	$(BIN)/wmvla setup libero-pro
+	@touch $@
+
 # Not stamped: another checkout's `make setup` may have repointed the links since (the script is silent
 # when they already point here).
 profiles:
 	@scripts/link-profiles
 
-setup: $(STAMPS)/libero profiles
+setup: $(STAMPS)/libero $(STAMPS)/libero-pro profiles
 
 setup-rocm: setup
 	$(BIN)/wmvla setup rocm-torch $(if $(ROCM),--rocm $(ROCM))

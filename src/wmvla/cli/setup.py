@@ -1,4 +1,4 @@
-"""`wmvla setup …`: machine set-up steps (LIBERO's offline config, torch's ROCm build)."""
+"""`wmvla setup …`: machine set-up steps (LIBERO's offline config, LIBERO-PRO beside it, torch for ROCm)."""
 
 import argparse
 import logging
@@ -19,6 +19,12 @@ def _libero(args: argparse.Namespace) -> None:
     print(install_libero_config(args.config_dir))
 
 
+def _libero_pro(args: argparse.Namespace) -> None:
+    from wmvla.sim.pro_setup import install_libero_pro
+
+    print(install_libero_pro())
+
+
 def _rocm_torch(args: argparse.Namespace) -> None:
     from wmvla.cluster.rocm import check_installed, install_command
 
@@ -35,6 +41,12 @@ def register(groups: argparse._SubParsersAction) -> None:
     setup = subgroup(groups, "setup", "machine set-up steps")
     p = command(setup, "libero", _libero, "link LIBERO assets, write LIBERO's config")
     p.add_argument("--config-dir", type=Path, default=None, help="default: <venv>/libero")
+    command(
+        setup,
+        "libero-pro",
+        _libero_pro,
+        "install LIBERO-PRO apart (<venv>/opt/libero-pro), convert its init states, write its config",
+    )
     p = command(setup, "rocm-torch", _rocm_torch, "replace torch by its ROCm build of the pinned version")
     p.add_argument(
         "--rocm", default=None, help="ROCm version (default: the one the pinned torch is built for)"

