@@ -14,6 +14,7 @@ from lerobot.configs.eval import EvalPipelineConfig
 
 from wmvla.data.suites import libero_suite
 from wmvla.errors import WmvlaError
+from wmvla.sim.envs import suite_episode_length
 from wmvla.sim.versions import simulator_versions
 
 AS_TRAINED = "pred"  # the evaluation mode of a policy rolled out with the memory it was trained with
@@ -123,14 +124,13 @@ def validate(cfg: WmEvalConfig) -> None:
 
 
 def evaluation_protocol(cfg: WmEvalConfig) -> dict[str, Any]:
-    """What decides an outcome besides the weights: recorded with every result, equal across arms."""
-    from lerobot.envs.libero import TASK_SUITE_MAX_STEPS
-
+    """What decides an outcome besides the weights: recorded with every result, equal across arms. The
+    episode length is the one run: given, else the (plain) suite's (`wmvla.sim.envs.suite_episode_length`)."""
     env, policy = cfg.env, cfg.policy
     return {
         "n_action_steps": getattr(policy, "n_action_steps", None),
         "num_steps": getattr(policy, "num_steps", None),  # flow-matching denoising steps
-        "episode_length": env.episode_length or TASK_SUITE_MAX_STEPS.get(env.task),
+        "episode_length": suite_episode_length(env.task, env.episode_length),
         "control_freq": env.fps,
         "image_size": [env.observation_height, env.observation_width],
         "cameras": env.camera_name_mapping or DEFAULT_CAMERAS,

@@ -11,6 +11,7 @@ from typing import Any
 from statsmodels.stats.proportion import proportion_confint
 
 from wmvla.files import write_json
+from wmvla.sim.perturbations import split_suite
 
 RESULT_SCHEMA_VERSION = 1
 
@@ -49,16 +50,24 @@ def build_result(
     task_names: dict[int, str],
     source: str,
     provenance: dict[str, Any],
+    instructions: dict[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Aggregate per-episode records into per-task and overall success rates with Wilson CIs."""
+    """Aggregate per-episode records into per-task and overall success rates with Wilson CIs.
+
+    `suite` is the evaluated suite (a LIBERO-PRO variant's own name, e.g. `libero_spatial_lan`) and its
+    perturbation is recorded beside it; each task keeps its plain name (`task`, LIBERO's task language) and
+    the `instruction` its policy was given, which for a reworded or new task differs from it.
+    """
     task_ids = sorted({e["task_id"] for e in episodes})
     tasks = []
     for tid in task_ids:
         outcomes = [e["success"] for e in episodes if e["task_id"] == tid]
-        tasks.append({"task_id": tid, "task": task_names.get(tid), **_rate(sum(outcomes), len(outcomes))})
+        named = {"task_id": tid, "task": task_names.get(tid), "instruction": (instructions or {}).get(tid)}
+        tasks.append({**named, **_rate(sum(outcomes), len(outcomes))})
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "suite": suite,
+        "perturbation": split_suite(suite)[1],
         "mode": mode,
         "seed": seed,
         "checkpoint_step": checkpoint_step,

@@ -37,6 +37,7 @@ from wmvla.files import checkpoint_step, sha256_file
 from wmvla.hub.localize import check_loadable_offline
 from wmvla.provenance import now, provenance_record
 from wmvla.sim.envs import make_task_env
+from wmvla.sim.instructions import policy_instructions
 from wmvla.sim.versions import gl_strings
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Evaluation:
             "simulator": simulator_packages(),  # resuming under another simulator is another evaluation
         }
         self.log = EpisodeLog(self.result_path.with_suffix(".episodes.jsonl"), identity)
+        self.instructions = policy_instructions(self.plan.suite)  # a LIBERO-PRO variant's own, by task id
         self._gl: dict[str, str | None] = {}  # OpenGL vendor/renderer, once this process has rendered
         # this process's rollouts: wall seconds, and the env seconds spent in resets (summed over envs)
         self.rollout_stats = dict(batches=0, env_steps=0, renders=0, seconds=0.0, reset_seconds=0.0)
@@ -132,6 +134,10 @@ class Evaluation:
         env.set_attr("init_state_id", padded)
         if list(env.get_attr("init_state_id")) != padded:  # the next reset must start from these states
             raise RuntimeError(f"could not point the LIBERO envs at init states {padded}")
+        if set(told := env.call("task_description")) != {self.instructions[task_id]}:  # what the policy reads
+            raise RuntimeError(
+                f"the envs describe task {task_id} as {told}, not {self.instructions[task_id]!r}"
+            )
         seeds = [plan.env_seed(task_id, j) for j in padded]
         set_seed(seeds[0])  # the policy's sampling noise: same draw for this batch on every resume
         filmed = [i for i, j in enumerate(ids) if j < self.cfg.videos_per_task]
@@ -207,6 +213,7 @@ class Evaluation:
             seed=self.plan.seed,
             checkpoint_step=checkpoint_step(checkpoint),
             task_names={t: names[t] for t in self.plan.task_ids},
+            instructions={t: self.instructions[t] for t in self.plan.task_ids},
             source="lerobot-wm-eval",
             provenance=provenance_record(
                 self.log.identity,

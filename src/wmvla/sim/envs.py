@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from wmvla.sim.instructions import instructed, instruction_from_bddl, policy_instructions
+from wmvla.sim.perturbations import is_perturbed, split_suite
 from wmvla.sim.render_gate import gated
 from wmvla.sim.setup import apply_environment_defaults
 from wmvla.sim.versions import simulator_versions
@@ -37,9 +39,21 @@ class Scene:
         self.env.close()
 
 
+def suite_episode_length(suite: str, given: int | None) -> int | None:
+    """The episode length an evaluation of `suite` runs: `given`, else its plain suite's (LeRobot's
+    `TASK_SUITE_MAX_STEPS`; a suite LeRobot does not know, such as a LIBERO-PRO variant, would get 500)."""
+    if given is not None:
+        return given
+    from lerobot.envs.libero import TASK_SUITE_MAX_STEPS
+
+    return TASK_SUITE_MAX_STEPS.get(split_suite(suite)[0])
+
+
 def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool, gate_renders: bool = False):
     """One task's vector env whose sub-envs can be pointed at any init state (`set_attr`); with
-    `gate_renders`, each sub-env renders only the cameras it is told to (`wmvla.sim.render_gate`).
+    `gate_renders`, each sub-env renders only the cameras it is told to (`wmvla.sim.render_gate`). A
+    LIBERO-PRO variant runs its plain suite's episode length unless given one, and its envs describe the
+    task by the variant's own instruction (`wmvla.sim.instructions`).
 
     Why not `make_env`: it builds every task's env up front and hides async envs behind a lazy proxy
     without `set_attr`; the envs themselves are LeRobot's, built by its own LIBERO factory.
@@ -48,7 +62,10 @@ def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool, gate
     from lerobot.envs.libero import create_libero_envs
     from lerobot.envs.utils import freeze_after_episode_end
 
+    own = policy_instructions(env_cfg.task)[task_id] if instruction_from_bddl(env_cfg.task) else None
+
     def wrapped(fns):
+        fns = instructed(fns, own) if own is not None else fns
         return gated(fns) if gate_renders else fns
 
     if use_async and n_envs > 1:
@@ -60,7 +77,7 @@ def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool, gate
                 shared_memory=True,
                 autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
             )
-    elif gate_renders:
+    elif gate_renders or own is not None:
 
         def env_cls(fns):
             return gym.vector.SyncVectorEnv(wrapped(fns), autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
@@ -74,7 +91,11 @@ def make_task_env(env_cfg: Any, task_id: int, n_envs: int, use_async: bool, gate
         gym_kwargs={**env_cfg.gym_kwargs, "task_ids": [task_id]},
         env_cls=env_cls,
         control_mode=env_cfg.control_mode,
-        episode_length=env_cfg.episode_length,
+        episode_length=(  # a plain suite's left to LeRobot, as always
+            suite_episode_length(env_cfg.task, env_cfg.episode_length)
+            if is_perturbed(env_cfg.task)
+            else env_cfg.episode_length
+        ),
         camera_name_mapping=env_cfg.camera_name_mapping,
         is_libero_plus=env_cfg.is_libero_plus,
     )
@@ -112,5 +133,8 @@ def probe(suite: str, image_size: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":  # `python -m wmvla.sim.envs <suite> <size>`: one probe, as JSON on the last line
+    from wmvla.sim.pro import use_simulator_for
+
+    use_simulator_for(sys.argv[1])
     result = probe(sys.argv[1], int(sys.argv[2]))
     print(json.dumps(result))

@@ -7,6 +7,7 @@ Why recorded: from MuJoCo 3.3.3 LIBERO's floors render darker and from 3.4 a tas
 import os
 
 from wmvla.provenance import package_versions
+from wmvla.sim.pro import pro_versions
 
 SIMULATOR_PACKAGES = ("mujoco", "robosuite", "hf-libero")
 
@@ -25,5 +26,8 @@ def gl_strings() -> dict[str, str | None]:
 
 
 def simulator_versions() -> dict[str, str | None]:
-    """The simulator stack: package versions and the rendering backend (GL strings after a render)."""
-    return {**package_versions(SIMULATOR_PACKAGES), "mujoco_gl": os.environ.get("MUJOCO_GL"), **gl_strings()}
+    """The simulator stack: package versions and the rendering backend (GL strings after a render). A
+    process on LIBERO-PRO (a perturbed suite) adds its release and `libero`'s file under keys of their own:
+    `hf-libero` stays the installed hf-libero, so plain and perturbed evaluations compare on the rest."""
+    versions = {**package_versions(SIMULATOR_PACKAGES), **pro_versions()}
+    return {**versions, "mujoco_gl": os.environ.get("MUJOCO_GL"), **gl_strings()}
