@@ -1,4 +1,8 @@
-"""`wmvla sim check`: scenes reset as the evaluation resets them are LIBERO's (and, in the DAG, a gate)."""
+"""`wmvla sim check`: scenes reset as the evaluation resets them are LIBERO's (and, in the DAG, a gate).
+
+`--suite` may name a LIBERO-PRO variant (`libero_spatial_lan`): the process then simulates with LIBERO-PRO
+(`wmvla.sim.pro`), and its first frames are compared with training frames only if its scene is the plain
+one's (`wmvla.sim.scene_check.image_reference_suite`)."""
 
 import argparse
 import json
@@ -16,15 +20,27 @@ def _dataset_image_size(root: Path, camera: str) -> int:
 
 
 def _check(args: argparse.Namespace) -> None:
+    from wmvla.sim.pro import use_simulator_for
+
+    use_simulator_for(args.suite)  # before anything below imports LIBERO
     from wmvla.data.suites import libero_suite
     from wmvla.eval.results import write_result
     from wmvla.gates.record import record
     from wmvla.gates.scene import scene_gate
-    from wmvla.sim.scene_check import SceneCheckError, Tolerance, check_suite, reference_stats
+    from wmvla.sim.scene_check import (
+        SceneCheckError,
+        Tolerance,
+        check_suite,
+        image_reference_suite,
+        reference_stats,
+    )
 
     task_ids = args.task_ids or list(range(libero_suite(args.suite).n_tasks))
     reference, size = None, None
-    if args.dataset:
+    compared, why = image_reference_suite(args.suite)
+    if args.dataset and compared is None:
+        log.info("%s: the image comparison %s", args.suite, why)
+    elif args.dataset:
         size = _dataset_image_size(args.dataset, args.camera)
         episodes = args.reference_episodes
         reference = reference_stats(args.dataset, args.suite, task_ids, args.camera, episodes, size)
@@ -34,7 +50,11 @@ def _check(args: argparse.Namespace) -> None:
     for violation in report.violations:
         log.error("%s", violation.line)
     log.info(
-        "%d scenes in %.0f s: %d violation(s)", len(report.checked), report.seconds, len(report.violations)
+        "%d scenes in %.0f s: %d violation(s); image check: %s",
+        len(report.checked),
+        report.seconds,
+        len(report.violations),
+        report.image_check,
     )
     if args.gate_out:
         record([scene_gate(report)], is_true(args.enforce), args.gate_out)

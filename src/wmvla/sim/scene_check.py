@@ -11,6 +11,11 @@ online encoder sees and E0 does not). Two checks per task and init state the eva
   placements, and the fixed init states settle slightly outside those regions in any MuJoCo.
 - image: the first agentview frame's per-channel mean and 10/50/90% quantiles are within a tolerance of
   the same statistics over the training dataset's first frames of that task.
+
+A LIBERO-PRO variant (`libero_spatial_lan`, …) is reset from its own BDDL and init states, so its relations
+are always checked; its first frames are compared with the plain task's training frames only when its
+scene looks like the plain one (`Perturbation.scene_as_plain`: `lan`). For the others the report and the
+gate say the image comparison does not apply — it is never silently passed.
 """
 
 import logging
@@ -21,11 +26,28 @@ from typing import Any
 import numpy as np
 
 from wmvla.errors import WmvlaError
+from wmvla.sim.perturbations import KINDS, PLAIN, split_suite
 
 log = logging.getLogger(__name__)
 
 RELATIONS = ("on", "in")
 QUANTILES = (10, 50, 90)
+NOT_APPLICABLE = "does not apply"
+
+
+def image_reference_suite(suite: str) -> tuple[str | None, str]:
+    """(suite whose training frames a scene's first frames are compared with, or None; why): the suite
+    itself, the plain suite of a variant whose scene looks like it, none for a variant that changes it."""
+    base, kind = split_suite(suite)
+    if kind == PLAIN:
+        return suite, f"first frames vs the {suite} training frames"
+    if KINDS[kind].scene_as_plain:
+        return (
+            base,
+            f"first frames vs the plain {base} training frames (perturbation {kind!r} keeps the scene)",
+        )
+    change = KINDS[kind].changes
+    return None, f"{NOT_APPLICABLE}: perturbation {kind!r} changes the scene ({change}); relations only"
 
 
 class SceneCheckError(WmvlaError, ValueError):
@@ -62,6 +84,11 @@ class SceneReport:
     violations: list[Violation] = field(default_factory=list)
     simulator: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    image_check: str = ""  # what the first frames were compared with, or why they were not
+
+    @property
+    def image_not_applicable(self) -> bool:
+        return self.image_check.startswith(NOT_APPLICABLE)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "violations": [asdict(v) | {"line": v.line} for v in self.violations]}
@@ -118,12 +145,16 @@ def check_relations(domain: Any) -> list[tuple[str, bool, str]]:
 def reference_stats(
     dataset: Path, suite: str, task_ids: list[int], camera: str, per_task: int, size: int | None = None
 ) -> dict[int, dict[str, list[float]]]:
-    """Per task: the mean statistics of the first frame of up to `per_task` training episodes of the task."""
+    """Per task: the mean statistics of the first frame of up to `per_task` training episodes of the task
+    (for a LIBERO-PRO variant that keeps the scene, of the plain task: found by its instruction)."""
     from wmvla.data.checks import episode_tasks
     from wmvla.data.suites import select_episodes, suite_tasks
     from wmvla.latents.frames import EpisodeFrames
 
-    instructions = suite_tasks(suite)
+    source, why = image_reference_suite(suite)
+    if source is None:
+        raise SceneCheckError(f"{suite}: the first-frame comparison with training frames {why}")
+    instructions = suite_tasks(source)
     episodes = episode_tasks(dataset)
     frames = EpisodeFrames(dataset, camera)
     position = {int(e): i for i, e in enumerate(frames.episodes.episode_index)}
@@ -165,7 +196,11 @@ def check_suite(
     from wmvla.sim.versions import simulator_versions
 
     started = time.perf_counter()
-    report = SceneReport(suite)
+    source, why = image_reference_suite(suite)
+    if reference is not None and source is None:
+        raise SceneCheckError(f"{suite}: the first-frame comparison with training frames {why}")
+    image_check = why if reference is not None or source is None else "none: no training frames given"
+    report = SceneReport(suite, image_check=image_check)
     with tqdm(total=len(task_ids) * init_states, desc=f"scene check {suite}", unit="scene") as progress:
         for task_id in task_ids:
             scene = reset_scene(suite, task_id, 0, image_size)
