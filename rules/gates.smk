@@ -136,7 +136,7 @@ checkpoint perturbation_cleared:  # what a perturbed suite's evaluations wait fo
     params:
         enforce=GATES_ENFORCE,
     shell:
-        gates_summary()
+        gates_summary("--stops 'no evaluation of this perturbed suite starts'")
 
 
 rule gates:  # every gate, for the report, with the runtime limits the gates' rates say do not fit

@@ -96,7 +96,8 @@ def _summary(args: argparse.Namespace) -> None:
         for line in advice:
             log.warning("runtime limit: %s", line)
     extra = {"runtime_advice": advice} if args.study_config else {}
-    summarise(args.records, is_true(args.enforce), args.out, not_applicable(args.skipped), **extra)
+    skipped = not_applicable(args.skipped)
+    summarise(args.records, is_true(args.enforce), args.out, skipped, args.stops, **extra)
 
 
 def _preflight(args: argparse.Namespace) -> None:
@@ -154,6 +155,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("records", type=Path, nargs="*", help="gate record files")
     p.add_argument("--skipped", nargs="*", default=[], help="NAME=REASON of gates that do not apply")
     p.add_argument("--study-config", default=None, help="JSON of the study config: check its runtime limits")
+    p.add_argument("--stops", default="no training starts", help="what waits for these gates, when one fails")
     p.add_argument("--enforce", **ENFORCE)
     p.add_argument("--out", type=Path, required=True)
 

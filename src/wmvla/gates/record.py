@@ -84,16 +84,21 @@ def record(gates: list[Gate], enforce: bool, out: Path, **extra: Any) -> None:
 
 
 def summarise(
-    gate_files: list[Path], enforce: bool, out: Path, skipped: list[Gate] = (), **extra: Any
+    gate_files: list[Path],
+    enforce: bool,
+    out: Path,
+    skipped: list[Gate] = (),
+    stops: str = "no training starts",
+    **extra: Any,
 ) -> list[Gate]:
     """Gather every gate (and those that do not apply, `skipped`) into `out`; fail with one line per
-    failed gate when enforced.
+    failed gate when enforced, saying what does not start (`stops`).
 
     With the override, the summary records the failures for the report; when a failure is enforced
     nothing is written, so Snakemake never takes the summary as done.
     """
     gates = [gate for path in gate_files for gate in read_gates(path)] + list(skipped)
-    heading = "{n} sanity gate(s) failed; no training starts:"
+    heading = "{n} sanity gate(s) failed; " + stops + ":"
     footer = "Fix the cause, or override with --config gates='{enforce: false}' (recorded in the report)."
     failed = check(gates, enforce, heading, footer)
     write_gates(out, gates, enforced=enforce, overridden=[g.name for g in failed], **extra)
