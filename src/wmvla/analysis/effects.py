@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wmvla.design import RUN_UNIT  # noqa: F401  (declared beside the verdicts whose unit it is)
+
 BETWEEN, WITHIN = "between runs", "within a run"  # a comparison of two trainings, or of two modes of one
 
-RUN_UNIT = "training run (suite × seed)"
 RUN_METHOD = (
     "per pair of training runs (suite, seed) the paired difference of success rates on identical episodes; "
     "each suite its own stratum: its between-run variance from that suite alone, pooled over the arms "

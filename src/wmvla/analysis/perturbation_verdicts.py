@@ -23,21 +23,11 @@ from wmvla.analysis.outcomes import (
     ONE_RUN,
     SUPPORTED,
     Verdict,
-    comparison_method,
     undecided,
 )
 from wmvla.analysis.perturbation import DIFFERENCE, FAMILY, INTERACTION
 from wmvla.design import Design
 from wmvla.sim.perturbations import KINDS
-
-INTERACTION_METHOD = (
-    "; under a perturbation, the same per-run-pair difference on the perturbed suite (the variant's own init "
-    "states, identical for both arms) and the interaction, that difference minus the plain suite's for the "
-    "same pair of checkpoints: its variance each run's change from plain to perturbed, pooled over the arms "
-    "evaluated in both (one-way ANOVA on the arm), never below the two differences' sampling variances; "
-    "every difference and interaction of every perturbation one family; suites where both arms are at 0% "
-    "or 100% left out"
-)
 
 
 def _claims(evidence: Evidence, subject: str, alpha: float) -> tuple[Claim, ...]:
@@ -107,14 +97,14 @@ def perturbation_verdict(tables: dict[str, pd.DataFrame], design: Design, kind: 
     else:
         verdict, found = INCONCLUSIVE, f"the interaction: {undecided(interaction, s)}"
     reason = "; ".join(part for part in (found, _holds(difference, design, kind), bounded) if part)
-    unit, method = comparison_method(s)
-    return Verdict(vid, question, test, numbers, verdict, reason, unit, method + INTERACTION_METHOD, claims)
+    return Verdict(vid, question, test, numbers, verdict, reason, claims=claims)
 
 
-def perturbation_verdicts(tables: dict[str, pd.DataFrame], design: Design) -> list[Verdict]:
-    """One verdict per perturbation the study evaluated, in LIBERO-PRO's order."""
+def evaluated_kinds(tables: dict[str, pd.DataFrame], design: Design) -> list[str]:
+    """The perturbations the study evaluated, in LIBERO-PRO's order: one verdict each (none without a world
+    arm and a baseline)."""
     rates = tables.get("perturbation_rates", pd.DataFrame())
     if rates.empty or design.world is None or design.baseline is None:
         return []
     evaluated = set(rates["perturbation"])
-    return [perturbation_verdict(tables, design, kind) for kind in KINDS if kind in evaluated]
+    return [kind for kind in KINDS if kind in evaluated]

@@ -14,12 +14,12 @@ pairwise, and a verdict whose inferred claim meets a measured one that denies it
 (`consistent`).
 """
 
+import importlib
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from wmvla.analysis.arm_verdicts import bank_vs_world, encoder_vs_world, fusion_vs_world, variant_vs_world
 from wmvla.analysis.claims import (
     EQUIVALENT,
     EVERY_SCOPE,
@@ -46,19 +46,10 @@ from wmvla.analysis.outcomes import (
     training_rows,
     undecided,
 )
-from wmvla.analysis.perturbation_verdicts import perturbation_verdicts
-from wmvla.design import Design
+from wmvla.analysis.perturbation_verdicts import evaluated_kinds
+from wmvla.design import COMPARISON, PERTURBATION, VERDICTS, Criterion, Design
 
 COLUMNS = ["id", "question", "unit", "method", "test", "numbers", "verdict", "reason", "claims"]
-OTHER_UNITS = {  # criterion → (unit, method), for the criteria that compare no arms
-    "V0": ("episode, pooled per suite", "success rate with its Wilson 95% interval (statsmodels)"),
-    "V2": ("training run", "each run's final |tanh g| against the threshold, and its trend; runs counted"),
-    "V3": (
-        "training run (its interval: held-out demonstrations)",
-        "per run, the held-out action loss under each memory mode minus under predicted memory, with a "
-        "bootstrap interval that resamples demonstrations (scipy); runs counted",
-    ),
-}
 
 
 def baseline_works(tables: dict[str, pd.DataFrame], design: Design) -> Verdict:
@@ -347,36 +338,29 @@ def _yield(verdict: Verdict, claim: Claim, other: Verdict, denial: Claim) -> Ver
     )
 
 
+def declared(criterion: Criterion, tables: dict[str, pd.DataFrame], design: Design) -> list[Verdict]:
+    """The verdicts of one declaration (`wmvla.design.VERDICTS`): its function once, or once per arm of its
+    role or per perturbation evaluated, each with the declared unit and method."""
+    module, name = criterion.function.rsplit(".", 1)
+    function = getattr(importlib.import_module(module), name)
+    if not criterion.each:
+        found = [function(tables, design)]
+    else:
+        perturbed = criterion.each == PERTURBATION
+        each = evaluated_kinds(tables, design) if perturbed else design.arms(criterion.each)
+        found = [function(tables, design, one) for one in each]
+    method = criterion.method.replace(COMPARISON, comparison_method(design.settings)[1])
+    return [replace(v, unit=criterion.unit, method=method) for v in found]
+
+
 def verdicts(tables: dict[str, pd.DataFrame], design: Design) -> pd.DataFrame:
-    """Every criterion's verdict, in the notes' order (a failed V0 makes the rest not assessable)."""
-    rows = [baseline_works(tables, design)]
-    later = consistent(
-        [
-            capacity_equivalent(tables, design),
-            gate_opens(tables, design),
-            offline_ordering(tables, design),
-            world_beats_baseline(tables, design),
-            rollout_ablations_hurt(tables, design),
-            *(fusion_vs_world(tables, design, e) for e in design.fusion),
-            *(bank_vs_world(tables, design, e) for e in design.imagination),
-            *(encoder_vs_world(tables, design, e) for e in design.encoders),
-            *(variant_vs_world(tables, design, e) for e in design.variants),
-            *perturbation_verdicts(tables, design),
-        ]
-    )
-    if rows[0].verdict != SUPPORTED:
+    """Every declared verdict, in the declarations' order (a failed V0 makes the rest not assessable)."""
+    first, *rest = [v for criterion in VERDICTS for v in declared(criterion, tables, design)]
+    later = consistent(rest)
+    if first.verdict != SUPPORTED:
         why = f"{design.baseline} does not work here (V0): no comparison with it is evidence"
         later = [
             v if v.verdict == NOT_ASSESSABLE else replace(v, verdict=NOT_ASSESSABLE, reason=why, claims=())
             for v in later
         ]
-    compared = comparison_method(design.settings)
-    named = [
-        v
-        if v.method
-        else replace(
-            v, unit=(OTHER_UNITS.get(v.id) or compared)[0], method=(OTHER_UNITS.get(v.id) or compared)[1]
-        )
-        for v in [*rows, *later]
-    ]
-    return pd.DataFrame([{**v.__dict__, "claims": join(v.claims)} for v in named], columns=COLUMNS)
+    return pd.DataFrame([{**v.__dict__, "claims": join(v.claims)} for v in [first, *later]], columns=COLUMNS)
