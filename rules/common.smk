@@ -28,7 +28,7 @@ coerce_cli_strings(
 validate(config, schema=str(SCHEMA))
 config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
 check_study_config(config, baseline(config))
-for warning in design.uncovered_warnings(config):
+for warning in design.design_warnings(config):
     logger.warning(warning)
 HUB_LOCK_PROBLEMS = artifacts.hub_lock_problems(config)
 for problem in HUB_LOCK_PROBLEMS:

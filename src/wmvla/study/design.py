@@ -10,6 +10,7 @@ role is named before any job runs.
 from dataclasses import fields
 
 from wmvla.design import FAMILIES, PERTURBATION, VERDICTS, Design, DesignError, Settings, role_fields
+from wmvla.study.arms import duplicate_warnings
 from wmvla.study.config import baseline, experiment_encoder, uses_world
 from wmvla.study.sources import top_level_names
 
@@ -163,3 +164,8 @@ def uncovered_warnings(config: dict) -> list[str]:
         f"{design.baseline} ('other arms vs baseline'), no verdict reads it (DESIGN.md §6 \"Roles\")"
         for exp in design.uncovered
     ]
+
+
+def design_warnings(config: dict) -> list[str]:
+    """Every warning the DAG gives about the design: arms no verdict reads, arms that repeat another."""
+    return [*uncovered_warnings(config), *duplicate_warnings(config)]
