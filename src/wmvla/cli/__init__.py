@@ -7,13 +7,27 @@ import argparse
 import logging
 import sys
 
-from wmvla.cli import cost, data, evaluation, gates, hub, jobs, latents, models, report, setup, sim, train
+from wmvla.cli import (
+    cost,
+    data,
+    design,
+    evaluation,
+    gates,
+    hub,
+    jobs,
+    latents,
+    models,
+    report,
+    setup,
+    sim,
+    train,
+)
 from wmvla.errors import exit_status
 from wmvla.sim.setup import apply_environment_defaults
 
 log = logging.getLogger("wmvla")
 
-GROUPS = (setup, models, data, sim, hub, latents, gates, train, evaluation, report, cost, jobs)
+GROUPS = (setup, models, data, sim, hub, latents, gates, train, evaluation, report, design, cost, jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
