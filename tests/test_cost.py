@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wmvla.analysis.names import figure_names
-from wmvla.study.config import load_study_config, perturbed_runs
+from wmvla.study.config import load_study_config, perturbed_runs, runs
 from wmvla.study.cost import job_counts, rule_costs, study_cost
 from wmvla.study.paths import fill
 from wmvla.study.targets import experiment_gate
@@ -46,10 +46,13 @@ def _gate_rates(config, exp, per_step=0.1, startup=20.0, env_steps_per_s=5.0):
 def test_before_a_pilot_every_time_is_the_runtime_limit_and_says_so(smoke):
     costs = _by_rule(smoke)
     assert costs["train"].source == "limit" and costs["train"].seconds == 30 * 60
-    assert costs["train"].jobs == 4 and costs["eval"].jobs == 5 and costs["figure"].jobs == FIGURES
+    trainings = len(runs(smoke))
+    evaluations = sum(len(smoke["experiments"][exp]["eval_modes"]) for _, exp, _ in runs(smoke))
+    assert costs["train"].jobs == trainings and costs["eval"].jobs == evaluations
+    assert costs["figure"].jobs == FIGURES
     assert costs["tables"].source == "unknown" and costs["tables"].seconds is None  # no resources: absent
     cpus = smoke["resources"]["train"]["cpus"]
-    assert costs["train"].cpu_hours == 4 * 0.5 * cpus and costs["train"].gpu_hours == 0  # a CPU study
+    assert costs["train"].cpu_hours == trainings * 0.5 * cpus and costs["train"].gpu_hours == 0  # a CPU study
 
 
 def test_the_gates_rates_forecast_train_and_eval_and_measured_jobs_stand_beside(smoke, tmp_path):
@@ -115,8 +118,9 @@ def test_the_full_study_before_a_pilot_prints_its_upper_bound(repo):
     full = load_study_config(repo / "config/config.yaml")
     figures = figure_names(full["experiments"], "E0", full["perturbations"]["kinds"])
     jobs = sum(job_counts(full, len(figures)).values())  # as the dry run plans them (test_workflow.py)
+    cpus = full["resources"]["train"]["cpus"]  # a training: 1 GPU, its CPUs, up to its 24 h limit
     assert f"study full: {jobs} jobs" in out.stdout and re.search(
-        r"^train\s+192\s+1\s+16\s+24.0 h limit", out.stdout, re.M
+        rf"^train\s+{len(runs(full))}\s+1\s+{cpus}\s+24.0 h limit", out.stdout, re.M
     )
     evaluations = len(perturbed_runs(full))  # E0, E1, E2 x 4 suites x 3 seeds x 4 perturbations: 8 h each
     assert re.search(

@@ -24,7 +24,7 @@ from wmvla.hub.lock import (
 )
 from wmvla.study.artifacts import hub_dir, study_artifacts
 
-from .plans import copy_workflow
+from .plans import copy_workflow, planned_jobs
 
 FAKE_SHA = "0123456789abcdef0123456789abcdef01234567"  # a commit the lock entries of dry-run tests name
 
@@ -363,12 +363,13 @@ def test_every_job_loading_a_hub_artifact_runs_offline_on_locked_snapshots(snake
         if rule := re.search(r"^(?:rule|checkpoint) (\w+):", block, re.MULTILINE):
             blocks.setdefault(rule[1], []).append(block)
     hub_jobs = blocks["hub"]
-    assert len(hub_jobs) == 6 and all(
+    planned = planned_jobs({**_config(repo), "seeds": [0]}, figures=0)
+    assert len(hub_jobs) == planned["hub"] and all(
         re.search(r"HF_HUB_OFFLINE=0 wmvla job .* wmvla hub fetch", b) for b in hub_jobs
     )
     assert "hub" in local_rules(study)  # it runs on the submitting host, the only one with network
     rules = ("train", "eval", "offline_check", "latents", "gate_experiment", "preflight")
-    assert [len(blocks[r]) for r in rules] == [64, 72, 64, 2, 16, 1]
+    assert [len(blocks[r]) for r in rules] == [planned[r] for r in rules]
     snapshot = f"/snapshots/{FAKE_SHA}"
     for rule in rules:
         for block in blocks[rule]:

@@ -10,8 +10,7 @@ from wmvla.design import Design
 from wmvla.study import artifacts, commands, design, resources, targets
 from wmvla.study.config import StudyConfigError, baseline, train_steps
 
-from .conftest import REPO
-from .plans import job_counts, snakemake
+from .plans import job_counts, planned_jobs, snakemake
 
 
 def _load(repo, name):
@@ -49,85 +48,20 @@ def test_shipped_configs_validate(repo, name):
     assert targets.all_targets(config, _figures(config))
 
 
-def _axis_jobs(config: dict) -> dict[str, int]:
-    """The jobs a study's perturbation axis adds, counted from its config: per suite and kind a scene check
-    and its clearance, per run of a perturbed arm and kind an evaluation, and the perturbations figure."""
-    axis = config.get("perturbations", {})
-    suites = len(config["suites"]) * len(axis.get("kinds", []))
-    evaluations = suites * len(axis.get("experiments", [])) * len(config["seeds"])
-    figure = int(suites > 0)
-    return {
-        "gate_scene": suites,
-        "perturbation_cleared": suites,
-        "eval_perturbed": evaluations,
-        "figure": figure,
-    }
-
-
-def _plus(plan: dict[str, int], more: dict[str, int]) -> dict[str, int]:
-    return {rule: n for rule in {**plan, **more} if (n := plan.get(rule, 0) + more.get(rule, 0))}
-
-
-def _shipped(name: str, **narrowed) -> dict:
-    return {**yaml.safe_load((REPO / "config" / name).read_text()), **narrowed}
-
-
-# E0, E1, E2, E2_cosmos trained and checked offline; evaluated as trained, E2 also with its memory zeroed;
-# one latent cache per encoder (tiny V-JEPA 2, tiny Cosmos), each with its gate; tables, verdicts, and
-# PNG+SVG of: SR, per task, ablations, training curves, attention, offline check; then the perturbation axis
-SMOKE_PLAIN = {
-    "all": 1,
-    "tiny_model": 3,
-    "dataset": 1,
-    "latents": 2,
-    "preflight": 1,
-    "gate_scene": 1,
-    "gate_experiment": 4,
-    "gate_latents": 2,
-    "study_gates": 1,
-    "experiment_cleared": 4,  # each experiment's runs wait for its clearance (every gate they need)
-    "gates": 1,
-    "train": 4,
-    "eval": 5,
-    "offline_check": 4,
-    "tables": 1,
-    "verdicts": 1,
-    "cost": 1,  # what the study cost, rule by rule (the report's cost table and figure)
-    "figure": 8,
-}
-SMOKE_JOBS = _plus(SMOKE_PLAIN, _axis_jobs(_shipped("smoke.yaml")))
+def _planned(config: dict) -> dict[str, int]:
+    """The jobs the dry run of a study config plans, counted from the config (tests/plans.py)."""
+    return planned_jobs(config, len(_figures(config)))
 
 
 def test_smoke_dry_run_plans_the_whole_chain(snakemake_bin, repo, tmp_path):
-    assert _dry_run(snakemake_bin, repo, "--directory", str(tmp_path)) == SMOKE_JOBS
+    # smoke.yaml: E0, E1, E2, E2_cosmos trained and checked offline, evaluated as trained (E2 also with its
+    # memory zeroed); the tiny VLM and one tiny model and latent cache (with its gate) per encoder; tables,
+    # verdicts, and PNG+SVG of every figure; then the perturbation axis (one LIBERO-PRO variant, E0 and E2)
+    config = _load(repo, "smoke.yaml")
+    assert _dry_run(snakemake_bin, repo, "--directory", str(tmp_path)) == _planned(config)
     from wmvla.study.cost import job_counts
 
-    config = _load(repo, "smoke.yaml")
-    assert job_counts(config, len(_figures(config))) == SMOKE_JOBS  # what `wmvla cost` counts
-
-
-FULL_PLAIN = {
-    "all": 1,
-    "hub": 6,  # dataset, init policy, VLM, tokenizer, two encoders: fetched once, on the submitting host
-    "init_checkpoint": 1,  # the init as jobs load it: what it names by Hub id resolved to snapshots
-    "latents": 2,  # one cache per encoder: V-JEPA 2 ViT-g (E1, E2, F*, IB*) and Cosmos (E2_cosmos)
-    "preflight": 1,
-    "gate_scene": 4,
-    "gate_experiment": 16,
-    "gate_latents": 2,
-    "gate_init_policy": 4,
-    "study_gates": 1,
-    "experiment_cleared": 16,
-    "gates": 1,
-    "train": 192,
-    "eval": 216,
-    "offline_check": 192,
-    "tables": 1,
-    "verdicts": 1,
-    "cost": 1,
-    "figure": 9,
-}
-FULL_JOBS = _plus(FULL_PLAIN, _axis_jobs(_shipped("config.yaml")))
+    assert job_counts(config, len(_figures(config))) == _planned(config)  # what `wmvla cost` counts
 
 
 def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
@@ -138,10 +72,11 @@ def test_full_config_plans_every_suite_and_seed(snakemake_bin, repo, tmp_path):
 
     full = _load(repo, "config.yaml")
     assert job_counts(full, len(_figures(full))) == jobs  # what `wmvla cost` counts
-    # 4 suites x 3 seeds x 16 experiments (E0-E2, E2_cosmos, F2, F3a x2, F3b, 8 imagination banks); one
-    # evaluation per run, E2 three (pred, zero, random); every figure, imagination bank included; E0-E2's
-    # runs evaluated again under each of LIBERO-PRO's 4 perturbations, after each variant's scene check
-    assert jobs == FULL_JOBS
+    # config.yaml: every experiment (E0-E2, E2_cosmos, the fusion ablations, the imagination banks) on 4
+    # suites x 3 seeds; one evaluation per run, E2 three (pred, zero, random); the 6 Hub artifacts fetched and
+    # the init localized; every figure, imagination bank included; E0-E2's runs evaluated again under each
+    # of LIBERO-PRO's 4 perturbations, after each variant's scene check
+    assert jobs == _planned(full)
 
 
 def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
@@ -156,28 +91,9 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
         "suites=[libero_goal]",
         "seeds=[1]",
     )
-    plain = {
-        "all": 1,
-        "hub": 6,
-        "init_checkpoint": 1,
-        "latents": 2,
-        "preflight": 1,
-        "gate_scene": 1,
-        "gate_experiment": 16,
-        "gate_latents": 2,
-        "gate_init_policy": 1,
-        "study_gates": 1,
-        "experiment_cleared": 16,
-        "gates": 1,
-        "train": 16,
-        "eval": 18,
-        "offline_check": 16,
-        "tables": 1,
-        "verdicts": 1,
-        "cost": 1,
-        "figure": 9,
-    }
-    assert jobs == _plus(plain, _axis_jobs(_shipped("config.yaml", suites=["libero_goal"], seeds=[1])))
+    narrowed = {**_load(repo, "config.yaml"), "suites": ["libero_goal"], "seeds": [1]}
+    assert jobs == _planned(narrowed)
+    assert jobs["train"] == len(narrowed["experiments"]) and jobs["gate_init_policy"] == 1
 
 
 @pytest.mark.parametrize(
@@ -370,7 +286,7 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
         snakemake_bin, repo, "--profile", profile, "-n", "--directory", str(tmp_path), timeout=300
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert job_counts(out.stdout) == FULL_JOBS
+    assert job_counts(out.stdout) == _planned(_load(repo, "config.yaml"))
     resources: dict[str, set[str]] = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", out.stdout):
         rule = re.match(r"(local)?rule (\w+):", block)
@@ -388,11 +304,14 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
     # the study-wide gates (the preflight checks every Hub artifact: all are fetched) and the experiment's
     # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache, and
     # E0's gate (its saved processors, which the arm's must equal)
+    full = _load(repo, "config.yaml")
+    suites = len(full["suites"])
     gates = {
-        "preflight": 1, "gate_scene": 4, "gate_init_policy": 4, "study_gates": 1, "gate_experiment": 1,
-        "experiment_cleared": 1,
+        "preflight": 1, "gate_scene": suites, "gate_init_policy": suites, "study_gates": 1,
+        "gate_experiment": 1, "experiment_cleared": 1,
     }  # fmt: skip
-    hub = {"hub": 6, "init_checkpoint": 1}  # every artifact (the preflight checks all), the init localized
+    # every artifact (the preflight checks all), the init localized
+    hub = {"hub": len(artifacts.study_artifacts(full)), "init_checkpoint": 1}
     world = {**hub, **gates, "gate_experiment": 2, "latents": 1, "gate_latents": 1, "train": 1}
     for exp in ("F3b", "E2_cosmos"):
         plan = _dry_run_plan(
@@ -407,12 +326,13 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
     assert jobs == {**hub, **gates, "train": 1, "offline_check": 1}  # E0 reads no latent cache
     # under perturbation: the same run, and that variant's scene check with its clearance
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/eval/swap/pred.json")
-    variant = {"gate_scene": 5, "perturbation_cleared": 1, "eval_perturbed": 1}
+    variant = {"gate_scene": suites + 1, "perturbation_cleared": 1, "eval_perturbed": 1}
     assert jobs == {**hub, **gates, "train": 1, **variant}
     jobs = _dry_run(
         snakemake_bin, repo, "--directory", str(tmp_path), "results/smoke/figures/sr_per_task.png"
     )
-    everything_but_the_report = {k: n for k, n in SMOKE_JOBS.items() if k not in ("all", "verdicts")}
+    smoke = _planned(_load(repo, "smoke.yaml"))
+    everything_but_the_report = {k: n for k, n in smoke.items() if k not in ("all", "verdicts")}
     assert jobs == {**everything_but_the_report, "figure": 1}  # one figure reads every run's results
 
 
