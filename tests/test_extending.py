@@ -20,6 +20,7 @@ from .plans import copy_workflow, job_counts
 
 FAMILY = '        EncoderFamily("dinov2", "DINOv2Encoder", "build_tiny_dinov2"),\n'
 SPEC = '    EncoderSpec("dinov2-tiny", "dinov2", None, 32),  # a per-frame encoder and its tiny twin\n'
+BAD_NAME = '    EncoderSpec("SigLIP_base", "vjepa2", "google/siglip-base-patch16-224", 768),\n'
 ENCODER_CLASS = '\n\nclass DINOv2Encoder(VJEPA2Encoder):\n    """A per-frame encoder."""\n'
 BUILDER = "\n\ndef build_tiny_dinov2(out_dir: Path) -> Path:\n    return build_tiny_vjepa2(out_dir)\n"
 EXPERIMENT = {
@@ -39,6 +40,7 @@ def _project(repo: Path, root: Path, parts: tuple[str, ...]) -> Path:
     edits = {
         "family": ("latents/registry.py", '        EncoderFamily("cosmos", ', FAMILY),
         "spec": ("latents/registry.py", '    EncoderSpec("vjepa2-tiny", ', SPEC),
+        "bad name": ("latents/registry.py", '    EncoderSpec("vjepa2-tiny", ', BAD_NAME),
         "class": ("latents/encoders.py", None, ENCODER_CLASS),
         "builder": ("models/tiny.py", None, BUILDER),
     }
@@ -89,6 +91,27 @@ def test_a_partial_encoder_fails_the_dry_run_naming_what_is_missing(
     said = out.stdout + out.stderr
     assert out.returncode != 0 and named in said and "Traceback" not in said, said[-3000:]
     assert not (tmp_path / "project/results").exists()
+
+
+def test_an_encoder_name_breaking_the_one_naming_rule_fails_the_dry_run_in_one_line(
+    repo, snakemake_bin, tmp_path
+):
+    """Hub or tiny, an encoder's name is a path component, a wildcard and a lock key: one rule for all."""
+    from wmvla.latents.registry import ENCODERS, FAMILIES, EncoderFamily, EncoderSpec, RegistryError
+
+    out = _plan(
+        snakemake_bin,
+        _project(repo, tmp_path / "project", ("family", "spec", "class", "builder", "bad name")),
+    )
+    said = out.stdout + out.stderr
+    rule = "lowercase letters and digits, in words joined by single hyphens (^[a-z0-9]+(-[a-z0-9]+)*$)"
+    assert out.returncode != 0 and "Traceback" not in said, said[-3000:]
+    assert f"encoder 'SigLIP_base' breaks the naming rule of wmvla.latents.registry: {rule}" in said
+    with pytest.raises(RegistryError, match="encoder family 'DINO_v2' breaks the naming rule"):
+        EncoderFamily("DINO_v2", "DINOv2Encoder")
+    with pytest.raises(RegistryError, match="encoder 'vjepa2--vitg' breaks"):
+        EncoderSpec("vjepa2--vitg", "vjepa2", "facebook/vjepa2-vitg-fpc64-256", 1408)
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in [*ENCODERS, *FAMILIES])
 
 
 def _smoke(repo: Path) -> dict:

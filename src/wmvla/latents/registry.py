@@ -3,11 +3,13 @@ one place a new encoder is declared (DESIGN.md §9).
 
 Why apart from the encoders themselves: the study config, the DAG and the hub lock need these facts
 at DAG-construction time, which must not import torch or transformers (the full dry run has a 5 s budget).
-The config schema's encoder names, the DAG's wildcards and the tiny models follow from this table; a family
-names its implementation (a `VideoEncoder` class in `wmvla.latents.encoders`, a tiny builder in
+Every name here follows one rule (`NAME_RULE`, checked as an entry is made). The config's encoder names
+(checked against this table when the DAG is built), the DAG's wildcards and the tiny models follow from it;
+a family names its implementation (a `VideoEncoder` class in `wmvla.latents.encoders`, a tiny builder in
 `wmvla.models.tiny`), which the DAG checks exists when it is built (`wmvla.study.checks`).
 """
 
+import re
 from dataclasses import dataclass
 
 from wmvla.errors import WmvlaError
@@ -26,6 +28,20 @@ class UnknownEncoderError(WmvlaError, KeyError):
 
 TINY_SUFFIX = "-tiny"  # a tiny stand-in is named `<family>-tiny` and built by its family's tiny builder
 
+# One rule for every encoder and family name, Hub or tiny. Why: a name is a path component (`<encoder>_m<m>`,
+# where `_` separates the clip length), a DAG wildcard, a hub lock key and a model directory; capitals would
+# make two names of one model where a filesystem ignores case.
+NAME_RULE = "^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+def check_name(what: str, name: str) -> None:
+    """Refuse, in one line naming it and the rule, a registry name that breaks `NAME_RULE`."""
+    if not re.fullmatch(NAME_RULE, name):
+        raise RegistryError(
+            f"{what} {name!r} breaks the naming rule of wmvla.latents.registry: lowercase letters and "
+            f"digits, in words joined by single hyphens ({NAME_RULE})"
+        )
+
 
 @dataclass(frozen=True)
 class EncoderFamily:
@@ -34,6 +50,9 @@ class EncoderFamily:
     name: str
     encoder_class: str  # its VideoEncoder subclass in wmvla.latents.encoders
     tiny_builder: str | None = None  # its builder in wmvla.models.tiny (a smoke study needs one)
+
+    def __post_init__(self) -> None:
+        check_name("encoder family", self.name)  # its tiny model is `<family>-tiny`
 
 
 FAMILIES: dict[str, EncoderFamily] = {
@@ -62,6 +81,7 @@ class EncoderSpec:
         return self.repo_id is None
 
     def __post_init__(self) -> None:
+        check_name("encoder", self.name)
         family = FAMILIES.get(self.family)
         if family is None:
             raise RegistryError(
