@@ -3,11 +3,15 @@
 # (the mi300x profile sets it). See README.md.
 from snakemake.utils import min_version
 
+from wmvla.study.config import check_configfiles
+
 min_version("9.0")
 
 
 # The study is config/smoke.yaml unless `--configfile` names another: then that file alone, so that no
-# smoke setting (tiny images, tiny VLM) leaks into a study that does not set it.
+# smoke setting (tiny images, tiny VLM) leaks into a study that does not set it. A target written after
+# `--configfile` is one of its files: refused in one line.
+check_configfiles(workflow.overwrite_configfiles)
 if not workflow.overwrite_configfiles:
 
     configfile: f"{workflow.basedir}/config/smoke.yaml"

@@ -429,6 +429,25 @@ def test_encoder_settings_the_dag_derives_cannot_be_overridden(repo, edit, messa
         check_study_config(config, "E0")
 
 
+def test_a_target_after_configfile_is_refused_in_one_line_and_one_after_the_double_dash_planned(
+    snakemake_bin, repo, tmp_path
+):
+    """Snakemake's `--configfile` takes every word after it: an existing target there would be read as a
+    config (a missing one fails in Snakemake's own command line, before the workflow runs)."""
+    target = "results/smoke/gates/gates.json"
+    (tmp_path / target).parent.mkdir(parents=True)
+    (tmp_path / target).write_text('{"enforced": true}')  # a summary a run left
+    smoke = str(repo / "config/smoke.yaml")
+    out = snakemake(snakemake_bin, repo, "-n", "--configfile", smoke, target, cwd=tmp_path)
+    said = out.stdout + out.stderr
+    assert out.returncode != 0 and "Error validating config" not in said, said[-3000:]
+    assert f"\n--configfile took {tmp_path / target} as a config file (it takes every word after it)" in said
+    assert "put targets before --configfile, or end its files with --" in said
+    (tmp_path / target).unlink()
+    planned = _dry_run(snakemake_bin, repo, "--configfile", smoke, "--", target, cwd=tmp_path)
+    assert planned["gates"] == 1 and "train" not in planned
+
+
 def test_an_unknown_encoder_fails_the_dry_run_naming_it(snakemake_bin, repo, tmp_path):
     world = "world={encoder: dino-v9, temporal_window: 4, camera: observation.images.image, batch_size: 4, "
     world += "shard_size: 8}"

@@ -37,6 +37,23 @@ def load_study_config(path: Path, schema: Path | None = None) -> dict:
     return config
 
 
+STUDY_CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def check_configfiles(paths) -> None:
+    """Refuse, in one line, a `--configfile` that is no study config: Snakemake's `--configfile` takes every
+    word after it as a file, so `snakemake --configfile config/smoke.yaml <target>` reads an existing target
+    as a config (a missing one fails in Snakemake's own command line, before any workflow code runs). No
+    output of the DAG is a YAML file."""
+    for path in map(Path, paths):
+        if path.suffix not in STUDY_CONFIG_SUFFIXES:
+            raise StudyConfigFileError(
+                f"--configfile took {path} as a config file (it takes every word after it), and a study "
+                "config is a YAML file: put targets before --configfile, or end its files with -- "
+                "(snakemake --configfile config/smoke.yaml -- <target>)"
+            )
+
+
 _TYPES = {"boolean": bool, "integer": int, "number": (int, float), "null": type(None)}
 
 
