@@ -142,9 +142,20 @@ def test_a_verdict_added_by_its_declaration_alone_is_in_a_planted_studys_report(
     assert list(report["id"])[-1] == "V11.E2_k4" and "V9.E2_k4" in set(report["id"])
 
 
-def test_wmvla_design_prints_json_for_scripts(repo, capsys):
+def test_wmvla_design_prints_json_for_scripts_on_a_copy_of_the_config_anywhere(full, tmp_path, capsys):
+    """A copy outside config/ is read with the project's schema; its warnings are in the JSON too."""
+    import yaml
+
     from wmvla.cli import main
 
-    assert main(["design", "--configfile", str(repo / "config/config.yaml"), "--json"]) == 0
+    config = copy.deepcopy(full)
+    config["experiments"]["E2_bank4"] = copy.deepcopy(full["experiments"]["IB_dropout4"])
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["design", "--configfile", str(tmp_path / "mine.yaml"), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert len(found["arms"]) == 16 and found["perturbations"]["kinds"] == ["lan", "object", "swap", "task"]
+    assert len(found["arms"]) == 17 and found["perturbations"]["kinds"] == ["lan", "object", "swap", "task"]
+    assert found["warnings"] == [
+        "experiment E2_bank4 is the same arm as IB_dropout4 (policy type, encoder and every setting after "
+        "defaults; eval modes aside): its 38 jobs train and evaluate IB_dropout4's runs again; drop one (the "
+        "one kept can carry both eval_modes)"
+    ]

@@ -51,7 +51,8 @@ def _design(args: argparse.Namespace) -> None:
     from wmvla.study.config import baseline, load_study_config
     from wmvla.study.overview import overview
 
-    config = load_study_config(args.configfile)
+    beside = args.configfile.parent / "schema.yaml"  # a copy elsewhere is read with the project's schema
+    config = load_study_config(args.configfile, beside if beside.is_file() else Path("config/schema.yaml"))
     check_study_config(config, baseline(config))
     found = overview(config)
     for warning in found["warnings"]:
