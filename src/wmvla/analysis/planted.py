@@ -48,6 +48,7 @@ class PlantedStudy:
     effect: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # (exp, mode) → suite → +SR
     seeds: int = 3
     tasks: int = 10
+    suite_tasks: dict[str, int] = field(default_factory=dict)  # suite → its own task count (eval.task_ids)
     init_states: int = 50
     task_sd: float = 0.8
     init_sd: float = 1.0
@@ -64,18 +65,22 @@ class PlantedStudy:
     def sigma(self, exp: str, suite: str) -> float:
         return self.arm_run_sd.get((exp, suite), self.suite_run_sd.get(suite, self.run_sd))
 
+    def n_tasks(self, suite: str) -> int:
+        return self.suite_tasks.get(suite, self.tasks)
+
     def episodes(self, rng: np.random.Generator) -> pd.DataFrame:
         """One draw of every evaluated episode: one row per suite × arm × mode × seed × task × init state, and
         per perturbation × suite × perturbed arm × seed × task × init state (`perturbation` names it)."""
         parts, offsets = [], {}
-        shape = (self.tasks, self.init_states)
         for suite, level in self.levels.items():
-            base = logit(level) + rng.normal(0, self.task_sd, (self.tasks, 1))
+            tasks = self.n_tasks(suite)
+            shape = (tasks, self.init_states)
+            base = logit(level) + rng.normal(0, self.task_sd, (tasks, 1))
             base = base + rng.normal(0, self.init_sd, shape)
             for exp, modes in self.arms.items():
                 sigma = self.sigma(exp, suite)
                 for seed in range(self.seeds):
-                    run = rng.normal(0, sigma) + rng.normal(0, 2 * sigma, (self.tasks, 1))
+                    run = rng.normal(0, sigma) + rng.normal(0, 2 * sigma, (tasks, 1))
                     offsets[(suite, exp, seed)] = run
                     draw = rng.random(shape)  # one checkpoint, seeded episodes: its modes share the draw
                     for mode in modes:
@@ -85,7 +90,7 @@ class PlantedStudy:
                             draw = np.where(again, rng.random(shape), draw)
                             shift += rng.normal(0, self.mode_run_sd)
                         success = draw < expit(base + run + shift)
-                        parts.append((suite, exp, seed, mode, PLAIN, success.ravel()))
+                        parts.append((suite, exp, seed, mode, PLAIN, success))
         parts += self._perturbed(rng, offsets)
         return self._frame(parts)
 
@@ -93,11 +98,11 @@ class PlantedStudy:
         """The perturbed evaluations: the variant's own tasks' and init states' difficulties, the run's plain
         offsets plus its own offset under this perturbation, and the planted effect there."""
         parts = []
-        shape = (self.tasks, self.init_states)
         for kind, levels in self.perturbed.items():
             for suite, level in levels.items():
+                shape = (self.n_tasks(suite), self.init_states)
                 with np.errstate(divide="ignore"):  # a suite at the floor or ceiling: logit ±inf
-                    base = logit(level) + rng.normal(0, self.task_sd, (self.tasks, 1))
+                    base = logit(level) + rng.normal(0, self.task_sd, (shape[0], 1))
                 base = base + rng.normal(0, self.init_sd, shape)
                 for exp in self.perturbed_arms:
                     effect = self.perturbed_effect.get((exp, kind), {}).get(suite, 0.0)
@@ -105,27 +110,39 @@ class PlantedStudy:
                     for seed in range(self.seeds):
                         own = rng.normal(0, self.robustness_sd)
                         success = rng.random(shape) < expit(base + offsets[(suite, exp, seed)] + own + shift)
-                        parts.append((suite, exp, seed, "pred", kind, success.ravel()))
+                        parts.append((suite, exp, seed, "pred", kind, success))
         return parts
 
     def _frame(self, parts: list[tuple]) -> pd.DataFrame:
-        n = self.tasks * self.init_states
-        task_id, init_id = (a.ravel() for a in np.indices((self.tasks, self.init_states)))
-        frame = pd.DataFrame(
+        """One row per episode of every part (suite, exp, seed, mode, perturbation, success[task, init]). Each
+        name is one string object repeated, not a copy per row: the analysis groups on them, and one object
+        hashes once and compares by identity (5x faster to build, the tables 10% faster)."""
+        sizes = [p[5].size for p in parts]
+        ids = {shape: np.indices(shape) for shape in {p[5].shape for p in parts}}
+        names = {
+            p[0]: np.array([f"{p[0]} task {t}" for t in range(p[5].shape[0])], dtype=object) for p in parts
+        }
+
+        def column(i: int) -> np.ndarray:
+            return np.repeat(np.array([p[i] for p in parts], dtype=object), sizes)
+
+        return pd.DataFrame(
             {
-                "suite": np.repeat([p[0] for p in parts], n),
-                "exp": np.repeat([p[1] for p in parts], n),
-                "seed": np.repeat([p[2] for p in parts], n),
-                "mode": np.repeat([p[3] for p in parts], n),
-                "perturbation": np.repeat([p[4] for p in parts], n),
+                "suite": column(0),
+                "exp": column(1),
+                "seed": np.repeat([p[2] for p in parts], sizes),
+                "mode": column(3),
+                "perturbation": column(4),
                 "checkpoint_step": 1000,
-                "task_id": np.tile(task_id, len(parts)),
-                "init_state_id": np.tile(init_id, len(parts)),
-                "success": np.concatenate([p[5] for p in parts]),
+                "task_id": np.concatenate([ids[p[5].shape][0].ravel() for p in parts]),
+                "init_state_id": np.concatenate([ids[p[5].shape][1].ravel() for p in parts]),
+                "success": np.concatenate([p[5].ravel() for p in parts]),
                 "steps": 100,
+                "task": np.concatenate(
+                    [np.repeat(names[p[0]][: p[5].shape[0]], p[5].shape[1]) for p in parts]
+                ),
             }
         )
-        return frame.assign(task=frame["suite"] + " task " + frame["task_id"].astype(str))
 
 
 def _logit_shift(base: np.ndarray, effect: float) -> float:

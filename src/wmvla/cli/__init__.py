@@ -17,6 +17,7 @@ from wmvla.cli import (
     jobs,
     latents,
     models,
+    power,
     report,
     setup,
     sim,
@@ -27,7 +28,7 @@ from wmvla.sim.setup import apply_environment_defaults
 
 log = logging.getLogger("wmvla")
 
-GROUPS = (setup, models, data, sim, hub, latents, gates, train, evaluation, report, design, cost, jobs)
+GROUPS = (setup, models, data, sim, hub, latents, gates, train, evaluation, report, design, cost, power, jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
