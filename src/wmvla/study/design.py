@@ -20,10 +20,16 @@ FUSION_FLAGS = {  # a fusion ablation sets one of these (DESIGN.md §4); the ver
     "world_prefix_cross_attn": "prefix cross-attention to the memory (F3b)",
 }
 ARMS = ("world_arm", "capacity_control")  # the roles the config names an arm for (`analysis:`)
-ROLE_NAMES = (
-    "baseline, capacity control, world arm, fusion ablation, imagination bank, encoder arm, variant of the "
-    "world arm"
-)
+ROLE_LABELS = {  # each role of `Design` as a reader names it
+    "baseline": "baseline",
+    "capacity": "capacity control",
+    "world": "world arm",
+    "fusion": "fusion ablation",
+    "encoders": "encoder arm",
+    "imagination": "imagination bank",
+    "variants": "variant of the world arm",
+}
+ROLE_NAMES = ", ".join(ROLE_LABELS.values())
 
 
 def _differences(arm: dict, world: dict) -> str:

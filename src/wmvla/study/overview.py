@@ -21,17 +21,8 @@ from wmvla.design import (
     role_fields,
 )
 from wmvla.study.config import perturbation_kinds, perturbed_arms
-from wmvla.study.design import analysis_design, design_warnings, role_candidates
+from wmvla.study.design import ROLE_LABELS, analysis_design, design_warnings, role_candidates
 
-ROLE_LABELS = {
-    "baseline": "baseline",
-    "capacity": "capacity control",
-    "world": "world arm",
-    "fusion": "fusion ablation",
-    "encoders": "encoder arm",
-    "imagination": "imagination bank",
-    "variants": "variant of the world arm",
-}
 FAMILY_ORDER = (VS_BASELINE, ABLATIONS, VS_WORLD, WORLD_VS_CAPACITY, UNDER_PERTURBATION)
 OTHERS = "other arms vs baseline"  # described, read by no verdict: it dilutes no verdict's family
 
