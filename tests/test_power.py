@@ -1,17 +1,21 @@
 """`wmvla power` and its generator (`wmvla.analysis.power`), cheaply: the effect, level and sd syntax and its
 one-line refusals; the full config's planted study is the one the planted-verdict tests draw (one generator);
 a planted effect moves V4's supported share (a few studies of the smoke config's arms, widened to 5 tasks
-× 20 episodes × 3 seeds); the command prints each verdict's shares and the cost forecast, or JSON."""
+× 20 episodes × 3 seeds); a claim the planted truth denies is counted false; the command prints each verdict's
+shares and the cost forecast, or JSON."""
 
 import copy
 import json
 
+import pandas as pd
 import pytest
 
 from wmvla.analysis.planted import SUITE_LEVELS, PlantedStudy, everywhere
 from wmvla.analysis.power import (
     Plan,
     PowerError,
+    Report,
+    false_verdicts,
     parse_effect,
     parse_setting,
     planted_from_config,
@@ -123,6 +127,22 @@ def test_the_command_prints_each_verdicts_shares_and_the_cost(capsys):
     assert result["study"]["seeds"] == 2 and result["suite_run_sd"] == {"libero_spatial": 0.3}
     assert set(result["shares"]["V4"]) == {"supported", "contradicted", "inconclusive", "not assessable"}
     assert sum(result["shares"]["V4"].values()) == pytest.approx(1)
+    assert set(result["false_claims"]) == set(result["shares"])
     assert result["cost"]["sources"]["train"] in ("limit", "forecast")
     assert main([*argv, "--effect", "E9=+0.03"]) == 2
     assert main([*argv, "--level", "0.5"]) == 2
+
+
+def test_a_claim_the_planted_truth_denies_is_counted_false(full):
+    study = planted_from_config(full, Plan([parse_effect("E2=+0.03", full)]), TEN)
+    claims = {
+        "V4": "E2 vs E0 @ overall: higher; memory of E2 @ overall: matters (inferred)",
+        "V6.F2": "F2 vs E2 @ libero_10: lower",
+        "V10-lan": "E2 vs E0: lan − plain @ overall: lower; E2 vs E0 under lan @ libero_10: higher",
+        "V1": "E1 vs E0 @ libero_goal: higher",
+        "V9.x": "E2 vs E1 @ every scope: equivalent; E2 vs E1 @ libero_10: not shown higher",
+        "V5": "E2/zero vs E2 @ overall: lower",
+    }
+    report = Report(pd.DataFrame({"id": list(claims), "claims": list(claims.values())}), pd.DataFrame())
+    settings = analysis_design(full).settings
+    assert false_verdicts(report, study, settings) == {"V10-lan", "V1", "V9.x"}

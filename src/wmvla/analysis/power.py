@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from wmvla.analysis.claims import EQUIVALENT, EVERY_SCOPE, HIGHER, IGNORED, LOWER, MATTERS, NOT_HIGHER, split
+from wmvla.analysis.evidence import OVERALL
 from wmvla.analysis.planted import SUITE_LEVELS, PlantedStudy
-from wmvla.design import Design
+from wmvla.design import Design, Settings
 from wmvla.errors import WmvlaError
 from wmvla.sim.perturbations import PLAIN
 
@@ -241,3 +243,76 @@ def verdict_shares(reports: Sequence[Report]) -> dict[str, dict[str, float]]:
         for row in report.verdicts.itertuples():
             counts.setdefault(row.id, Counter())[row.verdict] += 1
     return {vid: {label: c[label] / len(reports) for label in LABELS} for vid, c in counts.items()}
+
+
+def _planted(study: PlantedStudy, subject: str, suite: str) -> float | None:
+    """The planted difference of a comparison's subject in `suite` ("E2 vs E0", "E2/zero vs E2", "E2 vs E0
+    under lan", "E2 vs E0: lan − plain"); None for a subject that is no comparison of two arms."""
+    head, _, contrast = subject.partition(": ")
+    head, _, under = head.partition(" under ")
+    arm, _, ref = head.partition(" vs ")
+    if not ref:
+        return None
+
+    def effect(side: str, kind: str) -> float:
+        exp, _, mode = side.partition("/")
+        if kind != PLAIN:
+            return study.perturbed_effect.get((exp, kind), {}).get(suite, 0.0)
+        return study.effect.get((exp, mode or study.arms[exp][0]), {}).get(suite, 0.0)
+
+    def difference(kind: str) -> float:
+        return effect(arm, kind) - effect(ref, kind)
+
+    if contrast:
+        return difference(contrast.removesuffix(" − plain")) - difference(PLAIN)
+    return difference(under or PLAIN)
+
+
+def _truths(study: PlantedStudy, subject: str, scope: str, weights: dict[str, float] | None) -> list[float]:
+    """The planted differences a claim's scope covers: a suite's, the overall one (the suites' fixed-weight
+    average), or both for every scope. A memory's subject: each ablation's difference from the trained
+    mode."""
+    suites = list(study.levels)
+    if subject.startswith("memory of "):
+        exp = subject.removeprefix("memory of ")
+        subjects = [f"{exp}/{mode} vs {exp}" for mode in study.arms[exp][1:]]
+    else:
+        subjects = [subject]
+    w = np.array([weights.get(s, 0.0) for s in suites]) if weights else np.ones(len(suites))
+    out = []
+    for name in subjects:
+        per_suite = [_planted(study, name, s) for s in suites]
+        if None in per_suite:
+            return []
+        overall = float(np.dot(w, per_suite) / w.sum())
+        scoped = {OVERALL: [overall], EVERY_SCOPE: [overall, *per_suite]}
+        out += scoped.get(scope, [per_suite[suites.index(scope)]] if scope in suites else [])
+    return out
+
+
+def false_verdicts(report: Report, study: PlantedStudy, settings: Settings) -> set[str]:
+    """The verdicts of a report that claim what the planted truth denies: higher or lower where the planted
+    difference is not so, equivalent where it exceeds the margin, a memory that matters where no ablation's
+    effect is planted, or ignored where one is. 'Not shown higher' speaks of the evidence, not the truth."""
+    false = set()
+    for row in report.verdicts.itertuples():
+        for claim in split(row.claims):
+            truths = _truths(study, claim.subject, claim.scope, settings.suite_weights)
+            if not truths or claim.relation == NOT_HIGHER:
+                continue
+            wrong = {
+                HIGHER: any(t <= 0 for t in truths),
+                LOWER: any(t >= 0 for t in truths),
+                EQUIVALENT: any(abs(t) > settings.equivalence_margin for t in truths),
+                MATTERS: all(t == 0 for t in truths),
+                IGNORED: any(t != 0 for t in truths),
+            }
+            if wrong.get(claim.relation, False):
+                false.add(row.id)
+    return false
+
+
+def false_shares(reports: Sequence[Report], study: PlantedStudy, settings: Settings) -> dict[str, float]:
+    """Each verdict's share of reports in which it claims what the planted truth denies."""
+    counts = Counter(vid for report in reports for vid in false_verdicts(report, study, settings))
+    return {vid: counts[vid] / len(reports) for vid in dict.fromkeys(reports[0].verdicts["id"])}

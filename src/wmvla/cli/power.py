@@ -115,13 +115,17 @@ def _header(result: dict) -> list[str]:
 
 def _lines(result: dict) -> list[str]:
     widths = dict(zip(LABELS, (11, 14, 14, 16), strict=True))
-    lines = [*_header(result), f"{'verdict':24s}" + "".join(f"{k:>{w}s}" for k, w in widths.items())]
+    head = "".join(f"{k:>{w}s}" for k, w in widths.items())
+    lines = [*_header(result), f"{'verdict':24s}{head}{'false claim':>13s}"]
     for vid, shares in result["shares"].items():
-        lines.append(f"{vid:24s}" + "".join(f"{shares[k]:>{w}.0%}" for k, w in widths.items()))
-    lines.append(
-        "(a verdict not assessable in every study may read what planted studies do not draw: training "
-        "metrics, offline checks)"
-    )
+        row = "".join(f"{shares[k]:>{w}.0%}" for k, w in widths.items())
+        lines.append(f"{vid:24s}{row}{result['false_claims'][vid]:>13.0%}")
+    lines += [
+        "false claim: a claim the planted truth denies (higher or lower where the planted difference is not "
+        "so, equivalent beyond the margin, a memory that matters where no ablation's effect is planted)",
+        "a verdict not assessable in every study may read what planted studies do not draw (training metrics,"
+        " offline checks)",
+    ]
     cost, sources = result["cost"], result["cost"]["sources"]
     limits = sorted(rule for rule, source in sources.items() if source == "limit")
     source = " — forecast from the rates the gates measured"
@@ -138,7 +142,13 @@ def _lines(result: dict) -> list[str]:
 
 
 def _power(args: argparse.Namespace) -> None:
-    from wmvla.analysis.power import many_reports, planted_from_config, study_pool, verdict_shares
+    from wmvla.analysis.power import (
+        false_shares,
+        many_reports,
+        planted_from_config,
+        study_pool,
+        verdict_shares,
+    )
     from wmvla.sim.perturbations import PLAIN
     from wmvla.study.config import perturbed_arms
     from wmvla.study.design import analysis_design
@@ -147,8 +157,9 @@ def _power(args: argparse.Namespace) -> None:
     plan = _plan(args, config)
     study = planted_from_config(config, plan, _tasks(config))
     start, cpu, workers = time.monotonic(), _children_cpu(), args.workers or os.cpu_count() or 1
+    design = analysis_design(config)
     with study_pool(workers) as pool:
-        reports = many_reports(pool, study, analysis_design(config), args.studies, args.seed)
+        reports = many_reports(pool, study, design, args.studies, args.seed)
     levels = {PLAIN: study.levels, **study.perturbed}
     result = {
         "study": {
@@ -171,6 +182,7 @@ def _power(args: argparse.Namespace) -> None:
         "cpu_seconds": _children_cpu() - cpu,  # the workers', start-up included
         "workers": workers,
         "shares": verdict_shares(reports),
+        "false_claims": false_shares(reports, study, design.settings),
         "cost": _cost(config, args.gpus),
     }
     print(json.dumps(result, indent=1) if args.json else "\n".join(_lines(result)))
