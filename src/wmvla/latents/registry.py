@@ -2,7 +2,7 @@
 one place a new encoder is declared (DESIGN.md §9).
 
 Why apart from the encoders themselves: the study config, the DAG and the hub lock need these facts
-at DAG-construction time, which must not import torch or transformers (the full dry run has a 5 s budget).
+at DAG-construction time, which must not import torch or transformers (the full dry run takes ~4.4 s).
 Every name here follows one rule (`NAME_RULE`, checked as an entry is made). The config's encoder names
 (checked against this table when the DAG is built), the DAG's wildcards and the tiny models follow from it;
 a family names its implementation (a `VideoEncoder` class in `wmvla.latents.encoders`, a tiny builder in
