@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from wmvla.design import Design
-from wmvla.study.config import StudyConfigError
+from wmvla.study.config import StudyConfigError, load_study_config
 from wmvla.study.design import analysis_design, design_json
 
-from .plans import copy_workflow, job_counts
+from .plans import copy_workflow, job_counts, planned_jobs
 
 FAMILY = '        EncoderFamily("dinov2", "DINOv2Encoder", "build_tiny_dinov2"),\n'
 SPEC = '    EncoderSpec("dinov2-tiny", "dinov2", None, 32),  # a per-frame encoder and its tiny twin\n'
@@ -73,7 +73,8 @@ def test_a_world_encoder_is_a_registry_entry_its_class_and_its_tiny_builder(repo
         "results/smoke/libero_spatial/E2_dino/seed0/train",
     ):
         assert f"output: {output}" in out.stdout, output
-    assert job_counts(out.stdout)["tiny_model"] == 4  # the tiny VLM, V-JEPA 2, Cosmos and DINOv2
+    shipped = planned_jobs(load_study_config(repo / "config/smoke.yaml"), figures=0)
+    assert job_counts(out.stdout)["tiny_model"] == shipped["tiny_model"] + 1  # the smoke study's, and DINOv2
 
 
 @pytest.mark.parametrize(
@@ -157,9 +158,10 @@ def _with_variant_and_stranger(config: dict) -> dict:
 def test_a_variant_of_the_world_arm_is_compared_with_it_and_an_arm_in_no_role_is_named(
     repo, snakemake_bin, tmp_path
 ):
-    design = analysis_design(_with_variant_and_stranger(_smoke(repo)))
-    assert design.variants == ("E2_k4",) and design.changes["E2_k4"] == "world_k 4 instead of its default"
-    assert "E2_k4" in design.versus_world and design.uncovered == ("E0_again",)
+    shipped, design = analysis_design(_smoke(repo)), analysis_design(_with_variant_and_stranger(_smoke(repo)))
+    assert design.variants == (*shipped.variants, "E2_k4")
+    assert design.changes["E2_k4"] == "world_k 4 instead of its default"
+    assert "E2_k4" in design.versus_world and design.uncovered == (*shipped.uncovered, "E0_again")
     (tmp_path / "extra.yaml").write_text(yaml.safe_dump(_with_variant_and_stranger(_smoke(repo))))
     cmd = [snakemake_bin, "-n", "--directory", str(tmp_path), "--configfile", str(tmp_path / "extra.yaml")]
     out = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)

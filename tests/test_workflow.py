@@ -400,7 +400,7 @@ def test_an_experiment_names_its_encoder_and_everything_follows(repo):
     )
     assert resources.footprint(full)["latent_dims"] == [1408, 256]
     roles = Design.from_json(design.design_json(full))
-    assert roles.encoders == ("E2_cosmos",) and "E2_cosmos" not in roles.fusion + roles.imagination
+    assert "E2_cosmos" in roles.encoders and "E2_cosmos" not in roles.fusion + roles.imagination
     assert roles.changes["E2_cosmos"] == "latents of cosmos-cv8x8x8 instead of vjepa2-vitg"
     assert "E2_cosmos" in roles.versus_world  # paired against E2 (and, as every arm, against E0)
 
