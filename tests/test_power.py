@@ -131,6 +131,8 @@ def test_the_command_prints_each_verdicts_shares_and_the_cost(capsys):
     assert result["cost"]["sources"]["train"] in ("limit", "forecast")
     assert main([*argv, "--effect", "E9=+0.03"]) == 2
     assert main([*argv, "--level", "0.5"]) == 2
+    with pytest.raises(SystemExit):
+        main(["power", "--configfile", str(SMOKE), "--seeds", "0"])
 
 
 def test_a_claim_the_planted_truth_denies_is_counted_false(full):

@@ -34,6 +34,12 @@ HELP_LEVEL = (
 )
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _config(args: argparse.Namespace) -> dict:
     from wmvla.study.config import load_study_config
 
@@ -197,10 +203,10 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--run-sd", action="append", default=[], help=HELP_SD)
     p.add_argument("--level", action="append", default=[], help=HELP_LEVEL)
     p.add_argument(
-        "--seeds", type=int, default=None, help="training seeds per arm and suite (default: config's)"
+        "--seeds", type=_positive, default=None, help="training seeds per arm and suite (default: config's)"
     )
-    p.add_argument("--studies", type=int, default=200, help="planted studies drawn (default 200)")
+    p.add_argument("--studies", type=_positive, default=200, help="planted studies drawn (default 200)")
     p.add_argument("--seed", type=int, default=0, help="draw i of the studies is seeded (seed, i)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument("--workers", type=_positive, default=None, help="processes (default: every core)")
     p.add_argument("--gpus", type=int, default=8, help="GPUs the study may use at once (for the wall time)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
