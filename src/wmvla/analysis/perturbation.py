@@ -108,14 +108,19 @@ def _kind_tests(
 
 
 def under_perturbation(
-    episodes: pd.DataFrame, arm: str | None, reference: str | None, settings: Settings
+    episodes: pd.DataFrame,
+    arm: str | None,
+    reference: str | None,
+    settings: Settings,
+    plain: Episodes | None = None,
 ) -> pd.DataFrame:
     """`arm` (the world arm) against `reference` (the baseline) under every perturbation evaluated: the
-    difference and the interaction with the plain suites, overall and per suite, as one family."""
+    difference and the interaction with the plain suites, overall and per suite, as one family. `plain`:
+    the plain episodes already arranged (the report's other comparisons read them too)."""
     kinds = perturbations(episodes)
     if not kinds or arm is None or reference is None:
         return pd.DataFrame()
-    plain = Episodes.of(plain_only(episodes))
+    plain = plain if plain is not None else Episodes.of(plain_only(episodes))
     rate_table = rates(episodes)
     tests, names = [], []
     for kind in kinds:

@@ -73,7 +73,9 @@ def verdict_tables(
         "checks": collect.checks_frame(None) if checks is None else checks,
         "experiments": tables.per_experiment(plain),
         "perturbation_rates": perturbation.rates(episodes),
-        "perturbations": perturbation.under_perturbation(episodes, design.world, baseline, settings),
+        "perturbations": perturbation.under_perturbation(
+            episodes, design.world, baseline, settings, arranged
+        ),
         "paired": (
             comparisons.versus_baseline(arranged, baseline, settings, design.versus_baseline)
             if baseline

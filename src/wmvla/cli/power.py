@@ -11,7 +11,6 @@ import resource
 import time
 from pathlib import Path
 
-from wmvla.analysis.power import LABELS
 from wmvla.cli.parsing import command
 
 log = logging.getLogger("wmvla")
@@ -120,6 +119,8 @@ def _header(result: dict) -> list[str]:
 
 
 def _lines(result: dict) -> list[str]:
+    from wmvla.analysis.power import LABELS  # here: every `wmvla` command would load pandas and scipy
+
     widths = dict(zip(LABELS, (11, 14, 14, 16), strict=True))
     head = "".join(f"{k:>{w}s}" for k, w in widths.items())
     lines = [*_header(result), f"{'verdict':24s}{head}{'false claim':>13s}"]
