@@ -21,7 +21,7 @@ import pandas as pd
 
 from wmvla.analysis.comparisons import Episodes, Test, family_table, scopes
 from wmvla.analysis.effects import BETWEEN, change_spreads
-from wmvla.analysis.stats import wilson_intervals
+from wmvla.analysis.tables import success_rates
 from wmvla.design import Settings
 from wmvla.sim.perturbations import KINDS, PLAIN
 
@@ -53,13 +53,7 @@ def rates(episodes: pd.DataFrame) -> pd.DataFrame:
     if not perturbations(episodes):
         return pd.DataFrame()
     trained = episodes[episodes["mode"] == REFERENCE_MODE]
-    frame = (
-        trained.groupby(["perturbation", "suite", "exp"], sort=True)["success"]
-        .agg(n_episodes="size", successes="sum")
-        .reset_index()
-    )
-    low, high = wilson_intervals(frame["successes"].to_numpy(int), frame["n_episodes"].to_numpy(int))
-    frame = frame.assign(sr=frame["successes"] / frame["n_episodes"], ci_low=low, ci_high=high)
+    frame = success_rates(trained, ["perturbation", "suite", "exp"])
     evaluated = frame[frame["perturbation"] != PLAIN]
     arms = set(evaluated["exp"])
     frame = frame[frame["exp"].isin(arms)]  # plain rows of the arms also evaluated under perturbation

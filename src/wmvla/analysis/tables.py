@@ -18,7 +18,8 @@ def _with_wilson(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ci_low=low, ci_high=high)
 
 
-def _rates(episodes: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+def success_rates(episodes: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Episodes, successes and the success rate with its Wilson 95% interval per group of `by`."""
     grouped = episodes.groupby(by, sort=True)["success"]
     frame = grouped.agg(n_episodes="size", successes="sum").reset_index()
     return _with_wilson(frame)
@@ -33,14 +34,14 @@ def _and_all_suites(episodes: pd.DataFrame) -> pd.DataFrame:
 def per_run(episodes: pd.DataFrame) -> pd.DataFrame:
     """One row per suite × experiment × seed × rollout mode."""
     steps = episodes.groupby(["suite", "exp", "seed", "mode"])["checkpoint_step"].first().reset_index()
-    return _rates(episodes, ["suite", "exp", "seed", "mode"]).merge(
+    return success_rates(episodes, ["suite", "exp", "seed", "mode"]).merge(
         steps, on=["suite", "exp", "seed", "mode"]
     )
 
 
 def per_task(episodes: pd.DataFrame) -> pd.DataFrame:
     """One row per suite × experiment × mode × task, pooled over seeds."""
-    rates = _rates(episodes, ["suite", "exp", "mode", "task_id"])
+    rates = success_rates(episodes, ["suite", "exp", "mode", "task_id"])
     names = episodes.groupby(["suite", "task_id"])["task"].first().reset_index()
     return rates.merge(names, on=["suite", "task_id"], how="left")
 
@@ -50,10 +51,10 @@ def per_experiment(episodes: pd.DataFrame) -> pd.DataFrame:
     the runs' own episode noise (sd and τ absent with one seed; under `all`, τ² averaged over suites)."""
     keys = ["suite", "exp", "mode"]
     with_all = _and_all_suites(episodes)
-    pooled = _rates(with_all, keys)
-    seeds = _rates(with_all, [*keys, "seed"]).groupby(keys)["sr"]
+    pooled = success_rates(with_all, keys)
+    seeds = success_rates(with_all, [*keys, "seed"]).groupby(keys)["sr"]
     spread = seeds.agg(n_seeds="size", sr_seed_mean="mean", sr_seed_sd="std").reset_index()
-    runs = _rates(episodes, [*keys, "seed"])
+    runs = success_rates(episodes, [*keys, "seed"])
     runs["variance"] = [
         rate_variance(k, n) for k, n in zip(runs["successes"], runs["n_episodes"], strict=True)
     ]
