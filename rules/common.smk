@@ -3,10 +3,7 @@ import re
 import shlex
 from pathlib import Path
 
-import yaml
-
 from snakemake.io import report as reported
-from snakemake.utils import validate
 
 from wmvla.analysis.names import REPORTED_TABLES, TABLES, figure_names
 from wmvla.cluster.slurm_check import SlurmSetupError, orphaned_jobs, slurm_problems
@@ -15,17 +12,22 @@ from wmvla.latents.registry import ENCODERS
 from wmvla.sim.perturbations import KINDS, perturbed_suite
 from wmvla.study import artifacts, commands, design, paths, resources, targets
 from wmvla.study.checks import check_study_config
-from wmvla.study.config import baseline, coerce_cli_strings, perturbation_kinds
+from wmvla.study.config import (
+    baseline,
+    coerce_cli_strings,
+    perturbation_kinds,
+    read_yaml,
+    validate_study_config,
+)
 from wmvla.study.environment import prepare_job_environment
 from wmvla.study.ownership import check_owned
 from wmvla.study.tiny_models import TINY_KINDS
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
 
-coerce_cli_strings(
-    config, yaml.safe_load(SCHEMA.read_text())
-)  # --config values arrive as strings
-validate(config, schema=str(SCHEMA))
+SCHEMA_DOC = read_yaml(SCHEMA.read_text())
+coerce_cli_strings(config, SCHEMA_DOC)  # --config values arrive as strings
+validate_study_config(config, SCHEMA_DOC)
 config["hub_lock"] = str(Path(workflow.main_snakefile).parent / config["hub_lock"])
 check_study_config(config, baseline(config))
 for warning in design.design_warnings(config):
@@ -109,7 +111,11 @@ def get_train_args(wildcards):
 
 
 def get_train_run_args(wildcards):
-    return shlex.join(commands.train_run_args(config, wildcards.suite))
+    return shlex.join(
+        commands.train_run_args(
+            config, wildcards.suite, wildcards.exp, int(wildcards.seed)
+        )
+    )
 
 
 def get_eval_args(wildcards):

@@ -1,5 +1,7 @@
 """`lerobot-wm-train` fills in the project's defaults and nothing else."""
 
+from pathlib import Path
+
 import pytest
 
 from wmvla.train.lerobot_wm_train import TrainArgsError, lerobot_train_args
@@ -41,6 +43,12 @@ def test_inconsistent_arguments_are_named(argv, message):
 def test_the_wrappers_own_options_never_reach_lerobot_train():
     from wmvla.train.lerobot_wm_train import own_options
 
-    argv = ["--policy.type=smolvla", "--steps=10", "--keep_checkpoints=2", "--start_over=true"]
+    argv = [
+        "--policy.type=smolvla",
+        "--steps=10",
+        "--keep_checkpoints=2",
+        "--start_over=true",
+        "--curves_dir=c",
+    ]
     assert lerobot_train_args(argv) == ["--policy.type=smolvla", "--steps=10"]
-    assert own_options(argv) == (["--policy.type=smolvla", "--steps=10"], 2, True)
+    assert own_options(argv) == (["--policy.type=smolvla", "--steps=10"], 2, True, Path("c"))

@@ -98,7 +98,11 @@ def test_config_narrows_on_the_command_line(snakemake_bin, repo, tmp_path):
 
 @pytest.mark.parametrize(
     ("override", "named"),
-    [("seedz=[0]", "seedz"), ("suites=[libero_nope]", "libero_nope"), ("offline=maybe", "maybe")],
+    [
+        ("seedz=[0]", "seedz"),
+        ("suites=[libero_nope]", "libero_nope"),
+        ("offline=maybe", "'offline' was unexpected"),
+    ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(snakemake_bin, repo, tmp_path, override, named):
     out = snakemake(snakemake_bin, repo, "-n", "--directory", str(tmp_path), "--config", override)

@@ -21,6 +21,7 @@ from wmvla.cli import (
     report,
     setup,
     sim,
+    status,
     train,
 )
 from wmvla.errors import exit_status
@@ -28,7 +29,23 @@ from wmvla.sim.setup import apply_environment_defaults
 
 log = logging.getLogger("wmvla")
 
-GROUPS = (setup, models, data, sim, hub, latents, gates, train, evaluation, report, design, cost, power, jobs)
+GROUPS = (
+    setup,
+    models,
+    data,
+    sim,
+    hub,
+    latents,
+    gates,
+    train,
+    evaluation,
+    report,
+    design,
+    cost,
+    power,
+    status,
+    jobs,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,8 @@ def _run(args: argparse.Namespace) -> None:
     episodes = suite_split(args.dataset, args.suite, args.split, args.holdout_every)
     train_args = args.train[1:] if args.train[:1] == ["--"] else args.train
     episodes_arg = "--dataset.episodes=[" + ",".join(map(str, episodes)) + "]"
-    trained = train([*train_args, episodes_arg, f"--output_dir={args.out}"])
+    curves = [f"--curves_dir={args.curves}"] if args.curves else []
+    trained = train([*train_args, episodes_arg, f"--output_dir={args.out}", *curves])
     if trained or not (args.out / PROVENANCE_FILE).is_file():  # the job that trained it records it
         record = {
             **description,
@@ -45,4 +46,5 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout-every", type=int, help="every n-th episode is held out of training")
     p.add_argument("--run", required=True, help="JSON naming the run (study, wildcards), for its provenance")
     p.add_argument("--out", type=Path, required=True, help="the finished run (lerobot-wm-train's output_dir)")
+    p.add_argument("--curves", type=Path, help="the run's TensorBoard curves directory (none: no curves)")
     p.add_argument("train", nargs=argparse.REMAINDER, help="-- then lerobot-wm-train's arguments")

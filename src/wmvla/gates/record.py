@@ -57,7 +57,7 @@ def failure_line(stderr: str) -> str:
     """The line of a failed command's stderr that says why: its exception or error line, else its last."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in reversed(lines):
-        if re.match(r"^[\w.]*(Error|Exception)\b", line) or " ERROR " in line:
+        if re.match(r"^([\w.]*(Error|Exception)\b|ERROR\b|error:)", line) or " ERROR " in line:
             return line
     return lines[-1] if lines else "no output"
 

@@ -31,14 +31,25 @@ def process_start(pid: int) -> str | None:
 
 
 def process_runs(pid: int, started: str | None) -> bool:
-    """Whether process `pid`, started at `started`, still runs on this host (not another with its PID)."""
+    """Whether process `pid`, started at `started`, still runs on this host (not another with its PID, nor
+    a zombie: a process that ended, not yet reaped by its parent, writes nothing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # exists, someone else's
+    if _process_state(pid) == "Z":
+        return False
     return started is None or process_start(pid) == started
+
+
+def _process_state(pid: int) -> str | None:
+    """The kernel's state letter of a process (field 3 of /proc/<pid>/stat): R, S, D, Z…"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from wmvla.study.config import (
 )
 from wmvla.study.fields import cli_value, world_only_fields
 from wmvla.study.paths import (
+    CURVES,
     GATE_INIT_RESULT,
     checkpoint_dir,
     encoder_window,
@@ -88,9 +89,15 @@ def split_args(config: dict, split: str) -> list[str]:
     return [f"--split={split}", f"--holdout-every={config['offline_check']['holdout_every']}"]
 
 
-def train_run_args(config: dict, suite: str) -> list[str]:
-    """`wmvla train run` options: the dataset whose suite episodes it trains on (the rule adds --out)."""
-    return [f"--dataset={dataset_dir(config)}", f"--suite={suite}", *split_args(config, "train")]
+def train_run_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
+    """`wmvla train run` options: the dataset whose suite episodes it trains on, and where its curves go (the
+    rule adds --out)."""
+    curves = (
+        [f"--curves={fill(CURVES, config, suite=suite, exp=exp, seed=seed)}"]
+        if config["train"]["curves"]
+        else []
+    )
+    return [f"--dataset={dataset_dir(config)}", f"--suite={suite}", *split_args(config, "train"), *curves]
 
 
 def world_policy_args(config: dict, exp: str) -> list[str]:

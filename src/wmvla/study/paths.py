@@ -53,6 +53,7 @@ COST = STUDY + "/cost.csv"  # `wmvla cost` of the finished study: forecast and m
 # Each rule's log and benchmark file, under logs/<study>/ (outside every output: LeRobot refuses an existing
 # output directory, and a log must survive its job's failure).
 LOGS = "logs/{study}"
+CURVES = LOGS + "/curves/{suite}/{exp}/seed{seed}"  # a run's TensorBoard event files (wmvla.train.progress)
 JOB_LOGS = {
     "tiny_model": "models/{kind}-tiny",
     "hub": "hub/{artifact}",

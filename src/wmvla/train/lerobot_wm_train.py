@@ -11,7 +11,8 @@ Adds, unless given explicitly:
 With --output_dir (and checkpoints saved), the run is resumable (wmvla.train.run): it works in
 <output_dir>.partial/, a rerun resumes from its newest checkpoint through LeRobot's --resume, and the
 finished run is moved to <output_dir>. Own options: --keep_checkpoints=K (newest kept while training,
-default 1) and --start_over=true (discard an unfinished run).
+default 1), --start_over=true (discard an unfinished run) and --curves_dir=DIR (the run's TensorBoard curves;
+its progress is written either way: wmvla.train.progress).
 Everything else goes to `lerobot-train` unchanged.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from wmvla.errors import WmvlaError
 
-OWN_OPTIONS = ("--keep_checkpoints=", "--start_over=")  # the wrapper's, never passed to lerobot-train
+OWN_OPTIONS = ("--keep_checkpoints=", "--start_over=", "--curves_dir=")  # the wrapper's, never LeRobot's
 LEROBOT_DEFAULT_LOG_FREQ = 200
 LEROBOT_DEFAULT_BATCH_SIZE = 8
 
@@ -102,12 +103,13 @@ def lerobot_argv(argv: list[str]) -> Iterator[list[str]]:
         yield [*args, f"--config_path={base}"]
 
 
-def own_options(argv: list[str]) -> tuple[list[str], int, bool]:
-    """The wrapper's own options (--keep_checkpoints, --start_over) and the rest."""
+def own_options(argv: list[str]) -> tuple[list[str], int, bool, Path | None]:
+    """The wrapper's own options (--keep_checkpoints, --start_over, --curves_dir) and the rest."""
     keep = int(_value(argv, "keep_checkpoints") or 1)
     start_over = (_value(argv, "start_over") or "false").lower() == "true"
+    curves = _value(argv, "curves_dir")
     rest = [a for a in argv if not a.startswith(OWN_OPTIONS)]
-    return rest, keep, start_over
+    return rest, keep, start_over, Path(curves) if curves else None
 
 
 def _lerobot_train(args: list[str]) -> None:
@@ -124,9 +126,10 @@ def train(argv: list[str]) -> bool:
     import logging
 
     from wmvla.lease import lease
-    from wmvla.train.run import TrainRun, identity
+    from wmvla.train.progress import reporting
+    from wmvla.train.run import PROGRESS_FILE, TrainRun, identity
 
-    argv, keep, start_over = own_options(argv)
+    argv, keep, start_over, curves = own_options(argv)
     output = _value(argv, "output_dir")
     if output is None or (_value(argv, "save_checkpoint") or "true").lower() == "false":
         with lerobot_argv(argv) as args:
@@ -148,7 +151,7 @@ def train(argv: list[str]) -> bool:
         if how == "resume":
             logger.warning("resuming %s at step %d of %d", output, step, steps)
             args = run.resume_args()
-        with run.pruning():
+        with run.pruning(), reporting(run.partial / PROGRESS_FILE, steps, curves, step):
             _lerobot_train(args)
         run.finish(steps)
     return True

@@ -30,6 +30,7 @@ from wmvla.lease import lease_path
 log = logging.getLogger(__name__)
 
 RUN_RECORD = "wmvla_run.json"
+PROGRESS_FILE = "progress.json"  # in `.partial/` while training (wmvla.train.progress; read by wmvla status)
 IGNORED_FOR_IDENTITY = ("--output_dir=", "--config_path=")  # where, not what
 
 
