@@ -71,7 +71,7 @@ wildcard_constraints:
     exp="[A-Za-z0-9_]+",
     seed=r"\d+",
     mode="pred|zero|random",
-    window=r"\d+",
+    temporal_window=r"\d+",
     encoder="|".join(re.escape(name) for name in ENCODERS),
     artifact=r"[A-Za-z0-9_.-]+",
     figure="|".join(FIGURES),
@@ -90,7 +90,7 @@ def get_dataset_command(wildcards):
 
 def _cache_encoder(wildcards):
     return targets.cache_encoder(
-        config, wildcards.dataset, wildcards.encoder, wildcards.window
+        config, wildcards.dataset, wildcards.encoder, wildcards.temporal_window
     )
 
 

@@ -51,9 +51,9 @@ class FrameNeeds:
 
 
 def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
-    """What the policy config (`n_action_steps`, image features, world camera, window and T_ctx, and whether
-    its rollout memory reads the scene at all) and the env's cameras (their names and mapping) say must be
-    rendered; nothing per arm is written by hand."""
+    """What the policy config (`n_action_steps`, image features, world camera, temporal_window and T_ctx, and
+    whether its rollout memory reads the scene at all) and the env's cameras (their names and mapping) say
+    must be rendered; nothing per arm is written by hand."""
     mapping, cameras = env.get_attr("camera_name_mapping")[0], env.get_attr("camera_name")[0]
     to_env = {f"{OBS_IMAGES}.{key}": camera for camera, key in mapping.items()}
     unknown = [key for key in policy_config.image_features if key not in to_env]
@@ -66,7 +66,7 @@ def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
         world = None  # learned or zeroed memory: nothing reads the world camera
     if world is not None and world not in to_env:
         raise ValueError(f"the world camera {world} is no camera of the env ({sorted(to_env)})")
-    window, t_ctx = (
+    temporal_window, t_ctx = (
         getattr(policy_config, "world_temporal_window", 0),
         getattr(policy_config, "world_t_ctx", 0),
     )
@@ -74,7 +74,7 @@ def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
         n_action_steps=policy_config.n_action_steps,
         policy_cameras=tuple(sorted(to_env[key] for key in policy_config.image_features)),
         world_camera=to_env[world] if world else None,
-        world_frames=t_ctx + window - 1 if world else 0,
+        world_frames=t_ctx + temporal_window - 1 if world else 0,
         filmed_camera=cameras[0] if videos else None,  # LeRobot's LiberoEnv.render(): the first camera
     )
 

@@ -30,7 +30,7 @@ from wmvla.study.fields import cli_value, world_only_fields
 from wmvla.study.paths import (
     GATE_INIT_RESULT,
     checkpoint_dir,
-    encoder_window,
+    encoder_temporal_window,
     eval_result,
     fill,
     latent_cache_dir,
@@ -76,7 +76,7 @@ def latents_command(config: dict, encoder: str) -> list[str]:
         f"--repo-id={config['dataset']['repo_id']}",
         f"--encoder={encoder}",
         f"--encoder-path={encoder_source(config, encoder)[0]}",
-        f"--window={encoder_window(config, encoder)}",
+        f"--temporal-window={encoder_temporal_window(config, encoder)}",
         f"--camera={world['camera']}",
         f"--batch-size={world['batch_size']}",
         f"--shard-size={world['shard_size']}",
@@ -100,7 +100,7 @@ def world_policy_args(config: dict, exp: str) -> list[str]:
         f"--policy.world_latents_path={latent_cache_dir(config, encoder)}",
         f"--policy.world_encoder={encoder}",
         f"--policy.world_encoder_path={encoder_source(config, encoder)[0]}",
-        f"--policy.world_temporal_window={encoder_window(config, encoder)}",
+        f"--policy.world_temporal_window={encoder_temporal_window(config, encoder)}",
         f"--policy.world_camera={config['world']['camera']}",
         f"--policy.world_dim={encoder_spec(encoder).dim}",
     ]
