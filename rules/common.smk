@@ -18,7 +18,7 @@ from wmvla.study.checks import check_study_config
 from wmvla.study.config import baseline, coerce_cli_strings, perturbation_kinds
 from wmvla.study.environment import prepare_job_environment
 from wmvla.study.ownership import check_owned
-from wmvla.study.tiny_models import TINY_KINDS
+from wmvla.study.tiny_models import MODELS_WITH_TINY
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
 
@@ -75,7 +75,7 @@ wildcard_constraints:
     encoder="|".join(re.escape(name) for name in ENCODERS),
     artifact=r"[A-Za-z0-9_.-]+",
     figure="|".join(FIGURES),
-    kind="|".join(TINY_KINDS),
+    model="|".join(MODELS_WITH_TINY),
 
 
 def get_resources(stage):

@@ -13,7 +13,7 @@ from wmvla.latents.registry import encoder_spec
 from wmvla.study.config import train_steps
 
 STUDY = "results/{study}"
-TINY_MODEL = STUDY + "/models/{kind}-tiny"
+TINY_MODEL = STUDY + "/models/{model}-tiny"
 DATASET = STUDY + "/data/{dataset}"
 HUB_CACHE = STUDY + "/hub"
 TOOL_CACHE = (
@@ -54,7 +54,7 @@ COST = STUDY + "/cost.csv"  # `wmvla cost` of the finished study: forecast and m
 # output directory, and a log must survive its job's failure).
 LOGS = "logs/{study}"
 JOB_LOGS = {
-    "tiny_model": "models/{kind}-tiny",
+    "tiny_model": "models/{model}-tiny",
     "hub": "hub/{artifact}",
     "init_checkpoint": "hub/init",
     "dataset": "data/{dataset}",
