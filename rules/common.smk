@@ -15,12 +15,19 @@ from wmvla.latents.registry import ENCODERS
 from wmvla.sim.perturbations import KINDS, perturbed_suite
 from wmvla.study import artifacts, commands, design, paths, resources, targets
 from wmvla.study.checks import check_study_config
-from wmvla.study.config import baseline, coerce_cli_strings, perturbation_kinds
+from wmvla.study.config import (
+    baseline,
+    coerce_cli_strings,
+    perturbation_kinds,
+    refuse_renamed_keys,
+)
 from wmvla.study.environment import prepare_job_environment
 from wmvla.study.ownership import check_owned
 from wmvla.study.tiny_models import MODELS_WITH_TINY
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
+
+refuse_renamed_keys(config)
 
 coerce_cli_strings(
     config, yaml.safe_load(SCHEMA.read_text())

@@ -212,7 +212,7 @@ def check_perturbations(config: dict) -> None:
                 f"perturbations.experiments names {exp}, which is never evaluated as trained (its eval_modes "
                 "have no `pred`): perturbed arms are evaluated as trained"
             )
-    for role in ("baseline", "world_arm"):
+    for role in ("baseline", "world"):
         exp = config["analysis"].get(role)
         if exp in config["experiments"] and exp not in arms:
             raise StudyConfigError(

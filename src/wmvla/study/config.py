@@ -17,6 +17,23 @@ class StudyConfigFileError(WmvlaError, ValueError):
     """The study config file cannot be read or does not follow `config/schema.yaml`."""
 
 
+# Config keys that were renamed (issue 47, one word per idea): an old key is refused in one line naming the
+# new one, before the schema would list every key it allows.
+RENAMED_KEYS = {
+    ("analysis", "world_arm"): "analysis.world",
+    ("analysis", "capacity_control"): "analysis.capacity",
+}
+
+
+def refuse_renamed_keys(config: object, where: str = "") -> None:
+    """Refuse, in one line naming the new key, a config that still uses a renamed one (`where`: its file).
+    Every reader of a study config calls this first: `load_study_config` and the Snakefile."""
+    for (section, key), new in RENAMED_KEYS.items():
+        part = config.get(section) if isinstance(config, dict) else None
+        if isinstance(part, dict) and key in part:
+            raise StudyConfigFileError(f"config {section}.{key} was renamed {new}{where and f' ({where})'}")
+
+
 def load_study_config(path: Path, schema: Path | None = None) -> dict:
     """The config in `path`, with the schema's defaults filled in (schema: `schema.yaml` beside it)."""
     from snakemake.exceptions import WorkflowError
@@ -28,6 +45,7 @@ def load_study_config(path: Path, schema: Path | None = None) -> dict:
         config = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise StudyConfigFileError(f"cannot read the study config {path}: {err}") from err
+    refuse_renamed_keys(config, str(path))
     if not schema.is_file():
         raise StudyConfigFileError(f"no schema next to {path} (looked for {schema})")
     try:
