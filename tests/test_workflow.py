@@ -306,8 +306,8 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     # the study-wide gates (the preflight checks every Hub artifact: all are fetched) and the experiment's
-    # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache, and
-    # E0's gate (its saved processors, which the arm's must equal)
+    # own gate; a world-branch experiment also its encoder's latent cache and that cache's gate, no other
+    # cache, and E0's gate (its saved processors, which the arm's must equal)
     full = _load(repo, "config.yaml")
     suites = len(full["suites"])
     gates = {

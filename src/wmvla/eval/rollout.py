@@ -1,10 +1,10 @@
 """A batch of LIBERO episodes rolled out rendering only the frames something reads (`lerobot-wm-eval`).
 
 Why not LeRobot's `rollout()`: it renders and preprocesses both cameras at every step, yet the policy reads
-an observation once per action chunk (`n_action_steps`); the world arms' online encoder reads the world camera
-at the `T_ctx + m - 1` steps before each chunk boundary; a filmed episode needs every frame of the filmed
-camera. This loop steps the same envs with the same policy calls in the same order — `select_action` every
-step, `reset` at the start, the same seeds — so physics, rewards, success and episode ends are those of
+an observation once per action chunk (`n_action_steps`); the world-branch arms' online encoder reads the world
+camera at the `T_ctx + m - 1` steps before each chunk boundary; a filmed episode needs every frame of the
+filmed camera. This loop steps the same envs with the same policy calls in the same order — `select_action`
+every step, `reset` at the start, the same seeds — so physics, rewards, success and episode ends are those of
 `rollout()`; it only tells each env which cameras to render next (`wmvla.sim.render_gate`) and hands the
 policy exactly the frames it reads (nothing at a step whose observation nobody reads).
 """

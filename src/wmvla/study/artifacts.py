@@ -171,8 +171,8 @@ def init_localize_inputs(config: dict) -> list[str]:
 
 
 def init_source(config: dict) -> tuple[str | None, list[str]]:
-    """The init checkpoint every job loads (E0's --policy.path, the world arms' init, the init gate): the
-    localized one (`results/<study>/init`), whose Hub names point at the study's snapshots."""
+    """The init checkpoint every job loads (E0's --policy.path, the world-branch arms' init, the init gate):
+    the localized one (`results/<study>/init`), whose Hub names point at the study's snapshots."""
     if not config["policy"]["init"]:
         return None, []
     path = fill(INIT, config)

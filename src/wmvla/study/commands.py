@@ -285,7 +285,7 @@ def gate_eval_args(config: dict, suite: str) -> list[str]:
 
 def experiment_gate_plan(config: dict, exp: str) -> str:
     """JSON of what one experiment's gate job checks: its training arguments and the baseline's, and the
-    fields a world arm may set differently from the baseline (its world branch)."""
+    fields a world-branch arm may set differently from the baseline (its world branch)."""
     suite, seed = config["suites"][0], config["seeds"][0]  # neither changes the resolved policy
     base = baseline(config)
     return json.dumps(

@@ -124,12 +124,12 @@ def baseline(config: dict) -> str | None:
 
 
 def experiment_encoder(config: dict, exp: str) -> str:
-    """The encoder whose latents a world experiment reads: its own `encoder`, else the study's."""
+    """The encoder whose latents a world-branch experiment reads: its own `encoder`, else the study's."""
     return config["experiments"][exp].get("encoder", config["world"]["encoder"])
 
 
 def study_encoders(config: dict) -> list[str]:
-    """Every encoder some world experiment of a study config reads, in experiment order (one cache each)."""
+    """Every encoder some world-branch experiment reads, in experiment order (a cache each)."""
     names = [experiment_encoder(config, exp) for exp in config["experiments"] if uses_world(config, exp)]
     return list(dict.fromkeys(names))
 

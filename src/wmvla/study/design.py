@@ -45,8 +45,9 @@ def role_candidates(config: dict) -> dict[str, list[str]]:
 
     An arm whose latents come from another encoder than the world arm's is an encoder arm (whatever else
     it changes); of the others, one that sets a fusion flag is a fusion ablation, one with several hypotheses
-    an imagination bank, and any other world arm but the capacity control a variant of the world arm. A
-    non-world arm other than the baseline, or any world arm of a study without a world arm, has no role.
+    an imagination bank, and any other world-branch arm but the capacity control a variant of the world
+    arm. A plain SmolVLA arm other than the baseline, or any world-branch arm of a study without a world
+    arm, has no role.
     """
     analysis, experiments = config["analysis"], config["experiments"]
 
