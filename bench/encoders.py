@@ -37,8 +37,8 @@ LIBERO_FRAMES = 273_465  # lerobot/libero (= HuggingFaceVLA/libero): 1,693 episo
 T_CTX = 4  # world_t_ctx: history clips the online encoder encodes per action chunk
 
 
-def window(name: str, study_window: int = 4) -> int:
-    return encoder_spec(name).window or study_window
+def temporal_window(name: str, study_temporal_window: int = 4) -> int:
+    return encoder_spec(name).temporal_window or study_temporal_window
 
 
 def time_clip_encoding(encoders: dict, repeats: int, batch: int = 32) -> dict[str, float]:
@@ -47,7 +47,7 @@ def time_clip_encoding(encoders: dict, repeats: int, batch: int = 32) -> dict[st
     clips = {}
     for name, encoder in encoders.items():
         frames = encoder.preprocess(
-            torch.randint(0, 256, (window(name), 64, 64, 3), dtype=torch.uint8, generator=g)
+            torch.randint(0, 256, (temporal_window(name), 64, 64, 3), dtype=torch.uint8, generator=g)
         )
         clips[name] = frames[None].expand(batch, *frames.shape).contiguous()
         encoder.encode(clips[name][:2])  # warm-up
@@ -94,7 +94,7 @@ def online_share(vlm: Path, encoder_dirs: dict[str, Path], repeats: int) -> dict
             **smolvla_kwargs(vlm, chunk=10),
             **world,
             world_encoder_path=str(path),
-            world_temporal_window=window(name),
+            world_temporal_window=temporal_window(name),
             world_t_ctx=T_CTX,
         )
         torch.manual_seed(0)
@@ -122,7 +122,7 @@ def flops_per_clip(name: str) -> tuple[float, float]:
         )
         with torch.device("meta"):
             model = VJEPA2Model(config)
-            clip = torch.empty(1, window(name), 3, 256, 256)
+            clip = torch.empty(1, temporal_window(name), 3, 256, 256)
         assert config.hidden_size == encoder_spec(name).dim
         params = sum(p.numel() for n, p in model.named_parameters() if n.startswith("encoder."))
         with FlopCounterMode(display=False) as counter:
@@ -135,7 +135,7 @@ def flops_per_clip(name: str) -> tuple[float, float]:
             p.numel() for n, p in model.named_parameters() if n.startswith(("encoder.", "quant_conv"))
         )
         with FlopCounterMode(display=False) as counter:
-            model.encode(torch.empty(1, 3, window(name), 256, 256, device="meta"))
+            model.encode(torch.empty(1, 3, temporal_window(name), 256, 256, device="meta"))
     return float(counter.get_total_flops()), float(params)
 
 
@@ -157,7 +157,7 @@ def main() -> None:
     print(f"tiny models, CPU, 1 thread, 64 px, {args.repeats} interleaved repeats (medians)")
     for name in TINY:
         print(
-            f"  {name:12s} clip of {window(name)} frames: {per_clip[name] * 1e3:6.1f} ms/clip;"
+            f"  {name:12s} clip of {temporal_window(name)} frames: {per_clip[name] * 1e3:6.1f} ms/clip;"
             f" online encoder share of an action chunk: {shares[name]:.0%}"
         )
     print(
@@ -173,7 +173,8 @@ def main() -> None:
         dim = encoder_spec(name).dim
         print(
             f"  {label:15s} {params / 1e6:6.0f} M encoder params; {flops / 1e9:7.1f} GFLOP per clip of"
-            f" {window(name)} frames; {T_CTX * flops / 1e12:5.2f} TFLOP per action chunk (T_ctx = {T_CTX});"
+            f" {temporal_window(name)} frames; {T_CTX * flops / 1e12:5.2f} TFLOP per action chunk"
+            f" (T_ctx = {T_CTX});"
             f" cache {args.frames * flops / 1e15:6.1f} PFLOP, {args.frames * dim * 2 / 1e6:5.0f} MB (D={dim})"
         )
     ratio = counted["cosmos-cv8x8x8"][0] / counted["vjepa2-vitg"][0]

@@ -31,7 +31,7 @@ from wmvla.latents.windows import clip_frame_rows
 from wmvla.models.tiny import build_tiny_smolvlm, build_tiny_vjepa2
 
 CAMERA = "observation.images.image"
-WINDOW = 4
+TEMPORAL_WINDOW = 4
 
 
 def naive_build(root: Path, encoder: VideoEncoder, n: int, starts: np.ndarray) -> tuple[float, int]:
@@ -41,7 +41,7 @@ def naive_build(root: Path, encoder: VideoEncoder, n: int, starts: np.ndarray) -
     decoded = 0
     t0 = time.perf_counter()
     for row in range(n):
-        frame_rows = clip_frame_rows(np.array([row]), starts[row : row + 1], WINDOW)[0]
+        frame_rows = clip_frame_rows(np.array([row]), starts[row : row + 1], TEMPORAL_WINDOW)[0]
         frames = []
         for r in frame_rows:
             frames.append(np.asarray(Image.open(io.BytesIO(cells[r])).convert("RGB")))
@@ -85,10 +85,11 @@ def main() -> None:
             tmp / "ds", lengths=(args.frames,) * args.episodes, image_size=args.image_size
         )
         encoder = load_encoder("vjepa2-tiny", build_tiny_vjepa2(tmp / "vjepa2-tiny"))
-        request = CacheRequest("test/synthetic", "vjepa2-tiny", WINDOW)
+        request = CacheRequest("test/synthetic", "vjepa2-tiny", TEMPORAL_WINDOW)
         n = args.episodes * args.frames
 
-        encoder.encode(encoder.preprocess(torch.zeros(WINDOW, 64, 64, 3, dtype=torch.uint8))[None])  # warm-up
+        warm_up = torch.zeros(TEMPORAL_WINDOW, 64, 64, 3, dtype=torch.uint8)
+        encoder.encode(encoder.preprocess(warm_up)[None])
         report = build_cache(root, request, encoder, tmp / "cache", batch_size=64, shard_size=4096)
         naive_s, naive_decoded = naive_build(
             root, encoder, n, np.repeat(np.arange(0, n, args.frames), args.frames)

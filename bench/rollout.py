@@ -57,7 +57,7 @@ class PerStepWorldEncoder(OnlineWorldEncoder):
 
     def observe(self, frames: torch.Tensor) -> None:
         super().observe(frames)
-        clip_t = clip_frame_rows(self._steps - 1, np.zeros(self.n_envs, np.int64), self.window)  # (n_envs, m)
+        clip_t = clip_frame_rows(self._steps - 1, np.zeros(self.n_envs, np.int64), self.temporal_window)
         z_now = self.encoder.encode(torch.stack([self._gather(i, clip_t[i]) for i in range(self.n_envs)]))
         for i in range(self.n_envs):
             self._latents[i].append(z_now[i])

@@ -17,13 +17,16 @@ from wmvla.study.config import (
     coerce_cli_strings,
     perturbation_kinds,
     read_yaml,
+    refuse_renamed_keys,
     validate_study_config,
 )
 from wmvla.study.environment import prepare_job_environment
 from wmvla.study.ownership import check_owned
-from wmvla.study.tiny_models import TINY_KINDS
+from wmvla.study.tiny_models import MODELS_WITH_TINY
 
 SCHEMA = Path(workflow.main_snakefile).parent / "config/schema.yaml"
+
+refuse_renamed_keys(config)
 
 SCHEMA_DOC = read_yaml(SCHEMA.read_text())
 coerce_cli_strings(config, SCHEMA_DOC)  # --config values arrive as strings
@@ -73,11 +76,11 @@ wildcard_constraints:
     exp="[A-Za-z0-9_]+",
     seed=r"\d+",
     mode="pred|zero|random",
-    window=r"\d+",
+    temporal_window=r"\d+",
     encoder="|".join(re.escape(name) for name in ENCODERS),
     artifact=r"[A-Za-z0-9_.-]+",
     figure="|".join(FIGURES),
-    kind="|".join(TINY_KINDS),
+    model="|".join(MODELS_WITH_TINY),
 
 
 def get_resources(stage):
@@ -92,7 +95,7 @@ def get_dataset_command(wildcards):
 
 def _cache_encoder(wildcards):
     return targets.cache_encoder(
-        config, wildcards.dataset, wildcards.encoder, wildcards.window
+        config, wildcards.dataset, wildcards.encoder, wildcards.temporal_window
     )
 
 

@@ -4,4 +4,4 @@ rule tiny_model:
     log:
         paths.log("tiny_model"),
     shell:
-        local_job("wmvla models tiny --kind {wildcards.kind} --out {output.model}")
+        local_job("wmvla models tiny --model {wildcards.model} --out {output.model}")

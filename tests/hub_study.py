@@ -3,9 +3,9 @@ local Hub server) pinned by `wmvla hub lock`, fetched by the hub stage, and ever
 
 Why its own study: the smoke study builds its models and records its data, and trains from scratch, so it
 never takes the path of the real run — locked snapshots as the Hub client leaves them, the init checkpoint's
-saved processors (which name their tokenizer by Hub id), E0 fine-tuned through `--policy.path`, the world arms
-from the same init, the init-policy gate. This one does, with the full study's config narrowed to one suite,
-one seed and E0, E1 and E2, sized for a CPU.
+saved processors (which name their tokenizer by Hub id), E0 fine-tuned through `--policy.path`, the
+world-branch arms from the same init, the init-policy gate. This one does, with the full study's config
+narrowed to one suite, one seed and E0, E1 and E2, sized for a CPU.
 """
 
 import copy

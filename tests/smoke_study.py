@@ -16,7 +16,7 @@ from pathlib import Path
 from .plans import copy_workflow
 from .slurm_cluster import SlurmCluster
 
-E1_TRAIN = "results/smoke/libero_spatial/E1/seed0/train"  # the run the fault tests retrain (a world arm)
+E1_TRAIN = "results/smoke/libero_spatial/E1/seed0/train"  # the run the fault tests retrain (world branch)
 E1_LOG = "logs/smoke/libero_spatial/E1/seed0/train.log"
 STEPS, SAVE_FREQ, LOG_FREQ = 200, 50, 10  # config/smoke.yaml
 SLURM_JOB_FORMAT = "--format=%i|%j|%T|%P|%b"  # id, name, state, partition, GRES

@@ -109,6 +109,47 @@ def test_a_typo_in_an_override_fails_the_dry_run_naming_key_and_fix(
     assert not (tmp_path / "results").exists()
 
 
+RENAMED = [("world_arm", "world"), ("capacity_control", "capacity")]  # analysis.<old> is analysis.<new>
+
+
+def _with_old_key(repo, tmp_path, old: str, new: str):
+    """The smoke config as written before the rename, and the one line that refuses it."""
+    config = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    config["analysis"][old] = config["analysis"].pop(new)
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, f"config analysis.{old} was renamed analysis.{new}"
+
+
+@pytest.mark.parametrize(("old", "new"), RENAMED)
+def test_an_old_key_is_refused_by_every_reader_in_one_line_naming_the_new_one(
+    repo, tmp_path, caplog, old, new
+):
+    """`load_study_config` (wmvla design, power, cost, hub lock) refuses it before the schema would list every
+    key it allows; the commands say that one line and exit 2."""
+    from wmvla.cli import main
+    from wmvla.study.config import StudyConfigFileError, load_study_config
+
+    path, said = _with_old_key(repo, tmp_path, old, new)
+    with pytest.raises(StudyConfigFileError) as refused:
+        load_study_config(path, repo / "config/schema.yaml")
+    assert str(refused.value) == f"{said} ({path})"
+    for command in (["design"], ["power", "--studies", "1", "--workers", "1"]):
+        caplog.clear()
+        assert main([*command, "--configfile", str(path)]) == 2
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [f"{said} ({path})"]
+
+
+@pytest.mark.parametrize(("old", "new"), RENAMED)
+def test_an_old_key_fails_the_dry_run_in_one_line_naming_the_new_one(snakemake_bin, repo, tmp_path, old, new):
+    path, said = _with_old_key(repo, tmp_path, old, new)
+    out = snakemake(snakemake_bin, repo, "-n", "--directory", str(tmp_path), "--configfile", str(path))
+    assert out.returncode != 0
+    assert said in out.stdout + out.stderr
+    assert "gate_open_threshold" not in out.stdout + out.stderr  # no schema dump
+    assert not (tmp_path / "results").exists()
+
+
 def test_command_line_strings_become_what_the_schema_wants_and_nothing_else(repo):
     from wmvla.study.config import coerce_cli_strings
 
@@ -195,7 +236,7 @@ def test_suite_weights_that_leave_out_a_suite_or_are_not_positive_fail_before_an
         ),
         ({"experiments": ["E0", "E2", "E9"]}, None, "perturbations.experiments names 'E9', which is not an"),
         ({"experiments": ["E2"]}, None, "perturbations.experiments leaves out E0 (analysis.baseline)"),
-        ({"experiments": ["E0", "E1"]}, None, "perturbations.experiments leaves out E2 (analysis.world_arm)"),
+        ({"experiments": ["E0", "E1"]}, None, "perturbations.experiments leaves out E2 (analysis.world)"),
     ],
 )
 def test_a_perturbation_axis_libero_pro_lacks_or_without_the_compared_arms_fails_before_any_job(

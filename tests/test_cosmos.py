@@ -26,7 +26,7 @@ from .policies import TINY_WORLD, libero_batch, save_checkpoint, smolvla_kwargs
 
 REPO_ID = "test/synthetic"
 LENGTHS = (12, 3, 10)  # episodes longer and shorter than a 9-frame Cosmos clip
-WINDOWS = {"vjepa2-tiny": 4, "cosmos-tiny": 9}  # frames per clip
+TEMPORAL_WINDOWS = {"vjepa2-tiny": 4, "cosmos-tiny": 9}  # frames per clip
 VJEPA_CACHE_REFUSED = re.escape("encoder.name is 'vjepa2-tiny', expected 'cosmos-tiny'")
 
 
@@ -44,17 +44,18 @@ def dataset(tmp_path_factory):
 
 
 def _request(encoder: str) -> CacheRequest:
-    return CacheRequest(REPO_ID, encoder, WINDOWS[encoder])
+    return CacheRequest(REPO_ID, encoder, TEMPORAL_WINDOWS[encoder])
 
 
 def _build(root, encoders, name, out):
-    return build_cache(root, _request(name), encoders[name], out / f"{name}_m{WINDOWS[name]}", 4, 8).path
+    cache = out / name / f"temporal_window_{TEMPORAL_WINDOWS[name]}"
+    return build_cache(root, _request(name), encoders[name], cache, 4, 8).path
 
 
 @pytest.fixture(scope="module")
 def caches(dataset, encoders, tmp_path_factory):
     out = tmp_path_factory.mktemp("caches")
-    return {name: _build(dataset, encoders, name, out) for name in WINDOWS}
+    return {name: _build(dataset, encoders, name, out) for name in TEMPORAL_WINDOWS}
 
 
 def _rows(cache) -> np.ndarray:
@@ -82,7 +83,7 @@ def test_the_tokenizer_is_causal_in_time(encoders):
     assert (moved[:, :, 1] - short[:, :, 1]).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("name", sorted(WINDOWS))
+@pytest.mark.parametrize("name", sorted(TEMPORAL_WINDOWS))
 def test_a_vector_never_depends_on_a_later_frame(name, dataset, encoders, caches, tmp_path):
     """Invert episode 0's frames from t = 6 on: the cache's rows 0..5 stay, every later row of it moves."""
     changed = synthetic_dataset(tmp_path / "ds", lengths=LENGTHS, image_size=32, invert_from={0: 6})
@@ -124,7 +125,8 @@ def test_a_tokenizer_config_with_null_statistics_builds_an_unnormalised_cache_an
     assert json.loads((null / "vae/config.json").read_text())["latents_mean"] is None
     encoder = load_encoder("cosmos-tiny", null)
     assert "null statistics (latents_mean and latents_std" in encoder.normalisation
-    cache = build_cache(dataset, _request("cosmos-tiny"), encoder, tmp_path / "cosmos-tiny_m9", 4, 8).path
+    out = tmp_path / "cosmos-tiny" / "temporal_window_9"
+    cache = build_cache(dataset, _request("cosmos-tiny"), encoder, out, 4, 8).path
     meta = json.loads((cache / "meta.json").read_text())
     assert meta["encoder"]["normalisation"] == encoder.normalisation
     normalised = encoders["cosmos-tiny"]
@@ -233,7 +235,7 @@ def test_rollout_encodes_online_with_the_cosmos_tokenizer(cosmos_checkpoint):
     batch = libero_batch(2)
     policy.reset()
     actions = policy.predict_action_chunk(batch)
-    assert isinstance(policy._online.encoder, CosmosEncoder) and policy._online.window == 9
+    assert isinstance(policy._online.encoder, CosmosEncoder) and policy._online.temporal_window == 9
     z, mask = policy._online.history()
     assert z.shape == (2, policy.config.world_t_ctx, 144) and mask.all(dim=0).tolist()[-1]
     assert torch.isfinite(actions).all() and not torch.equal(z[0, -1], z[1, -1])  # two envs, two frames

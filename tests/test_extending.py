@@ -67,7 +67,7 @@ def test_a_world_encoder_is_a_registry_entry_its_class_and_its_tiny_builder(repo
     assert out.returncode == 0, out.stderr[-3000:]
     for output in (
         "results/smoke/models/dinov2-tiny",
-        "results/smoke/latents/libero_smoke/dinov2-tiny_m4",
+        "results/smoke/latents/libero_smoke/dinov2-tiny/temporal_window_4",
         "results/smoke/gates/latents/dinov2-tiny.json",
         "results/smoke/gates/experiments/E2_dino.json",
         "results/smoke/libero_spatial/E2_dino/seed0/train",

@@ -1,8 +1,8 @@
 """A Hub-sourced study end to end (tests/hub_study.py): `wmvla hub lock` and the hub stage against a local Hub
 server holding replicas of the full study's repositories, then — with the server stopped — every other job
 offline: the localized init, latent cache, preflight, gates (the init policy's among them), E0 through
-`--policy.path`, the world arms from the same init, evaluations, offline checks and the report. Every command
-runs with an empty HOME, which must stay (almost) empty."""
+`--policy.path`, the world-branch arms from the same init, evaluations, offline checks and the report. Every
+command runs with an empty HOME, which must stay (almost) empty."""
 
 import json
 import re
@@ -109,10 +109,13 @@ def _checkpoint(hub_study, exp: str) -> Path:
     )
 
 
-def test_e0_and_the_world_arms_from_one_init_normalise_with_the_datasets_statistics(hub_study, tmp_path):
+def test_e0_and_the_world_branch_arms_from_one_init_normalise_with_the_datasets_statistics(
+    hub_study, tmp_path
+):
     """The init's saved statistics (0 ± 1) are not the fine-tuning dataset's: E0, through LeRobot's own
-    fine-tuning, and the world arms from the same init all normalise with the dataset's — the same tensors, as
-    their gates found; an arm whose statistics differ on purpose fails that gate, which names the key."""
+    fine-tuning, and the world-branch arms from the same init all normalise with the dataset's — the same
+    tensors, as their gates found; an arm whose statistics differ on purpose fails that gate, which names the
+    key."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -151,7 +154,7 @@ def test_e0_and_the_world_arms_from_one_init_normalise_with_the_datasets_statist
     assert "normalizer_processor: observation.state.mean differs from E0's (max |Δ| 1)" in gate.detail
 
 
-def test_a_world_arm_keeps_the_inits_settings_in_its_checkpoint_and_evaluation(hub_study, monkeypatch):
+def test_a_world_branch_arm_keeps_the_inits_settings_in_its_checkpoint_and_evaluation(hub_study, monkeypatch):
     """E2 was trained with `--policy.type=smolvla_world --policy.init_from_policy_path=<init>`: its checkpoint
     keeps the init's chunk of 50 and single action per inference (the real smolvla_libero's), and its
     evaluation applies the study's protocol (n_action_steps 10) on top, as E0's does."""

@@ -31,13 +31,13 @@ def encoder(tiny_vjepa2):
     return load_encoder("vjepa2-tiny", tiny_vjepa2)
 
 
-def _request(window=4, **kw):
-    return CacheRequest(kw.pop("repo_id", REPO_ID), kw.pop("encoder", "vjepa2-tiny"), window, **kw)
+def _request(temporal_window=4, **kw):
+    return CacheRequest(kw.pop("repo_id", REPO_ID), kw.pop("encoder", "vjepa2-tiny"), temporal_window, **kw)
 
 
 @pytest.fixture(scope="module")
 def cache(dataset, encoder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny_m4"
+    out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny" / "temporal_window_4"
     return build_cache(dataset, _request(), encoder, out, batch_size=3, shard_size=6)
 
 
@@ -49,13 +49,13 @@ def _episode_bounds(lengths):
     return end - np.asarray(lengths), end
 
 
-def _reference(rows, lengths, window, t_ctx, k):
+def _reference(rows, lengths, temporal_window, t_ctx, k):
     starts, ends = _episode_bounds(lengths)
     clips, hist, hmask, fut, fmask = [], [], [], [], []
     for r in rows:
         e = int(np.searchsorted(ends, r, side="right"))
         s, end = starts[e], ends[e]
-        clips.append([max(r - window + 1 + j, s) for j in range(window)])
+        clips.append([max(r - temporal_window + 1 + j, s) for j in range(temporal_window)])
         hist.append([max(r - t_ctx + 1 + j, s) for j in range(t_ctx)])
         hmask.append([r - t_ctx + 1 + j >= s for j in range(t_ctx)])
         fut.append([min(r + 1 + j, end - 1) for j in range(k)])
@@ -68,7 +68,7 @@ def test_windows_never_cross_episode_boundaries():
     starts, ends = _episode_bounds(lengths)
     rows = np.arange(sum(lengths))
     of = np.searchsorted(ends, rows, side="right")
-    clips, hist, hmask, fut, fmask = _reference(rows, lengths, window=4, t_ctx=3, k=2)
+    clips, hist, hmask, fut, fmask = _reference(rows, lengths, temporal_window=4, t_ctx=3, k=2)
     np.testing.assert_array_equal(clip_frame_rows(rows, starts[of], 4), clips)
     h, hm = history_rows(rows, starts[of], 3)
     f, fm = future_rows(rows, ends[of], 2)
@@ -116,7 +116,7 @@ def test_build_decodes_each_frame_once_and_writes_metadata(cache, dataset):
     ("request_", "field"),
     [
         (_request(encoder="vjepa2-vitg"), "encoder.name"),
-        (_request(window=8), "temporal_window"),
+        (_request(temporal_window=8), "temporal_window"),
         (_request(camera="observation.images.image2"), "camera"),
         (_request(repo_id="other/dataset"), "dataset.repo_id"),
     ],
@@ -286,10 +286,10 @@ def test_video_datasets_decode_each_episode_in_order(tmp_path):
 def test_online_latents_at_chunk_boundaries_equal_per_step_encoding(encoder):
     """The policy asks for latents only when it needs a new chunk; they must equal what encoding every
     step's clip as it arrives (the obvious, T_ctx-fold costlier way) would have given at that step."""
-    window, t_ctx, chunk, steps = 4, 3, 3, 11
+    temporal_window, t_ctx, chunk, steps = 4, 3, 3, 11
     g = torch.Generator().manual_seed(0)
     frames = torch.randint(0, 256, (steps, 2, 32, 32, 3), dtype=torch.uint8, generator=g)
-    online = OnlineWorldEncoder(encoder, temporal_window=window, t_ctx=t_ctx, n_envs=2)
+    online = OnlineWorldEncoder(encoder, temporal_window=temporal_window, t_ctx=t_ctx, n_envs=2)
     seen: list[list[torch.Tensor]] = [[], []]  # preprocessed frames of each env's episode so far
     per_step: list[list[torch.Tensor]] = [[], []]  # z_t of each step, encoded as the frame arrived
     online_calls = reference_calls = 0
@@ -301,7 +301,8 @@ def test_online_latents_at_chunk_boundaries_equal_per_step_encoding(encoder):
         processed = encoder.preprocess(frames[t])
         for env in range(2):
             seen[env].append(processed[env])
-            clip = [seen[env][max(0, len(seen[env]) - window + i)] for i in range(window)]  # pad with first
+            m = temporal_window  # the clip pads with the episode's first frame
+            clip = [seen[env][max(0, len(seen[env]) - m + i)] for i in range(m)]
             before = encoder.calls
             per_step[env].append(encoder.encode(torch.stack(clip)[None])[0])
             reference_calls += encoder.calls - before

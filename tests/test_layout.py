@@ -76,9 +76,9 @@ def test_what_the_snakefile_imports_loads_neither_torch_pandas_nor_lerobot(repo)
 def test_one_list_of_tiny_models_names_every_builder_and_registry_entry():
     from wmvla.latents.registry import ENCODERS
     from wmvla.models import tiny
-    from wmvla.study.tiny_models import TINY_KINDS, TINY_MODELS, tiny_builder
+    from wmvla.study.tiny_models import MODELS_WITH_TINY, TINY_MODELS, tiny_builder
 
-    assert all(callable(getattr(tiny, tiny_builder(kind))) for kind in TINY_KINDS)
+    assert all(callable(getattr(tiny, tiny_builder(model))) for model in MODELS_WITH_TINY)
     assert {name for name, spec in ENCODERS.items() if spec.is_tiny} == set(TINY_MODELS) - {"smolvlm-tiny"}
 
 

@@ -1,7 +1,7 @@
-"""World arms start from exactly the init checkpoint's SmolVLA configuration, as E0 does (issue: parity).
+"""World-branch arms start from the init checkpoint's exact SmolVLA configuration, as E0 does (issue: parity).
 
-Trained from one init, E0 and the world arms also normalise with the same statistics and keep the init's
-settings through training and evaluation: shown on the Hub-sourced study (tests/test_hub_study.py)."""
+Trained from one init, E0 and the world-branch arms also normalise with the same statistics and keep the
+init's settings through training and evaluation: shown on the Hub-sourced study (tests/test_hub_study.py)."""
 
 import json
 from pathlib import Path
@@ -50,7 +50,7 @@ def _world(init, vlm, *extra) -> list[str]:
     return ["--policy.type=smolvla_world", f"--policy.init_from_policy_path={init}", *_common(vlm), *extra]
 
 
-def test_a_world_arm_resolves_to_the_init_checkpoints_settings_like_e0(init, tiny_smolvlm, tmp_path):
+def test_a_world_branch_arm_resolves_to_the_init_checkpoints_settings_like_e0(init, tiny_smolvlm, tmp_path):
     e0 = resolve_train_config([f"--policy.path={init}", *_common(tiny_smolvlm)], tmp_path)
     e2 = resolve_train_config(_world(init, tiny_smolvlm, "--policy.world_dim=64"), tmp_path)
     override = resolve_train_config(_world(init, tiny_smolvlm, "--policy.n_action_steps=2"), tmp_path)

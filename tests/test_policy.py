@@ -21,7 +21,7 @@ REPO_ID = "test/synthetic"
 def cache(tmp_path_factory, tiny_vjepa2):
     root = synthetic_dataset(tmp_path_factory.mktemp("ds") / "ds", lengths=LENGTHS, image_size=32)
     encoder = load_encoder("vjepa2-tiny", tiny_vjepa2)
-    out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny_m4"
+    out = tmp_path_factory.mktemp("cache") / "vjepa2-tiny" / "temporal_window_4"
     return build_cache(root, CacheRequest(REPO_ID, "vjepa2-tiny", 4), encoder, out, 4, 8).path
 
 

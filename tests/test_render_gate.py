@@ -1,5 +1,5 @@
 """Rendering only the frames something reads changes nothing but the rendering: the same episodes, records
-and actions as LeRobot's rollout() (which renders both cameras at every step), for E0 and a world arm."""
+and actions as LeRobot's rollout() (rendering both cameras at every step), for E0 and a world-branch arm."""
 
 import json
 import sys

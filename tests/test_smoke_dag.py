@@ -57,7 +57,8 @@ def test_the_smoke_study_records_trains_evaluates_and_reports(smoke_study):
     assert (results / "libero_spatial/E2/seed0/eval/pred.videos/task0_init0.mp4").stat().st_size > 0
 
     # E2_cosmos: its own cache from the tiny Cosmos tokenizer, its gate, and the same encoder at rollout.
-    cache_meta = json.loads((results / "latents/libero_smoke/cosmos-tiny_m9/meta.json").read_text())
+    cosmos_cache = results / "latents/libero_smoke/cosmos-tiny/temporal_window_9"
+    cache_meta = json.loads((cosmos_cache / "meta.json").read_text())
     assert cache_meta["encoder"]["name"] == "cosmos-tiny" and cache_meta["encoder"]["dim"] == 144
     gate = json.loads((results / "gates/latents/cosmos-tiny.json").read_text())
     assert all(g["passed"] for g in gate["gates"])

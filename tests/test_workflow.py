@@ -12,6 +12,10 @@ from wmvla.study.config import StudyConfigError, baseline, train_steps
 
 from .plans import job_counts, planned_jobs, snakemake
 
+SMOKE_CACHE = "results/smoke/latents/libero_smoke/vjepa2-tiny/temporal_window_4"
+VJEPA_CACHE = "results/full/latents/libero/vjepa2-vitg/temporal_window_4"
+COSMOS_CACHE = "results/full/latents/libero/cosmos-cv8x8x8/temporal_window_9"
+
 
 def _load(repo, name):
     """A shipped study config as the Snakefile sees it: validated, the schema's defaults filled in."""
@@ -194,7 +198,7 @@ def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     smoke, full = _load(repo, "smoke.yaml"), _load(repo, "config.yaml")
     args = commands.train_args(smoke, "libero_spatial", "E2", 0)
     assert "--policy.type=smolvla_world" in args
-    assert "--policy.world_latents_path=results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in args
+    assert f"--policy.world_latents_path={SMOKE_CACHE}" in args
     assert "--policy.world_dim=64" in args and "--policy.world_memory_mode_train=pred" in args
     assert "--policy.world_memory_mode_train=learned" in commands.train_args(smoke, "libero_spatial", "E1", 0)
     full_args = commands.train_args(full, "libero_10", "E2", 1)
@@ -202,7 +206,7 @@ def test_world_experiments_read_the_cache_and_fine_tune_from_the_init(repo):
     assert "--policy.world_dim=1408" in full_args and not any(
         a.startswith("--policy.path") for a in full_args
     )
-    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in artifacts.train_inputs(smoke, "E2")
+    assert SMOKE_CACHE in artifacts.train_inputs(smoke, "E2")
     assert "results/smoke/models/vjepa2-tiny" in artifacts.eval_inputs(smoke, "E2")
     assert "--policy.world_encoder_path=results/smoke/models/vjepa2-tiny" in args
     assert "--policy.vlm_model_name=results/smoke/models/smolvlm-tiny" in args
@@ -247,8 +251,8 @@ def test_offline_check_holds_out_what_training_leaves_out(repo):
     every = config["offline_check"]["holdout_every"]
     assert f"--holdout-every={every}" in commands.offline_args(config, "libero_spatial", "E2", 0)
     assert commands.split_args(config, "train") == ["--split=train", f"--holdout-every={every}"]
-    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" in artifacts.offline_inputs(config, "E2")
-    assert "results/smoke/latents/libero_smoke/vjepa2-tiny_m4" not in artifacts.offline_inputs(config, "E0")
+    assert SMOKE_CACHE in artifacts.offline_inputs(config, "E2")
+    assert SMOKE_CACHE not in artifacts.offline_inputs(config, "E0")
 
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml"])
@@ -306,8 +310,8 @@ def test_mi300x_profile_plans_the_full_matrix_with_one_gpu_per_gpu_job(snakemake
 def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path):
     config = ["--configfile", str(repo / "config/config.yaml"), "--directory", str(tmp_path)]
     # the study-wide gates (the preflight checks every Hub artifact: all are fetched) and the experiment's
-    # own gate; a world experiment also its encoder's latent cache and that cache's gate, no other cache, and
-    # E0's gate (its saved processors, which the arm's must equal)
+    # own gate; a world-branch experiment also its encoder's latent cache and that cache's gate, no other
+    # cache, and E0's gate (its saved processors, which the arm's must equal)
     full = _load(repo, "config.yaml")
     suites = len(full["suites"])
     gates = {
@@ -322,10 +326,8 @@ def test_a_single_target_plans_only_what_it_needs(snakemake_bin, repo, tmp_path)
             snakemake_bin, repo, *config, f"results/full/libero_goal/{exp}/seed1/eval/pred.json"
         )
         assert job_counts(plan) == {**world, "eval": 1}
-        encoder = "cosmos-cv8x8x8_m9" if exp == "E2_cosmos" else "vjepa2-vitg_m4"
-        assert re.findall(r"output: (results/full/latents/libero/\S+)", plan) == [
-            f"results/full/latents/libero/{encoder}"
-        ]
+        cache = COSMOS_CACHE if exp == "E2_cosmos" else VJEPA_CACHE
+        assert re.findall(r"output: (results/full/latents/libero/\S+)", plan) == [cache]
     jobs = _dry_run(snakemake_bin, repo, *config, "results/full/libero_10/E0/seed0/offline.json")
     assert jobs == {**hub, **gates, "train": 1, "offline_check": 1}  # E0 reads no latent cache
     # under perturbation: the same run, and that variant's scene check with its clearance
@@ -386,12 +388,12 @@ def test_an_experiment_names_its_encoder_and_everything_follows(repo):
     full = _load(repo, "config.yaml")
     cosmos, vjepa = (commands.train_args(full, "libero_goal", e, 0) for e in ("E2_cosmos", "E2"))
     snapshot = "results/full/hub/models--nvidia--Cosmos-1.0-Tokenizer-CV8x8x8/snapshots/"
-    assert "--policy.world_latents_path=results/full/latents/libero/cosmos-cv8x8x8_m9" in cosmos
+    assert f"--policy.world_latents_path={COSMOS_CACHE}" in cosmos
     assert {"--policy.world_encoder=cosmos-cv8x8x8", "--policy.world_temporal_window=9"} <= set(cosmos)
     assert "--policy.world_dim=256" in cosmos and "--policy.world_dim=1408" in vjepa
     assert any(a.startswith(f"--policy.world_encoder_path={snapshot}") for a in cosmos)
-    assert "--policy.world_latents_path=results/full/latents/libero/vjepa2-vitg_m4" in vjepa
-    assert artifacts.train_inputs(full, "E2_cosmos")[-1] == "results/full/latents/libero/cosmos-cv8x8x8_m9"
+    assert f"--policy.world_latents_path={VJEPA_CACHE}" in vjepa
+    assert artifacts.train_inputs(full, "E2_cosmos")[-1] == COSMOS_CACHE
     assert "results/full/hub/manifests/encoder.cosmos-cv8x8x8.json" in artifacts.eval_inputs(
         full, "E2_cosmos"
     )

@@ -2,11 +2,11 @@
 
 Why: E0 fine-tunes through `lerobot-train --policy.path=<init>`, and LeRobot then loads the init checkpoint's
 saved processors — its steps and settings — with the normaliser and unnormaliser statistics replaced by the
-training dataset's (`lerobot_train.py`: unless resuming, `stats = dataset.meta.stats`). A world arm that kept
-the init checkpoint's own statistics would normalise states and actions differently from E0 whenever the two
-differ (another dataset revision, another episode selection): a confound of every comparison. So a world
-arm loads the same saved pipeline with the same overrides, and gets the same statistics from the same
-source. (Rebuilding SmolVLA's default pipeline instead lost the init's steps and conventions and gave 0%
+training dataset's (`lerobot_train.py`: unless resuming, `stats = dataset.meta.stats`). A world-branch arm
+that kept the init checkpoint's own statistics would normalise states and actions differently from E0 whenever
+the two differ (another dataset revision, another episode selection): a confound of every comparison. So a
+world-branch arm loads the same saved pipeline with the same overrides, and gets the same statistics from the
+same source. (Rebuilding SmolVLA's default pipeline instead lost the init's steps and conventions and gave 0%
 success — seed note, "Processor mismatch".) The parity gate checks the resolved processors of every arm
 against E0's, tensor for tensor.
 """

@@ -61,7 +61,7 @@ class Design:
     fusion: tuple[str, ...] = ()  # F2, F3a, F3b: compared with the world arm
     encoders: tuple[str, ...] = ()  # the world arm on another encoder's latents: compared with it and E0
     imagination: tuple[str, ...] = ()  # imagination banks: compared with the world arm
-    variants: tuple[str, ...] = ()  # any other world arm on the world arm's latents: compared with it
+    variants: tuple[str, ...] = ()  # any other world-branch arm on the world arm's latents: compared with it
     uncovered: tuple[str, ...] = ()  # arms no verdict reads (named when the DAG is built)
     changes: dict[str, str] = field(default_factory=dict)  # arm → what it changes relative to the world arm
     settings: Settings = field(default_factory=Settings)

@@ -305,7 +305,7 @@ def rollout_ablations(
     return compare(episodes, comparisons, settings, reference_mode)
 
 
-def versus_world_arm(
+def versus_world(
     episodes: Episodes,
     world: str | None,
     others: list[str],

@@ -82,7 +82,7 @@ def verdict_tables(
             else pd.DataFrame()
         ),
         "ablations": comparisons.rollout_ablations(arranged, settings),
-        "vs_world": comparisons.versus_world_arm(
+        "vs_world": comparisons.versus_world(
             arranged, design.world, design.versus_world, design.capacity, settings
         ),
         "training": tables.training_summary(collect.training_frame([]) if training is None else training),

@@ -12,7 +12,7 @@ def _build(args: argparse.Namespace) -> None:
     from wmvla.latents.encoders import load_encoder
     from wmvla.provenance import provenance
 
-    request = CacheRequest(args.repo_id, args.encoder, args.window, args.camera)
+    request = CacheRequest(args.repo_id, args.encoder, args.temporal_window, args.camera)
     config = {**request.__dict__, "batch_size": args.batch_size, "shard_size": args.shard_size}
     revision = snapshot_revision(args.encoder_path) if args.encoder_path else None
     with provenance(args.out, config) as facts:
@@ -37,7 +37,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     p.add_argument("--repo-id", required=True, help="the dataset's repo id (recorded and checked)")
     p.add_argument("--encoder", required=True, help="registered encoder name, e.g. vjepa2-vitg")
     p.add_argument("--encoder-path", type=Path, default=None, help="the encoder's model directory")
-    p.add_argument("--window", type=int, default=4, help="frames per clip (temporal_window m)")
+    p.add_argument("--temporal-window", type=int, default=4, help="frames per clip (m)")
     p.add_argument("--camera", default="observation.images.image")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--shard-size", type=int, default=4096, help="rows per shard (resume granularity)")

@@ -1,10 +1,10 @@
 """A batch of LIBERO episodes rolled out rendering only the frames something reads (`lerobot-wm-eval`).
 
 Why not LeRobot's `rollout()`: it renders and preprocesses both cameras at every step, yet the policy reads
-an observation once per action chunk (`n_action_steps`); the world arms' online encoder reads the world camera
-at the `T_ctx + m - 1` steps before each chunk boundary; a filmed episode needs every frame of the filmed
-camera. This loop steps the same envs with the same policy calls in the same order — `select_action` every
-step, `reset` at the start, the same seeds — so physics, rewards, success and episode ends are those of
+an observation once per action chunk (`n_action_steps`); the world-branch arms' online encoder reads the world
+camera at the `T_ctx + m - 1` steps before each chunk boundary; a filmed episode needs every frame of the
+filmed camera. This loop steps the same envs with the same policy calls in the same order — `select_action`
+every step, `reset` at the start, the same seeds — so physics, rewards, success and episode ends are those of
 `rollout()`; it only tells each env which cameras to render next (`wmvla.sim.render_gate`) and hands the
 policy exactly the frames it reads (nothing at a step whose observation nobody reads).
 """
@@ -51,9 +51,9 @@ class FrameNeeds:
 
 
 def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
-    """What the policy config (`n_action_steps`, image features, world camera, window and T_ctx, and whether
-    its rollout memory reads the scene at all) and the env's cameras (their names and mapping) say must be
-    rendered; nothing per arm is written by hand."""
+    """What the policy config (`n_action_steps`, image features, world camera, temporal_window and T_ctx, and
+    whether its rollout memory reads the scene at all) and the env's cameras (their names and mapping) say
+    must be rendered; nothing per arm is written by hand."""
     mapping, cameras = env.get_attr("camera_name_mapping")[0], env.get_attr("camera_name")[0]
     to_env = {f"{OBS_IMAGES}.{key}": camera for camera, key in mapping.items()}
     unknown = [key for key in policy_config.image_features if key not in to_env]
@@ -66,7 +66,7 @@ def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
         world = None  # learned or zeroed memory: nothing reads the world camera
     if world is not None and world not in to_env:
         raise ValueError(f"the world camera {world} is no camera of the env ({sorted(to_env)})")
-    window, t_ctx = (
+    temporal_window, t_ctx = (
         getattr(policy_config, "world_temporal_window", 0),
         getattr(policy_config, "world_t_ctx", 0),
     )
@@ -74,7 +74,7 @@ def frame_needs(policy_config: Any, env: Any, videos: bool) -> FrameNeeds:
         n_action_steps=policy_config.n_action_steps,
         policy_cameras=tuple(sorted(to_env[key] for key in policy_config.image_features)),
         world_camera=to_env[world] if world else None,
-        world_frames=t_ctx + window - 1 if world else 0,
+        world_frames=t_ctx + temporal_window - 1 if world else 0,
         filmed_camera=cameras[0] if videos else None,  # LeRobot's LiberoEnv.render(): the first camera
     )
 

@@ -1,7 +1,7 @@
-"""The latent-cache gate: a cache is informative before any world arm trains on it.
+"""The latent-cache gate: a cache is informative before any world-branch arm trains on it.
 
-Why: black frames or a broken preprocessing give every frame the same latent; a world arm trained on such a
-cache learns nothing from its memory and the study would conclude the world model does not help.
+Why: black frames or a broken preprocessing give every frame the same latent; a world-branch arm trained on
+such a cache learns nothing from its memory and the study would conclude the world model does not help.
 
 In bounded memory: the cache is read one shard at a time (memory-mapped), keeping running statistics, so the
 gate of full LIBERO's ViT-g cache (273,465 × 1,408 fp16, 0.77 GB) needs about one shard in float32, not the

@@ -4,8 +4,8 @@ Why: a saved checkpoint names other Hub artifacts by id — its `config.json` th
 saved preprocessor the tokenizer (`tokenizer_name`, which LeRobot loads with
 `AutoTokenizer.from_pretrained(name)`). Offline, a lookup by id needs `refs/<branch>` in the cache, which a
 fetch by commit never writes: every job loading the Hub's init checkpoint (E0 under stock `lerobot-train`,
-the world arms, the init gate, every evaluation of a checkpoint trained from it) would stop at its first
-processor. The localized init — links to the snapshot's files, with the JSON files that name something
+the world-branch arms, the init gate, every evaluation of a checkpoint trained from it) would stop at its
+first processor. The localized init — links to the snapshot's files, with the JSON files that name something
 rewritten to name the study's locked snapshots instead — is what they all load, and every checkpoint trained
 from it saves those names. The names are paths relative to the workflow root, where every job runs, so the
 checkpoints load in any clone of the study (after `dvc pull`).

@@ -1,6 +1,6 @@
 """The latent cache on disk: sharded fp16 arrays, one row per dataset frame, plus `meta.json`.
 
-Layout of `results/latents/<dataset>/<encoder>_m<m>/`:
+Layout of `results/<study>/latents/<dataset>/<encoder>/temporal_window_<m>/`:
   meta.json               what was encoded, how, from which data; shard list with checksums
   shard_00000.npy, …      float16 (rows, D); shard k holds global rows [k·S, min((k+1)·S, N))
 
@@ -84,8 +84,8 @@ def dataset_fingerprint(root: Path) -> str:
 class ClipAssembler:
     """Serves preprocessed clips for increasing rows, decoding each episode once and dropping it when done."""
 
-    def __init__(self, frames: EpisodeFrames, encoder: VideoEncoder, window: int) -> None:
-        self.frames, self.encoder, self.window = frames, encoder, window
+    def __init__(self, frames: EpisodeFrames, encoder: VideoEncoder, temporal_window: int) -> None:
+        self.frames, self.encoder, self.temporal_window = frames, encoder, temporal_window
         self.episodes = frames.episodes
         self._loaded: dict[int, torch.Tensor] = {}  # episode position → (T, C, crop, crop)
 
@@ -93,7 +93,8 @@ class ClipAssembler:
         """(B,) global rows → preprocessed clips (B, m, C, crop, crop)."""
         positions = self.episodes.episode_of_rows(rows)
         starts = self.episodes.start[positions]
-        local = clip_frame_rows(rows, starts, self.window) - starts[:, None]  # (B, m) frame within episode
+        clips = clip_frame_rows(rows, starts, self.temporal_window)  # (B, m)
+        local = clips - starts[:, None]  # frame within episode
         needed = np.unique(positions)  # a batch spans a few episodes
         for stale in [p for p in self._loaded if p < needed[0]]:
             del self._loaded[stale]
@@ -103,7 +104,7 @@ class ClipAssembler:
                 self._loaded[p] = self.encoder.preprocess(self.frames.episode(p))
             frames = self._loaded[p]
             if out is None:
-                out = frames.new_empty((len(rows), self.window, *frames.shape[1:]))
+                out = frames.new_empty((len(rows), self.temporal_window, *frames.shape[1:]))
             hit = positions == p
             out[torch.from_numpy(hit)] = frames[torch.from_numpy(local[hit])]
         return out
@@ -251,7 +252,7 @@ def build_cache(
     `dataset_revision`: the commit of a Hub snapshot dataset, recorded in the metadata."""
     if encoder.spec.name != request.encoder:
         raise LatentCacheError(f"encoder {encoder.spec.name!r} given for a {request.encoder!r} cache")
-    encoder.check_window(request.temporal_window)
+    encoder.check_temporal_window(request.temporal_window)
     if batch_size < 1 or shard_size < batch_size:
         raise LatentCacheError(f"need 1 <= batch_size <= shard_size, got {batch_size}, {shard_size}")
     out_dir = Path(out_dir)
@@ -319,7 +320,7 @@ def read_meta(path: Path) -> dict[str, Any]:
 def check_request(
     meta: dict[str, Any], request: CacheRequest, path: Path, dataset_root: Path | None = None
 ) -> None:
-    """Reject a cache built for another dataset, encoder, window or camera, naming the field.
+    """Reject a cache built for another dataset, encoder, temporal_window or camera, naming the field.
 
     With `dataset_root`, the dataset's current fingerprint must equal the one the cache was built from.
     """

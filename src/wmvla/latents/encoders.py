@@ -39,8 +39,9 @@ class VideoEncoder(ABC):
     """What the cache builder and the online encoder need of an encoder.
 
     `preprocess`: uint8 frames (T, H, W, 3) → model-ready frames (T, C, H', W') on CPU;
-    `encode`: preprocessed clips (B, window, C, H', W') → one float32 vector (B, D) per clip, the vector of
-    the clip's last frame (it never depends on a later frame: clips end at the frame they describe).
+    `encode`: preprocessed clips (B, m, C, H', W') of m = temporal_window frames → one float32 vector (B, D)
+    per clip, the vector of the clip's last frame (it never depends on a later frame: clips end at the frame
+    they describe).
     """
 
     def __init__(
@@ -67,12 +68,13 @@ class VideoEncoder(ABC):
             )
         return dim
 
-    def check_window(self, window: int) -> None:
+    def check_temporal_window(self, temporal_window: int) -> None:
         """Refuse a clip length the model does not take (Cosmos: exactly 1 + its temporal compression)."""
-        if self.spec.window is not None and window != self.spec.window:
+        fixed = self.spec.temporal_window
+        if fixed is not None and temporal_window != fixed:
             raise WmvlaError(
-                f"encoder {self.spec.name!r} encodes clips of {self.spec.window} frames, not {window} "
-                "(its registry entry fixes the temporal window)"
+                f"encoder {self.spec.name!r} encodes clips of {fixed} frames, not {temporal_window} "
+                "(its registry entry fixes the temporal_window)"
             )
 
     @abstractmethod
@@ -132,9 +134,9 @@ class CosmosEncoder(VideoEncoder):
         model = AutoencoderKLCosmos.from_pretrained(source, subfolder=spec.subfolder, torch_dtype=self.dtype)
         self.model = model.to(self.device).eval().requires_grad_(False)
         config = model.config
-        if spec.window != 1 + config.temporal_compression_ratio:
-            ratio = config.temporal_compression_ratio
-            raise WmvlaError(f"{source}: temporal compression {ratio}, the registry says {spec.window - 1}")
+        if spec.temporal_window != 1 + config.temporal_compression_ratio:
+            ratio, registered = config.temporal_compression_ratio, spec.temporal_window
+            raise WmvlaError(f"{source}: temporal compression {ratio}, the registry says {registered - 1}")
         channels = config.latent_channels
         self.processor = VideoProcessor(vae_scale_factor=config.spatial_compression_ratio)
         self.mean, self.std, self.normalisation = latent_statistics(config, channels)

@@ -16,21 +16,28 @@ from wmvla.latents.windows import clip_frame_rows, history_rows
 
 class OnlineWorldEncoder:
     def __init__(self, encoder: VideoEncoder, temporal_window: int, t_ctx: int, n_envs: int) -> None:
-        encoder.check_window(temporal_window)
-        self.encoder, self.window, self.t_ctx, self.n_envs = encoder, temporal_window, t_ctx, n_envs
+        encoder.check_temporal_window(temporal_window)
+        self.encoder, self.temporal_window, self.t_ctx, self.n_envs = encoder, temporal_window, t_ctx, n_envs
         self.span = t_ctx + temporal_window - 1  # frames the clips of one history cover
         self._frames: list[dict[int, torch.Tensor]] = [{} for _ in range(n_envs)]  # episode time → frame
         self._steps = np.zeros(n_envs, dtype=np.int64)  # steps seen in the current episode
 
     @classmethod
     def load(
-        cls, name: str, path: str, device: torch.device, dim: int, window: int, t_ctx: int, n_envs: int
+        cls,
+        name: str,
+        path: str,
+        device: torch.device,
+        dim: int,
+        temporal_window: int,
+        t_ctx: int,
+        n_envs: int,
     ) -> "OnlineWorldEncoder":
         """The encoder a policy was trained with (`name`, `path`), checked against the policy's `dim`."""
         encoder = load_encoder(name, path, device)
         if encoder.dim != dim:
             raise ValueError(f"encoder {encoder.spec.name} has D={encoder.dim}, world_dim={dim}")
-        return cls(encoder, window, t_ctx, n_envs)
+        return cls(encoder, temporal_window, t_ctx, n_envs)
 
     def reset(self, env_ids: list[int] | None = None) -> None:
         """Forget the history of the given envs (all by default): a new episode starts."""
@@ -61,8 +68,8 @@ class OnlineWorldEncoder:
         now = self._steps - 1  # time of the current frame within each env's episode
         zeros = np.zeros(self.n_envs, dtype=np.int64)
         hist_t, mask = history_rows(now, zeros, self.t_ctx)  # (n_envs, T_ctx) episode times
-        clip_t = clip_frame_rows(hist_t.reshape(-1), np.zeros(hist_t.size, np.int64), self.window)
-        clip_t = clip_t.reshape(self.n_envs, self.t_ctx, self.window)
+        clip_t = clip_frame_rows(hist_t.reshape(-1), np.zeros(hist_t.size, np.int64), self.temporal_window)
+        clip_t = clip_t.reshape(self.n_envs, self.t_ctx, self.temporal_window)
         clips = torch.stack([self._gather(i, clip_t[i]) for i in range(self.n_envs)])  # (n, T, m, C, h, w)
         latents = self.encoder.encode(clips.flatten(0, 1)).view(self.n_envs, self.t_ctx, -1)
         latents[torch.from_numpy(~mask)] = 0.0  # as the cache reader: masked history carries nothing

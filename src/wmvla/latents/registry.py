@@ -28,8 +28,8 @@ class UnknownEncoderError(WmvlaError, KeyError):
 
 TINY_SUFFIX = "-tiny"  # a tiny stand-in is named `<family>-tiny` and built by its family's tiny builder
 
-# One rule for every encoder and family name, Hub or tiny. Why: a name is a path component (`<encoder>_m<m>`,
-# where `_` separates the clip length), a DAG wildcard, a hub lock key and a model directory; capitals would
+# One rule for every encoder and family name, Hub or tiny. Why: a name is a path component (a latent cache's
+# `<encoder>/temporal_window_<m>`), a DAG wildcard, a hub lock key and a model directory; capitals would
 # make two names of one model where a filesystem ignores case.
 NAME_RULE = "^[a-z0-9]+(-[a-z0-9]+)*$"
 
@@ -72,7 +72,7 @@ class EncoderSpec:
     dim: int  # D, the latent size (checked against the loaded model)
     files: tuple[str, ...] = ("*.json", "*.safetensors")  # what the hub stage downloads of the repo
     subfolder: str | None = None  # where in the repository the model lives
-    window: int | None = None  # frames per clip fixed by the model; None: the study's temporal_window
+    temporal_window: int | None = None  # frames per clip fixed by the model; None: world.temporal_window
     grid: int | None = None  # cosmos: the latent grid is average-pooled to grid × grid cells per channel
     size: int | None = None  # cosmos: frames are resized to size × size before encoding
 
@@ -120,12 +120,19 @@ ENCODERS: dict[str, EncoderSpec] = _by_name(
         16 * 4 * 4,
         files=("vae/*.json", "vae/*.safetensors"),
         subfolder="vae",
-        window=COSMOS_CLIP,
+        temporal_window=COSMOS_CLIP,
         grid=4,
         size=256,
     ),
     EncoderSpec(  # TinyCosmosSpec; its D differs from vjepa2-tiny's, so a mixed-up cache cannot pass
-        "cosmos-tiny", "cosmos", None, 16 * 3 * 3, subfolder="vae", window=COSMOS_CLIP, grid=3, size=64
+        "cosmos-tiny",
+        "cosmos",
+        None,
+        16 * 3 * 3,
+        subfolder="vae",
+        temporal_window=COSMOS_CLIP,
+        grid=3,
+        size=64,
     ),
 )
 

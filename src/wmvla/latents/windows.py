@@ -7,12 +7,12 @@ episode boundary (DESIGN.md §4 "Latent cache", "Training sample").
 import numpy as np
 
 
-def clip_frame_rows(rows: np.ndarray, episode_start: np.ndarray, window: int) -> np.ndarray:
+def clip_frame_rows(rows: np.ndarray, episode_start: np.ndarray, temporal_window: int) -> np.ndarray:
     """Rows of the frames forming the clip that ends at each row: [t-m+1 .. t], (B, m).
 
     Frames before the episode start repeat the episode's first frame.
     """
-    offsets = np.arange(1 - window, 1)  # (m,)
+    offsets = np.arange(1 - temporal_window, 1)  # (m,)
     return np.maximum(rows[:, None] + offsets[None, :], episode_start[:, None])
 
 

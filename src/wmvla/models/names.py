@@ -4,5 +4,5 @@ entries, `wmvla.latents.registry`; `wmvla.study.tiny_models` lists them all).
 Why apart from `wmvla.models.tiny`: the DAG needs the names while it is built, without importing torch.
 """
 
-VLM_TINY_KIND = "smolvlm"  # `vlm_model_name: smolvlm-tiny`
+VLM_MODEL = "smolvlm"  # its tiny stand-in: `vlm_model_name: smolvlm-tiny`
 VLM_TINY_BUILDER = "build_tiny_smolvlm"  # in wmvla.models.tiny

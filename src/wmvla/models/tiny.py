@@ -146,8 +146,8 @@ def _build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     )
 
 
-def _write_build_info(out_dir: Path, kind: str, spec: object) -> None:
-    info = {"kind": kind, "spec": asdict(spec), "weights": "random (seeded)", "builder": __name__}
+def _write_build_info(out_dir: Path, model: str, spec: object) -> None:
+    info = {"model": model, "spec": asdict(spec), "weights": "random (seeded)", "builder": __name__}
     (out_dir / BUILD_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 

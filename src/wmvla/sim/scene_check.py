@@ -2,8 +2,8 @@
 
 Why: every success rate comes from the simulator, and a MuJoCo that is not the one LIBERO's init states
 and training images were made with changes the task (from 3.4 the libero_spatial task-5 bowl rests on the
-ramekin's rim instead of in it) and the pixels (from 3.3.3 floors render darker — a shift the world arms'
-online encoder sees and E0 does not). Two checks per task and init state the evaluation uses:
+ramekin's rim instead of in it) and the pixels (from 3.3.3 floors render darker — a shift the world-branch
+arms' online encoder sees and E0 does not). Two checks per task and init state the evaluation uses:
 
 - relations: every `On`/`In` relation between two objects in the task's BDDL `:init` holds after the reset,
   evaluated by LIBERO's own predicates (`On`: contact, above, centres within 3 cm; `In`: contact and

@@ -59,7 +59,7 @@ def arm_jobs(config: dict, exp: str) -> int:
 
 def duplicate_warnings(config: dict) -> list[str]:
     """One line per arm that repeats another: a variant that changes nothing of the world arm, or a copy."""
-    world = config["analysis"].get("world_arm")
+    world = config["analysis"].get("world")
     lines = []
     for first, *others in same_arms(config):
         for exp in others:

@@ -22,7 +22,7 @@ from wmvla.study.paths import (
     fill,
     latent_cache_dir,
 )
-from wmvla.study.tiny_models import TINY_MODELS, tiny_kind
+from wmvla.study.tiny_models import TINY_MODELS, model_of_tiny
 
 # What each kind of artifact must have on disk for the jobs that load it.
 POLICY_FILES = ("*.json", "*.safetensors")  # config, weights, saved processors and their statistics
@@ -135,7 +135,7 @@ def hub_manifests(paths: list[str]) -> list[str]:
 def _source(config: dict, ref: str, key: str) -> tuple[str, list[str]]:
     """Where a job loads `ref` from, and the DAG output that provides it (if the DAG makes it)."""
     if ref in TINY_MODELS:
-        path = fill(TINY_MODEL, config, kind=tiny_kind(ref))
+        path = fill(TINY_MODEL, config, model=model_of_tiny(ref))
         return path, [path]
     artifact = hub_artifact(config, key)
     if artifact is not None and artifact.repo_id == ref:
@@ -171,8 +171,8 @@ def init_localize_inputs(config: dict) -> list[str]:
 
 
 def init_source(config: dict) -> tuple[str | None, list[str]]:
-    """The init checkpoint every job loads (E0's --policy.path, the world arms' init, the init gate): the
-    localized one (`results/<study>/init`), whose Hub names point at the study's snapshots."""
+    """The init checkpoint every job loads (E0's --policy.path, the world-branch arms' init, the init gate):
+    the localized one (`results/<study>/init`), whose Hub names point at the study's snapshots."""
     if not config["policy"]["init"]:
         return None, []
     path = fill(INIT, config)

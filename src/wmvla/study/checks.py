@@ -38,7 +38,7 @@ def check_overrides(where: str, policy_type: str, args: dict) -> None:
 
 
 def check_parity(experiments: dict[str, dict], baseline: str) -> None:
-    """World arms may differ from the baseline only in the world branch, unless they declare it.
+    """World-branch arms may differ from the baseline only in the world branch, unless they declare it.
 
     The SmolVLA fields (everything but `smolvla_world`'s own fields) that an experiment overrides must
     equal the baseline's overrides; a deliberate difference is listed in `differs_from_baseline`.
@@ -124,8 +124,8 @@ def _named_encoders(config: dict) -> dict[str, str]:
 
 
 def check_encoders(config: dict) -> None:
-    """Every encoder named is registered, only world experiments name one, and no override sets what the DAG
-    derives from it."""
+    """Every encoder named is registered, only world-branch experiments name one, and no override sets what
+    the DAG derives from it."""
     for name, where in _named_encoders(config).items():
         if name not in ENCODERS:
             raise StudyConfigError(
@@ -158,8 +158,8 @@ def _world_defaults() -> dict:
 
 
 def check_world_settings(exp: str, args: list[dict]) -> None:
-    """A world arm's settings — the policy's defaults, then each of `args` (shared, then the arm's) — obey
-    the rules its config checks when a job builds it (`wmvla.world.settings`), named in one line."""
+    """A world-branch arm's settings — the policy's defaults, then each of `args` (shared, then the arm's) —
+    obey the rules its config checks when a job builds it (`wmvla.world.settings`), named in one line."""
     fields = policy_fields("smolvla_world")
     values = dict(_world_defaults())
     for overrides in args:
@@ -212,7 +212,7 @@ def check_perturbations(config: dict) -> None:
                 f"perturbations.experiments names {exp}, which is never evaluated as trained (its eval_modes "
                 "have no `pred`): perturbed arms are evaluated as trained"
             )
-    for role in ("baseline", "world_arm"):
+    for role in ("baseline", "world"):
         exp = config["analysis"].get(role)
         if exp in config["experiments"] and exp not in arms:
             raise StudyConfigError(
@@ -222,7 +222,7 @@ def check_perturbations(config: dict) -> None:
 
 
 def check_study_config(config: dict, baseline: str | None) -> None:
-    """Override keys and values of the shared `policy.args` and of every experiment, the world arms'
+    """Override keys and values of the shared `policy.args` and of every experiment, the world-branch arms'
     settings, encoders and their implementations, arm parity, the evaluation protocol against the chunk
     size, the analysis's margin, and the perturbation axis."""
     check_protocol(config)

@@ -31,7 +31,7 @@ from wmvla.study.paths import (
     CURVES,
     GATE_INIT_RESULT,
     checkpoint_dir,
-    encoder_window,
+    encoder_temporal_window,
     eval_result,
     fill,
     latent_cache_dir,
@@ -77,7 +77,7 @@ def latents_command(config: dict, encoder: str) -> list[str]:
         f"--repo-id={config['dataset']['repo_id']}",
         f"--encoder={encoder}",
         f"--encoder-path={encoder_source(config, encoder)[0]}",
-        f"--window={encoder_window(config, encoder)}",
+        f"--temporal-window={encoder_temporal_window(config, encoder)}",
         f"--camera={world['camera']}",
         f"--batch-size={world['batch_size']}",
         f"--shard-size={world['shard_size']}",
@@ -107,7 +107,7 @@ def world_policy_args(config: dict, exp: str) -> list[str]:
         f"--policy.world_latents_path={latent_cache_dir(config, encoder)}",
         f"--policy.world_encoder={encoder}",
         f"--policy.world_encoder_path={encoder_source(config, encoder)[0]}",
-        f"--policy.world_temporal_window={encoder_window(config, encoder)}",
+        f"--policy.world_temporal_window={encoder_temporal_window(config, encoder)}",
         f"--policy.world_camera={config['world']['camera']}",
         f"--policy.world_dim={encoder_spec(encoder).dim}",
     ]
@@ -292,7 +292,7 @@ def gate_eval_args(config: dict, suite: str) -> list[str]:
 
 def experiment_gate_plan(config: dict, exp: str) -> str:
     """JSON of what one experiment's gate job checks: its training arguments and the baseline's, and the
-    fields a world arm may set differently from the baseline (its world branch)."""
+    fields a world-branch arm may set differently from the baseline (its world branch)."""
     suite, seed = config["suites"][0], config["seeds"][0]  # neither changes the resolved policy
     base = baseline(config)
     return json.dumps(

@@ -46,6 +46,23 @@ def validate_study_config(config: dict, schema: dict, where: str = "") -> None:
         )
 
 
+# Config keys that were renamed (issue 47, one word per idea): an old key is refused in one line naming the
+# new one, before the schema would list every key it allows.
+RENAMED_KEYS = {
+    ("analysis", "world_arm"): "analysis.world",
+    ("analysis", "capacity_control"): "analysis.capacity",
+}
+
+
+def refuse_renamed_keys(config: object, where: str = "") -> None:
+    """Refuse, in one line naming the new key, a config that still uses a renamed one (`where`: its file).
+    Every reader of a study config calls this first: `load_study_config` and the Snakefile."""
+    for (section, key), new in RENAMED_KEYS.items():
+        part = config.get(section) if isinstance(config, dict) else None
+        if isinstance(part, dict) and key in part:
+            raise StudyConfigFileError(f"config {section}.{key} was renamed {new}{where and f' ({where})'}")
+
+
 def load_study_config(path: Path, schema: Path | None = None) -> dict:
     """The config in `path`, with the schema's defaults filled in (schema: `schema.yaml` beside it)."""
     path = Path(path)
@@ -54,6 +71,7 @@ def load_study_config(path: Path, schema: Path | None = None) -> dict:
         config = read_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise StudyConfigFileError(f"cannot read the study config {path}: {err}") from err
+    refuse_renamed_keys(config, str(path))
     if not schema.is_file():
         raise StudyConfigFileError(f"no schema next to {path} (looked for {schema})")
     validate_study_config(config, read_yaml(schema.read_text()), str(path))
@@ -129,12 +147,12 @@ def baseline(config: dict) -> str | None:
 
 
 def experiment_encoder(config: dict, exp: str) -> str:
-    """The encoder whose latents a world experiment reads: its own `encoder`, else the study's."""
+    """The encoder whose latents a world-branch experiment reads: its own `encoder`, else the study's."""
     return config["experiments"][exp].get("encoder", config["world"]["encoder"])
 
 
 def study_encoders(config: dict) -> list[str]:
-    """Every encoder some world experiment of a study config reads, in experiment order (one cache each)."""
+    """Every encoder some world-branch experiment reads, in experiment order (a cache each)."""
     names = [experiment_encoder(config, exp) for exp in config["experiments"] if uses_world(config, exp)]
     return list(dict.fromkeys(names))
 

@@ -19,7 +19,7 @@ FUSION_FLAGS = {  # a fusion ablation sets one of these (DESIGN.md §4); the ver
     "world_prefix_tokens": "world tokens in the VLM prefix (F3a)",
     "world_prefix_cross_attn": "prefix cross-attention to the memory (F3b)",
 }
-ARMS = ("world_arm", "capacity_control")  # the roles the config names an arm for (`analysis:`)
+ARMS = ("world", "capacity")  # the roles the config names an arm for (`analysis:`), as `Design` names them
 ROLE_LABELS = {  # each role of `Design` as a reader names it
     "baseline": "baseline",
     "capacity": "capacity control",
@@ -45,26 +45,27 @@ def role_candidates(config: dict) -> dict[str, list[str]]:
 
     An arm whose latents come from another encoder than the world arm's is an encoder arm (whatever else
     it changes); of the others, one that sets a fusion flag is a fusion ablation, one with several hypotheses
-    an imagination bank, and any other world arm but the capacity control a variant of the world arm. A
-    non-world arm other than the baseline, or any world arm of a study without a world arm, has no role.
+    an imagination bank, and any other world-branch arm but the capacity control a variant of the world
+    arm. A plain SmolVLA arm other than the baseline, or any world-branch arm of a study without a world
+    arm, has no role.
     """
     analysis, experiments = config["analysis"], config["experiments"]
 
     def args(exp: str) -> dict:
         return experiments[exp].get("policy_args", {})
 
-    world_arm, capacity = (analysis[k] if analysis[k] in experiments else None for k in ARMS)
-    world_encoder = experiment_encoder(config, world_arm) if world_arm else config["world"]["encoder"]
-    world = [e for e in experiments if uses_world(config, e) and e != world_arm] if world_arm else []
-    encoders = [e for e in world if experiment_encoder(config, e) != world_encoder]
-    same_encoder = [e for e in world if e not in encoders and e != capacity]
+    world, capacity = (analysis[k] if analysis[k] in experiments else None for k in ARMS)
+    world_encoder = experiment_encoder(config, world) if world else config["world"]["encoder"]
+    branch = [e for e in experiments if uses_world(config, e) and e != world] if world else []
+    encoders = [e for e in branch if experiment_encoder(config, e) != world_encoder]
+    same_encoder = [e for e in branch if e not in encoders and e != capacity]
     fusion = [e for e in same_encoder if any(args(e).get(flag) for flag in FUSION_FLAGS)]
     banks = [e for e in same_encoder if int(args(e).get("world_num_hypotheses", 1)) > 1]
     variants = [e for e in same_encoder if e not in (*fusion, *banks)]
     return {
         "baseline": [e for e in (baseline(config),) if e],
         "capacity": [e for e in (capacity,) if e],
-        "world": [e for e in (world_arm,) if e],
+        "world": [e for e in (world,) if e],
         "fusion": fusion,
         "encoders": encoders,
         "imagination": banks,
@@ -93,8 +94,8 @@ def analysis_design(config: dict) -> Design:
     candidates = role_candidates(config)
     roles = one_role_each(candidates)
     check_verdicts(set(roles))
-    world_arm = roles["world"]
-    world_encoder = experiment_encoder(config, world_arm) if world_arm else config["world"]["encoder"]
+    world = roles["world"]
+    world_encoder = experiment_encoder(config, world) if world else config["world"]["encoder"]
 
     def args(exp: str | None) -> dict:
         return experiments[exp].get("policy_args", {}) if exp else {}
@@ -107,7 +108,7 @@ def analysis_design(config: dict) -> Design:
         if exp in roles["encoders"]:
             labels.insert(0, f"latents of {experiment_encoder(config, exp)} instead of {world_encoder}")
         changes[exp] = " and ".join(labels)
-    changes |= {exp: _differences(args(exp), args(world_arm)) for exp in roles["variants"]}
+    changes |= {exp: _differences(args(exp), args(world)) for exp in roles["variants"]}
     read = {role for verdict in VERDICTS for role in verdict.roles}
     covered = {arm for role, value in roles.items() if role in read for arm in _arms(value)}
     return Design(

@@ -93,7 +93,7 @@ def policy_fields(policy_type: str) -> dict[str, PolicyField]:
 
 
 def world_only_fields() -> set[str]:
-    """Fields `smolvla_world` adds to SmolVLA's: the only ones a world arm may set differently from E0."""
+    """Fields `smolvla_world` adds to SmolVLA's: the only ones a world-branch arm may change from E0."""
     return set(policy_fields("smolvla_world")) - set(policy_fields("smolvla"))
 
 

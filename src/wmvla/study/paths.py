@@ -13,7 +13,7 @@ from wmvla.latents.registry import encoder_spec
 from wmvla.study.config import train_steps
 
 STUDY = "results/{study}"
-TINY_MODEL = STUDY + "/models/{kind}-tiny"
+TINY_MODEL = STUDY + "/models/{model}-tiny"
 DATASET = STUDY + "/data/{dataset}"
 HUB_CACHE = STUDY + "/hub"
 TOOL_CACHE = (
@@ -21,7 +21,7 @@ TOOL_CACHE = (
 )  # the libraries' own caches (kernels, fonts, shaders): not artifacts, not versioned
 HUB_MANIFEST = HUB_CACHE + "/manifests/{artifact}.json"
 INIT = STUDY + "/init"  # the init checkpoint as jobs load it: its Hub names resolved to the study's snapshots
-LATENT_CACHE = STUDY + "/latents/{dataset}/{encoder}_m{window}"
+LATENT_CACHE = STUDY + "/latents/{dataset}/{encoder}/temporal_window_{temporal_window}"
 PREFLIGHT = STUDY + "/preflight/preflight.json"
 GATES_DIR = STUDY + "/gates"
 GATE_EXPERIMENT = GATES_DIR + "/experiments/{exp}.json"
@@ -55,11 +55,11 @@ COST = STUDY + "/cost.csv"  # `wmvla cost` of the finished study: forecast and m
 LOGS = "logs/{study}"
 CURVES = LOGS + "/curves/{suite}/{exp}/seed{seed}"  # a run's TensorBoard event files (wmvla.train.progress)
 JOB_LOGS = {
-    "tiny_model": "models/{kind}-tiny",
+    "tiny_model": "models/{model}-tiny",
     "hub": "hub/{artifact}",
     "init_checkpoint": "hub/init",
     "dataset": "data/{dataset}",
-    "latents": "latents/{dataset}/{encoder}_m{window}",
+    "latents": "latents/{dataset}/{encoder}/temporal_window_{temporal_window}",
     "preflight": "preflight/preflight",
     "gate_experiment": "gates/{exp}",
     "gate_latents": "gates/latents_{encoder}",
@@ -109,15 +109,16 @@ def study_root(config: dict) -> Path:
     return Path(fill(STUDY, config))
 
 
-def encoder_window(config: dict, encoder: str) -> int:
-    """Frames per clip: fixed by the model for Cosmos (1 + its temporal compression), else the study's m."""
-    return encoder_spec(encoder).window or config["world"]["temporal_window"]
+def encoder_temporal_window(config: dict, encoder: str) -> int:
+    """Frames per clip: fixed by the model for Cosmos (1 + its temporal compression), else the study's
+    `world.temporal_window`."""
+    return encoder_spec(encoder).temporal_window or config["world"]["temporal_window"]
 
 
 def latent_cache_dir(config: dict, encoder: str) -> Path:
-    """One cache per (dataset, encoder): `<encoder>_m<frames per clip>`."""
-    dataset, window = config["dataset"]["name"], encoder_window(config, encoder)
-    return Path(fill(LATENT_CACHE, config, dataset=dataset, encoder=encoder, window=window))
+    """One cache per (dataset, encoder): `<encoder>/temporal_window_<frames per clip>`."""
+    dataset, temporal_window = config["dataset"]["name"], encoder_temporal_window(config, encoder)
+    return Path(fill(LATENT_CACHE, config, dataset=dataset, encoder=encoder, temporal_window=temporal_window))
 
 
 def train_dir(config: dict, suite: str, exp: str, seed: int | str) -> Path:

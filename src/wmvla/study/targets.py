@@ -41,15 +41,15 @@ def latent_cache_dirs(config: dict) -> list[str]:
     return [str(latent_cache_dir(config, name)) for name in study_encoders(config)]
 
 
-def cache_encoder(config: dict, dataset: str, encoder: str, window: str | int) -> str:
-    """The encoder of the latent cache `<dataset>/<encoder>_m<window>`, if an experiment reads that cache."""
+def cache_encoder(config: dict, dataset: str, encoder: str, temporal_window: str | int) -> str:
+    """The encoder of the latent cache `<dataset>/<encoder>/temporal_window_<temporal_window>`, if an
+    experiment reads that cache."""
     caches = {latent_cache_dir(config, name): name for name in study_encoders(config)}
-    wanted = next((path for path in caches if path.parts[-2:] == (dataset, f"{encoder}_m{window}")), None)
+    want = (dataset, encoder, f"temporal_window_{temporal_window}")
+    wanted = next((path for path in caches if path.parts[-3:] == want), None)
     if wanted is None:
         known = ", ".join(map(str, caches)) or "none"
-        raise StudyConfigError(
-            f"this config builds no latent cache {dataset}/{encoder}_m{window} (it builds: {known})"
-        )
+        raise StudyConfigError(f"this config builds no latent cache {'/'.join(want)} (it builds: {known})")
     return caches[wanted]
 
 

@@ -64,7 +64,7 @@ def lerobot_train_args(argv: list[str]) -> list[str]:
 
 
 def init_base_config(init_path: str) -> dict:
-    """The train-config base of a world arm: the init checkpoint's policy config, retyped smolvla_world.
+    """The train-config base of a world-branch arm: the init's policy config, retyped smolvla_world.
 
     Loaded by LeRobot's own `PreTrainedConfig.from_pretrained` — what `--policy.path` does for E0 — so
     every SmolVLA field (chunk size, n_action_steps, denoising steps, image size, optimizer and scheduler
@@ -83,7 +83,7 @@ def init_base_config(init_path: str) -> dict:
 
 
 def needs_init_base(args: list[str]) -> str | None:
-    """The init checkpoint whose config a world arm starts from, or None (no init, or resuming)."""
+    """The init checkpoint whose config a world-branch arm starts from, or None (no init, or resuming)."""
     if _value(args, "policy.type") != "smolvla_world" or _value(args, "config_path") is not None:
         return None
     return _value(args, "policy.init_from_policy_path")

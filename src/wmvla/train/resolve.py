@@ -1,7 +1,7 @@
 """A training config resolved exactly as `lerobot-train` will resolve it (what the parity gate compares).
 
 Why resolve rather than read the study config: E0 takes its SmolVLA settings from the init checkpoint
-(`--policy.path`), the world arms from the same checkpoint through `lerobot-wm-train`'s base config;
+(`--policy.path`), the world-branch arms from the same checkpoint through `lerobot-wm-train`'s base config;
 only LeRobot's own parsing shows what each run will really train and evaluate with.
 """
 
