@@ -193,6 +193,15 @@ class _Watch(threading.Thread):
             self.most, self.seen = max(self.most, len(live)), self.seen | set(live)
 
 
+def _status(smoke_study) -> dict:
+    """E1's row of `wmvla status --json`, asked on the study's cluster (its `squeue`)."""
+    wmvla = Path(smoke_study.snakemake_bin).with_name("wmvla")
+    out = subprocess.run([str(wmvla), "status", "--configfile", "config/smoke.yaml", "--json"],
+                         cwd=smoke_study.root, env=smoke_study.cluster.env, capture_output=True, text=True,
+                         timeout=120, check=True)  # fmt: skip
+    return next(r for r in json.loads(out.stdout)["runs"] if r["exp"] == "E1")
+
+
 def test_a_study_restarted_after_its_snakemake_process_died_never_trains_a_run_twice(smoke_study):
     """The Snakemake process driving E1's training is killed (SIGKILL) once the training saved its first
     checkpoint; its Slurm job goes on. `--unlock` and the same command again: the start check stops, naming
@@ -214,6 +223,9 @@ def test_a_study_restarted_after_its_snakemake_process_died_never_trains_a_run_t
         head.kill()  # the login node's process dies; its Slurm job does not
         head.communicate(timeout=60)
         assert _job(cluster, job).get("JobState") == "RUNNING"
+        status = _status(smoke_study)  # what a researcher sees now: the run training, on its Slurm job
+        assert status["stage"] == "training" and SAVE_FREQ <= status["train"]["done"] < STEPS, status
+        assert status["train"]["detail"] == f"Slurm job {job} RUNNING", status
         restarted = time.monotonic()
         assert smoke_study.slurm("--unlock").returncode == 0
         refused = smoke_study.slurm(E1_TRAIN)

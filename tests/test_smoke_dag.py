@@ -111,6 +111,24 @@ def test_the_smoke_study_records_trains_evaluates_and_reports(smoke_study):
     assert (study / "logs/smoke/libero_spatial/E0/seed0/train.log").is_file()
 
 
+def test_status_reads_the_built_smoke_study_as_done_and_its_curves_are_there(smoke_study):
+    """`wmvla status` on the built study: every run done, every clearance cleared, no lease held, nothing
+    left; each training wrote its TensorBoard curves where the README says."""
+    wmvla = Path(smoke_study.snakemake_bin).with_name("wmvla")
+    out = subprocess.run([str(wmvla), "status", "--configfile", "config/smoke.yaml", "--json"],
+                         cwd=smoke_study.root, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = json.loads(out.stdout)
+    assert found["stages"] == {"done": 4} and all(g["state"] == "cleared" for g in found["gates"].values())
+    assert not [lease for lease in found["leases"] if lease["alive"] is not False]
+    assert found["remaining"]["job_hours"] == 0 and not found["remaining"]["unknown"]
+    for exp in ("E0", "E1", "E2", "E2_cosmos"):
+        events = list(
+            (smoke_study.root / f"logs/smoke/curves/libero_spatial/{exp}/seed0").glob("events.out.*")
+        )
+        assert events and events[0].stat().st_size > 1000, exp
+
+
 def test_the_smoke_study_leaves_no_dataset_copy_in_the_home_directory(smoke_study, capsys):
     """The study was built with an empty HOME: LeRobot's Arrow copies of the dataset went to each job's
     scratch, every library cache into the study; what HOME holds afterwards is listed (Snakemake's own

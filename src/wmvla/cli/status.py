@@ -86,6 +86,9 @@ def _text(found: dict) -> list[str]:
     left = found["remaining"]
     sources = "; ".join(f"{rule} {src}" for rule, src in left["sources"].items())
     unknown = f"; no time per job yet for {', '.join(left['unknown'])}" if left["unknown"] else ""
+    if not left["job_hours"] and not left["unknown"]:
+        lines.append("left: nothing — every training and evaluation is done")
+        return lines
     lines.append(
         f"left: {_hours(left['job_hours'])} of jobs → ends ~{left['end']} on {left['slots']} job slots "
         f"({_hours(left['wall_hours'])}; time per job: {sources or 'none'}{unknown}; queue waits not counted)"

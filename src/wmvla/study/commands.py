@@ -90,14 +90,16 @@ def split_args(config: dict, split: str) -> list[str]:
 
 
 def train_run_args(config: dict, suite: str, exp: str, seed: int) -> list[str]:
-    """`wmvla train run` options: the dataset whose suite episodes it trains on, and where its curves go (the
-    rule adds --out)."""
-    curves = (
-        [f"--curves={fill(CURVES, config, suite=suite, exp=exp, seed=seed)}"]
-        if config["train"]["curves"]
-        else []
-    )
-    return [f"--dataset={dataset_dir(config)}", f"--suite={suite}", *split_args(config, "train"), *curves]
+    """`wmvla train run` options: the dataset whose suite episodes it trains on, and where its live curves go
+    (always: a switch would change the job's parameters, and Snakemake would retrain every run for it; they
+    cost ~1% of a training, bench/curves.py). The rule adds --out."""
+    curves = fill(CURVES, config, suite=suite, exp=exp, seed=seed)
+    return [
+        f"--dataset={dataset_dir(config)}",
+        f"--suite={suite}",
+        *split_args(config, "train"),
+        f"--curves={curves}",
+    ]
 
 
 def world_policy_args(config: dict, exp: str) -> list[str]:

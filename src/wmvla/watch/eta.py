@@ -35,7 +35,10 @@ def remaining(config: dict, runs: list[RunStatus], slots: int) -> Remaining:
         if cost.rule not in RULES:
             continue
         if cost.measured_jobs:
-            per_job[cost.rule], sources[cost.rule] = cost.measured_s, f"measured ({cost.measured_jobs} jobs)"
+            per_job[cost.rule], sources[cost.rule] = (
+                cost.measured_s,
+                f"measured ({cost.measured_jobs} job{'s' * (cost.measured_jobs > 1)})",
+            )
         elif cost.seconds is not None:
             per_job[cost.rule], sources[cost.rule] = cost.seconds, cost.source
     left: list[float] = []
