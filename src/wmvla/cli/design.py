@@ -40,7 +40,10 @@ def _text(found: dict) -> list[str]:
         lines += textwrap.wrap(", ".join(f["members"]), 106, initial_indent="    ", subsequent_indent="    ")
     axis = found["perturbations"]
     if axis["kinds"]:
-        lines.append(f"perturbation axis: {', '.join(axis['kinds'])} on {', '.join(axis['arms'])}")
+        lines.append(
+            f"perturbation axis: {', '.join(axis['kinds'])} on {', '.join(axis['arms'])} "
+            f"({axis['evaluations']} evaluations: each kind × arm × suite × seed, as trained)"
+        )
     else:
         lines.append("perturbation axis: none")
     return lines

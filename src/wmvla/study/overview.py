@@ -20,7 +20,7 @@ from wmvla.design import (
     Design,
     role_fields,
 )
-from wmvla.study.config import perturbation_kinds, perturbed_arms
+from wmvla.study.config import perturbation_kinds, perturbed_arms, perturbed_runs
 from wmvla.study.design import ROLE_LABELS, analysis_design, design_warnings, role_candidates
 
 FAMILY_ORDER = (VS_BASELINE, ABLATIONS, VS_WORLD, WORLD_VS_CAPACITY, UNDER_PERTURBATION)
@@ -108,6 +108,10 @@ def overview(config: dict) -> dict:
         "seeds": list(config["seeds"]),
         "arms": [asdict(a) for a in arms],
         "families": [asdict(f) for f in found],
-        "perturbations": {"kinds": kinds, "arms": perturbed_arms(config)},
+        "perturbations": {
+            "kinds": kinds,
+            "arms": perturbed_arms(config),
+            "evaluations": len(perturbed_runs(config)),
+        },
         "warnings": design_warnings(config),
     }
