@@ -1,3 +1,4 @@
+import functools
 import json
 import re
 import shlex
@@ -153,6 +154,13 @@ def get_offline_args(wildcards):
             config, wildcards.suite, wildcards.exp, int(wildcards.seed)
         )
     )
+
+
+# The config is fixed once the workflow is loaded, and what a job loads depends on its experiment alone:
+# resolved once per experiment, not for each of the DAG's jobs and checkpoint re-evaluations.
+train_loads = functools.cache(lambda exp: artifacts.train_inputs(config, exp))
+eval_loads = functools.cache(lambda exp: artifacts.eval_inputs(config, exp))
+offline_loads = functools.cache(lambda exp: artifacts.offline_inputs(config, exp))
 
 
 def get_hub_manifests(wildcards, input):

@@ -1,7 +1,7 @@
 rule eval:
     input:
         train=rules.train.output.train,
-        loads=lambda w: artifacts.eval_inputs(config, w.exp),
+        loads=lambda w: list(eval_loads(w.exp)),
         gates=after_gates,
     output:
         result=paths.EVAL,
@@ -22,7 +22,7 @@ rule eval:
 rule eval_perturbed:  # a trained run on LIBERO-PRO's variant of its suite: evaluation only, paired with `eval`
     input:
         train=rules.train.output.train,
-        loads=lambda w: artifacts.eval_inputs(config, w.exp),
+        loads=lambda w: list(eval_loads(w.exp)),
         gates=after_gates,
         scene=after_perturbation_scene,
     output:

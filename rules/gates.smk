@@ -1,6 +1,6 @@
 rule gate_experiment:
     input:
-        loads=lambda w: artifacts.train_inputs(config, w.exp),
+        loads=lambda w: list(train_loads(w.exp)),
         latents=after_latent_gate,
         baseline_processors=lambda w: targets.baseline_processors(config, w.exp),
         preflight=after_preflight,

@@ -1,7 +1,7 @@
 rule offline_check:
     input:
         train=rules.train.output.train,
-        loads=lambda w: artifacts.offline_inputs(config, w.exp),
+        loads=lambda w: list(offline_loads(w.exp)),
         gates=after_gates,
     output:
         result=paths.OFFLINE,

@@ -1,6 +1,6 @@
 rule train:
     input:
-        loads=lambda w: artifacts.train_inputs(config, w.exp),
+        loads=lambda w: list(train_loads(w.exp)),
         gates=after_gates,
     output:
         train=directory(paths.TRAIN),

@@ -129,7 +129,7 @@ def hub_fetch_plan(config: dict, artifact: Artifact) -> str:
 
 def hub_manifests(paths: list[str]) -> list[str]:
     """The hub-stage manifests among a job's inputs: what the job checks before it starts."""
-    return [p for p in paths if Path(p).parent.name == "manifests" and Path(p).parent.parent.name == "hub"]
+    return [p for p in paths if p.split("/")[-3:-1] == ["hub", "manifests"]]  # str ops: every job asks
 
 
 def _source(config: dict, ref: str, key: str) -> tuple[str, list[str]]:
