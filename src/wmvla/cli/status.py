@@ -101,17 +101,20 @@ def _status(args: argparse.Namespace) -> None:
 
     beside = args.configfile.parent / "schema.yaml"
     config = load_study_config(args.configfile, beside if beside.is_file() else Path("config/schema.yaml"))
-    while True:
-        found = _report(config, args.slots)
-        if args.json:
-            print(json.dumps(found, indent=2))
-        else:
-            if args.watch:
-                print("\033[2J\033[H", end="")  # clear the terminal, cursor home
-            print("\n".join(_text(found)), flush=True)
-        if not args.watch:
-            return
-        time.sleep(args.watch)
+    try:
+        while True:
+            found = _report(config, args.slots)
+            if args.json:
+                print(json.dumps(found, indent=2))
+            else:
+                if args.watch:
+                    print("\033[2J\033[H", end="")  # clear the terminal, cursor home
+                print("\n".join(_text(found)), flush=True)
+            if not args.watch:
+                return
+            time.sleep(args.watch)
+    except KeyboardInterrupt:  # how a watch ends: quietly
+        return
 
 
 def register(groups: argparse._SubParsersAction) -> None:
