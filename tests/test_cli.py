@@ -117,7 +117,9 @@ def test_a_job_passes_the_schedulers_signal_to_its_command(tmp_path):
     log = tmp_path / "job.log"
     job = _job(log, "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
     deadline = time.monotonic() + 60
-    while "ready" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+    # the line the command prints, not the attempt header (which quotes the command, `echo ready` included)
+    lines = lambda: log.read_text().splitlines() if log.exists() else []  # noqa: E731
+    while "ready" not in lines() and time.monotonic() < deadline:
         time.sleep(0.1)
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=60) == 7
