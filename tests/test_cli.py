@@ -112,14 +112,17 @@ def test_a_job_whose_hub_inputs_are_missing_runs_nothing_and_says_why(tmp_path):
     assert "error: policy.vlm (a/b@ffffffffffff)" in (tmp_path / "job.log").read_text()
 
 
+def _lines(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
 def test_a_job_passes_the_schedulers_signal_to_its_command(tmp_path):
     """Slurm signals a cancelled or timed-out job; the command itself must see it (and may clean up)."""
     log = tmp_path / "job.log"
     job = _job(log, "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
     deadline = time.monotonic() + 60
     # the line the command prints, not the attempt header (which quotes the command, `echo ready` included)
-    lines = lambda: log.read_text().splitlines() if log.exists() else []  # noqa: E731
-    while "ready" not in lines() and time.monotonic() < deadline:
+    while "ready" not in _lines(log) and time.monotonic() < deadline:
         time.sleep(0.1)
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=60) == 7
