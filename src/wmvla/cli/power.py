@@ -93,9 +93,9 @@ def _children_cpu() -> float:
 
 
 def _tasks(config: dict) -> dict[str, int]:
-    from wmvla.study.resources import LIBERO_TASKS
+    from wmvla.study.resources import eval_tasks
 
-    return {s: len(config["eval"]["task_ids"].get(s, [])) or LIBERO_TASKS[s] for s in config["suites"]}
+    return {s: eval_tasks(config, s) for s in config["suites"]}
 
 
 def _header(result: dict) -> list[str]:

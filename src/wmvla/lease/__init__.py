@@ -116,6 +116,16 @@ def lease(path: Path, what: str, step: Step = _no_fault) -> Iterator[Holder]:
         one.release()
 
 
+def holder_of(path: Path) -> Holder | None:
+    """Who the lease `path` names, as its file says now; None if there is none, or none this version reads
+    (`wmvla status` reports holders; taking a lease over goes through `lease`)."""
+    try:
+        text = _read(Path(path))
+    except OSError:
+        return None
+    return _parse(text) if text is not None else None
+
+
 def _key(text: str) -> str:
     """What names a lease's claims: its whole text (holder and nonce)."""
     return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -22,12 +22,18 @@ ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "OUT_OF_ME
 SQUEUE_TRIES = (0.0, 2.0, 8.0)  # seconds before each attempt: a busy controller may fail a call or two
 
 
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of a process (field 22 of /proc/<pid>/stat): tells a PID reused."""
+def _stat_field(pid: int, field: int) -> str | None:
+    """Field `field` (1-based, as proc(5) numbers them) of /proc/<pid>/stat; None if there is no such process.
+    Read after the command name's closing parenthesis: a name may hold spaces and parentheses."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[field - 3]
     except (OSError, IndexError):
         return None
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of a process (field 22 of /proc/<pid>/stat): tells a PID reused."""
+    return _stat_field(pid, 22)
 
 
 def process_runs(pid: int, started: str | None) -> bool:
@@ -39,17 +45,9 @@ def process_runs(pid: int, started: str | None) -> bool:
         return False
     except PermissionError:
         pass  # exists, someone else's
-    if _process_state(pid) == "Z":
+    if _stat_field(pid, 3) == "Z":  # its state
         return False
     return started is None or process_start(pid) == started
-
-
-def _process_state(pid: int) -> str | None:
-    """The kernel's state letter of a process (field 3 of /proc/<pid>/stat): R, S, D, Z…"""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from wmvla.study.config import (
     train_steps,
 )
 from wmvla.study.paths import JOB_LOGS, benchmark, latent_cache_dir
-from wmvla.study.resources import LIBERO_MAX_STEPS, LIBERO_TASKS
+from wmvla.study.resources import LIBERO_MAX_STEPS, eval_tasks
 from wmvla.study.targets import experiment_gate, latent_gate
 from wmvla.study.tiny_models import TINY_MODELS
 
@@ -200,7 +200,7 @@ def _eval_seconds(config: dict, exp: str, suite: str, rates: dict) -> float | No
     ev = rates.get(exp, {}).get("eval")
     if not ev:
         return None
-    tasks = len(config["eval"]["task_ids"].get(suite, [])) or LIBERO_TASKS[suite]
+    tasks = eval_tasks(config, suite)
     steps = _episode_steps(config, suite, config["suites"][0], ev["mean_episode_steps"])
     return ev["startup_s"] + tasks * config["eval"]["n_episodes"] * steps / ev["env_steps_per_s"]
 

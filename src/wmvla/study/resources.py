@@ -25,6 +25,11 @@ LIBERO_MAX_STEPS = {
 }
 
 
+def eval_tasks(config: dict, suite: str) -> int:
+    """Tasks one evaluation of `suite` runs: the config's `eval.task_ids` for it, else all of the suite's."""
+    return len(config["eval"]["task_ids"].get(suite, [])) or LIBERO_TASKS[suite]
+
+
 def job_resources(config: dict, stage: str) -> dict[str, int]:
     """Snakemake resources of one stage's jobs: a GPU job's CPUs are per GPU, a CPU job's per task."""
     res = config["resources"][stage]
@@ -42,7 +47,7 @@ def footprint(config: dict) -> dict:
     2,880 videos, ~3 GB, beside 1,150 GB of checkpoints)."""
     ev = config["eval"]
     evaluations = [(s, m) for s, e, _ in runs(config) for m in experiment(config, e)["eval_modes"]]
-    tasks = {s: len(ev["task_ids"].get(s, [])) or LIBERO_TASKS[s] for s in config["suites"]}
+    tasks = {s: eval_tasks(config, s) for s in config["suites"]}
     videos = sum(tasks[suite] for suite, _ in evaluations) * min(ev["videos_per_task"], ev["n_episodes"])
     return {
         "runs": len(runs(config)),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from wmvla.errors import WmvlaError
 from wmvla.gates.record import failure_line, read_gates
-from wmvla.lease import lease_path
+from wmvla.lease import holder_of, lease_path
 from wmvla.lease.holder import Holder, process_runs
 from wmvla.study.config import (
     experiment,
@@ -46,7 +46,7 @@ from wmvla.study.paths import (
     study_root,
     train_dir,
 )
-from wmvla.study.resources import LIBERO_TASKS
+from wmvla.study.resources import eval_tasks
 from wmvla.study.targets import clearance_records
 from wmvla.train.run import PROGRESS_FILE
 
@@ -139,14 +139,6 @@ def judge(holder: Holder, queue: dict[str, str] | None) -> tuple[bool | None, st
     return False, f"process {holder.pid} has ended"
 
 
-def read_holder(path: Path) -> Holder | None:
-    try:
-        holder = Holder(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    return holder if holder.well_formed() else None
-
-
 def last_attempt(path: Path) -> tuple[bool, str | None, str] | None:
     """(ended, exit status, text) of a job log's last attempt; None if there is no log."""
     try:
@@ -165,7 +157,7 @@ def job_state(name: str, output: Path, log_path: Path, queue: dict | None, lease
     if output.exists():
         return Job(name, "done", log=str(log_path))
     attempt, lease_file = last_attempt(log_path), lease_path(output)
-    holder = read_holder(lease_file) if lease_file.exists() else None
+    holder = holder_of(lease_file)
     if holder is not None:
         alive, why = judge(holder, queue)
         leases.append(Lease(str(lease_file), holder.describe(), alive, why))
@@ -220,8 +212,7 @@ def _eval(name: str, result: Path, log_path: Path, episodes: int, queue, leases)
 
 def episodes(config: dict, suite: str) -> int:
     """Episodes of one evaluation of `suite` (its tasks × the config's episodes per task)."""
-    tasks = len(config["eval"]["task_ids"].get(suite, [])) or LIBERO_TASKS[suite]
-    return tasks * config["eval"]["n_episodes"]
+    return eval_tasks(config, suite) * config["eval"]["n_episodes"]
 
 
 def _failed_gates(record: Path) -> list[str]:
